@@ -1,0 +1,1 @@
+"""phonelab server side: formats, lab PKI, endpoints, the Cluster model and the CLI."""

@@ -1,0 +1,1 @@
+"""The `phonelab` command line: one small module per command group."""

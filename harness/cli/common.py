@@ -1,0 +1,52 @@
+"""Helpers every command group shares: one-line errors, PEM loading, output."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import NoReturn
+
+import typer
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
+from rich.console import Console
+
+from harness.errors import UsageError
+
+err_console = Console(stderr=True, highlight=False)
+out_console = Console(highlight=False)
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    """Print one line to stderr and exit; never a traceback for a user mistake."""
+    err_console.print(f"phonelab: {message}", markup=False)
+    raise typer.Exit(code)
+
+
+def read_bytes(path: Path, what: str = "file") -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read {what} {path}: {exc.strerror or exc}") from exc
+
+
+def load_certificate(path: Path) -> x509.Certificate:
+    """First certificate in a PEM (or DER) file."""
+    data = read_bytes(path, "certificate")
+    try:
+        if b"-----BEGIN" in data:
+            return x509.load_pem_x509_certificates(data)[0]
+        return x509.load_der_x509_certificate(data)
+    except ValueError as exc:
+        raise UsageError(f"{path}: not a PEM or DER certificate") from exc
+
+
+def load_private_key(path: Path) -> PrivateKeyTypes:
+    """The private key from a PEM file (which may also hold the certificate)."""
+    data = read_bytes(path, "key")
+    if b"PRIVATE KEY-----" not in data:
+        raise UsageError(f"{path}: no private key in this PEM (pass --key)")
+    try:
+        return serialization.load_pem_private_key(data, password=None)
+    except (ValueError, TypeError) as exc:
+        raise UsageError(f"{path}: unreadable private key ({exc})") from exc

@@ -1,0 +1,51 @@
+"""Entry point of `phonelab`: assembles the command groups and maps errors to exit codes.
+
+Exit codes: 0 success, 1 a check failed (bad signature, invalid certificate),
+2 a user mistake or unreadable input (one line on stderr), 3 the lab broke.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import typer
+
+from harness.cli.common import err_console
+from harness.errors import LabError, UsageError
+from harness.formats.errors import FormatError
+
+app = typer.Typer(
+    name="phonelab",
+    help="Test harness for Cisco IP phones and CUCM Security by Default "
+    "(ITL/CTL, signed and encrypted configs, TVS, CAPF).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+# (command group, module under harness.cli, one-line help)
+GROUPS: list[tuple[str, str, str]] = [
+    ("tlv", "tlv_cmd", "Inspect and build CTL/ITL trust lists (.tlv)."),
+    ("sgn", "sgn_cmd", "Sign, verify and strip signed files (.sgn)."),
+    ("enc", "enc_cmd", "Encrypt and decrypt phone configs (.enc.sgn)."),
+    ("pki", "pki_cmd", "Create, regenerate, back up and restore the lab PKI."),
+    ("tftp", "tftp_cmd", "Run a standalone TFTP endpoint."),
+    ("tvs", "tvs_cmd", "Run a TVS server or query one."),
+    ("capf", "capf_cmd", "Run a CAPF server or enroll against one."),
+]
+
+for _name, _module, _help in GROUPS:
+    _mod = importlib.import_module(f"harness.cli.{_module}")
+    app.add_typer(_mod.app, name=_name, help=_help)
+
+
+def main() -> None:
+    """Console-script entry: turn known errors into one line and an exit code."""
+    try:
+        app()
+    except (UsageError, FormatError) as exc:
+        err_console.print(f"phonelab: {exc}", markup=False)
+        raise SystemExit(2) from None
+    except LabError as exc:
+        err_console.print(f"phonelab: lab error: {exc}", markup=False)
+        raise SystemExit(3) from None

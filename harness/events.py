@@ -1,0 +1,165 @@
+"""The event timeline: the one oracle tests assert on (ARCHITECTURE.md principle 4).
+
+Every endpoint (TFTP, TVS, CAPF, HTTPS, registrar) and every twin phone appends
+`Event`s here, keyed by the phone's device name (``SEP<MAC>``) when it is known,
+resolved from the peer address otherwise. Waits observe the timeline with an
+upper bound instead of sleeping (principle 5). Thread-safe: endpoints run on
+their own threads and loops.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+Predicate = Callable[["Event"], bool]
+
+
+@dataclass(frozen=True)
+class Event:
+    """One thing that happened: `kind` is dotted (``tftp.rrq``, ``tvs.verify``)."""
+
+    seq: int
+    time: float
+    kind: str
+    phone: str | None
+    source: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        """One readable line for reports and failure messages."""
+        stamp = time.strftime("%H:%M:%S", time.localtime(self.time))
+        frac = f"{self.time % 1:.3f}"[1:]
+        who = self.phone or "-"
+        details = " ".join(f"{k}={v}" for k, v in self.data.items())
+        return f"{stamp}{frac} {who:<16} {self.kind:<22} [{self.source}] {details}".rstrip()
+
+
+class EventTimeout(AssertionError):
+    """`wait_for` reached its bound; the message carries the last events."""
+
+
+class EventLog:
+    """Append-only, thread-safe timeline with address → phone resolution."""
+
+    def __init__(self) -> None:
+        self._events: list[Event] = []
+        self._cond = threading.Condition()
+        self._addresses: dict[str, str] = {}
+        self._listeners: list[Callable[[Event], None]] = []
+
+    # --- recording -------------------------------------------------------
+    def bind_address(self, address: str, phone: str) -> None:
+        """Remember that `address` belongs to `phone` (used to key events)."""
+        with self._cond:
+            self._addresses[address] = phone
+
+    def phone_at(self, address: str | None) -> str | None:
+        with self._cond:
+            return self._addresses.get(address) if address else None
+
+    def record(
+        self,
+        kind: str,
+        *,
+        source: str,
+        phone: str | None = None,
+        address: str | None = None,
+        **data: Any,
+    ) -> Event:
+        """Append an event; `phone` wins over the phone resolved from `address`."""
+        with self._cond:
+            who = phone or self._addresses.get(address or "")
+            if address is not None:
+                data.setdefault("peer", address)
+            event = Event(len(self._events), time.time(), kind, who, source, data)
+            self._events.append(event)
+            listeners = list(self._listeners)
+            self._cond.notify_all()
+        for listener in listeners:
+            listener(event)
+        return event
+
+    def subscribe(self, listener: Callable[[Event], None]) -> None:
+        with self._cond:
+            self._listeners.append(listener)
+
+    # --- queries ---------------------------------------------------------
+    def __len__(self) -> int:
+        with self._cond:
+            return len(self._events)
+
+    def __iter__(self) -> Iterator[Event]:
+        return iter(self.snapshot())
+
+    def snapshot(self) -> list[Event]:
+        with self._cond:
+            return list(self._events)
+
+    def mark(self) -> int:
+        """A position to pass to `since` / `wait_for(after=...)`."""
+        return len(self)
+
+    def since(self, mark: int) -> list[Event]:
+        with self._cond:
+            return self._events[mark:]
+
+    def for_phone(self, phone: str, since: int = 0) -> list[Event]:
+        return [e for e in self.since(since) if e.phone == phone]
+
+    def of_kind(self, prefix: str, since: int = 0) -> list[Event]:
+        return [e for e in self.since(since) if e.kind == prefix or e.kind.startswith(prefix + ".")]
+
+    def wait_for(
+        self,
+        predicate: Predicate,
+        timeout: float,
+        *,
+        after: int = 0,
+        what: str = "event",
+        on_progress: Callable[[float], None] | None = None,
+    ) -> Event:
+        """Return the first event at or after `after` matching `predicate`.
+
+        Returns the moment it is recorded; raises `EventTimeout` at `timeout`
+        seconds with the last events in the message. `on_progress` is called
+        with the elapsed seconds about once a second while waiting.
+        """
+        deadline = time.monotonic() + timeout
+        start = time.monotonic()
+        checked = after
+        with self._cond:
+            while True:
+                for event in self._events[checked:]:
+                    if predicate(event):
+                        return event
+                checked = max(checked, len(self._events))
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._cond.wait(min(remaining, 1.0))
+                if on_progress is not None:
+                    self._cond.release()
+                    try:
+                        on_progress(time.monotonic() - start)
+                    finally:
+                        self._cond.acquire()
+            tail = self._events[max(after, len(self._events) - 15):]
+        lines = "\n".join("  " + e.describe() for e in tail) or "  (no events)"
+        raise EventTimeout(f"no {what} within {timeout:g} s; last events:\n{lines}")
+
+    # --- export ----------------------------------------------------------
+    def to_jsonl(self, path: Path, events: Iterable[Event] | None = None) -> Path:
+        with path.open("w", encoding="utf-8") as out:
+            for event in self.snapshot() if events is None else events:
+                out.write(json.dumps(asdict(event), default=str) + "\n")
+        return path
+
+    def render(self, events: Iterable[Event] | None = None) -> str:
+        """The readable timeline attached to reports."""
+        return "\n".join(e.describe() for e in (self.snapshot() if events is None else events))

@@ -1,0 +1,98 @@
+"""The shape every endpoint shares: start, stop, where it listens.
+
+Endpoints are started and stopped one by one (procedures restart single
+services), so each owns its sockets. asyncio endpoints run on a
+`BackgroundLoop` handed in by their owner; none creates a global loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from abc import ABC, abstractmethod
+
+from harness.aio import BackgroundLoop
+from harness.events import EventLog
+
+
+class Endpoint(ABC):
+    """A network service of the cluster's security plane."""
+
+    name: str = "endpoint"
+
+    def __init__(self, events: EventLog, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.events = events
+        self.host = host
+        self.port = port
+
+    @property
+    @abstractmethod
+    def running(self) -> bool: ...
+
+    @property
+    @abstractmethod
+    def address(self) -> tuple[str, int]:
+        """The bound (host, port); the real port once started with port 0."""
+
+    @abstractmethod
+    def start(self) -> None: ...
+
+    @abstractmethod
+    def stop(self) -> None: ...
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def __enter__(self) -> Endpoint:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class AsyncioEndpoint(Endpoint):
+    """An endpoint served by `asyncio.start_server` on a background loop."""
+
+    def __init__(
+        self, events: EventLog, loop: BackgroundLoop, host: str = "127.0.0.1", port: int = 0
+    ) -> None:
+        super().__init__(events, host, port)
+        self.loop = loop
+        self._server: asyncio.Server | None = None
+        self._bound: tuple[str, int] | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._server is not None
+
+    @property
+    def address(self) -> tuple[str, int]:
+        if self._bound is None:
+            raise RuntimeError(f"{self.name} is not running")
+        return self._bound
+
+    @abstractmethod
+    async def _start_server(self) -> asyncio.Server:
+        """Create the listening server (TLS or not) on self.host/self.port."""
+
+    def start(self) -> None:
+        if self._server is not None:
+            return
+        server = self.loop.run(self._start_server())
+        sockname = server.sockets[0].getsockname()
+        self._server = server
+        self._bound = (str(sockname[0]), int(sockname[1]))
+        if self.port == 0:
+            self.port = self._bound[1]  # a restart keeps the same port
+
+    def stop(self) -> None:
+        server, self._server = self._server, None
+        if server is None:
+            return
+
+        async def _close() -> None:
+            server.close()
+            await server.wait_closed()
+
+        self.loop.run(_close(), timeout=10)
