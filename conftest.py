@@ -1,0 +1,1 @@
+"""Root conftest: kept thin on purpose; the phonelab plugin lives in `fixtures/`."""

@@ -1,0 +1,212 @@
+"""The harness TVS server (PROTOCOLS.md §5): answers VERIFY and QUERY over TLS.
+
+Behaviour chosen to be a superset of tvsd and CUCM ([HARNESS] rules of §5.1/5.5):
+requests are served in a loop until the peer closes; well-framed but unverifiable
+requests get STATUS 1; only framing errors (and a changed session id) close the
+connection. Every verdict is a `tvs.verify`/`tvs.query` event keyed by the phone
+named in DEVICE_NAME; garbage, timeouts and TLS failures are `tvs.error` events.
+
+TLS is negotiated inside the handler (plain listener + `start_tls`) rather than by
+`start_server(ssl=...)`, because asyncio swallows handshake failures before any
+handler runs and the timeline must show them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import ssl
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any, Protocol
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
+
+from harness.aio import BackgroundLoop
+from harness.events import EventLog
+from harness.formats.errors import FormatError
+from harness.services import tvs_wire as wire
+from harness.services.base import AsyncioEndpoint
+from harness.services.truststore import TrustEntry, TrustStore, dn_key, dn_text
+
+DEFAULT_PORT = 2445
+# Old phones (79xx) speak TLS 1.0 with RSA key exchange + AES-CBC (§5.1); OpenSSL 3
+# refuses those below security level 0, so the level is lowered on purpose. Modern
+# ECDHE suites stay first for clients that can use them (and for EC identities).
+LEGACY_CIPHERS = ("ECDHE+AESGCM:ECDHE+AES:AES256-SHA:AES128-SHA:AES256-SHA256:"
+                  "AES128-SHA256:AES256-GCM-SHA384:AES128-GCM-SHA256:@SECLEVEL=0")
+
+
+class Signer(Protocol):
+    """Anything with `.cert` and `.key` (a `harness.pki.Identity` qualifies)."""
+
+    @property
+    def cert(self) -> x509.Certificate: ...
+
+    @property
+    def key(self) -> PrivateKeyTypes: ...
+
+
+def legacy_context(*, server: bool, identity: Signer | None = None) -> ssl.SSLContext:
+    """TLS 1.0-1.2 context. A client context checks neither chain nor host name: like
+    a phone, the caller judges the server certificate itself (ITL TVS records, §5.1)."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER if server else ssl.PROTOCOL_TLS_CLIENT)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        ctx.minimum_version = ssl.TLSVersion.TLSv1
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    ctx.set_ciphers(LEGACY_CIPHERS)
+    if not server:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    if identity is not None:
+        pem = identity.cert.public_bytes(serialization.Encoding.PEM) + identity.key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption())
+        with tempfile.TemporaryDirectory() as tmp:  # ssl loads keys from files only
+            path = Path(tmp) / "identity.pem"
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as out:
+                out.write(pem)
+            ctx.load_cert_chain(path)
+    return ctx
+
+
+class TvsEndpoint(AsyncioEndpoint):
+    """TVS of one cluster node: `identity` is its TVS certificate and key."""
+
+    name = "tvs"
+
+    def __init__(self, events: EventLog, loop: BackgroundLoop, identity: Signer,
+                 store: TrustStore, *, node: str = "tvs", host: str = "127.0.0.1",
+                 port: int = 0, idle_timeout: float = 10.0) -> None:
+        super().__init__(events, loop, host, port)
+        self.identity = identity
+        self.store = store
+        self.node = node
+        self.idle_timeout = idle_timeout
+        self._connections: set[asyncio.StreamWriter] = set()
+
+    async def _start_server(self) -> asyncio.Server:
+        self._context = legacy_context(server=True, identity=self.identity)
+        return await asyncio.start_server(self._handle, self.host, self.port)
+
+    def stop(self) -> None:
+        """Also drop open connections, so a restart really cuts clients off."""
+        if self.running:
+            self.loop.run(self._drop_connections(), timeout=10)
+        super().stop()
+
+    async def _drop_connections(self) -> None:
+        for writer in list(self._connections):
+            writer.close()
+
+    def _error(self, reason: str, peer: str | None, **data: Any) -> None:
+        self.events.record("tvs.error", source=self.name, address=peer, node=self.node,
+                           reason=reason, **data)
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer_info = writer.get_extra_info("peername")
+        peer = str(peer_info[0]) if peer_info else None
+        self._connections.add(writer)
+        try:
+            await writer.start_tls(self._context, ssl_handshake_timeout=self.idle_timeout)
+            await self._serve(reader, writer, peer)
+        except (TimeoutError, asyncio.TimeoutError):
+            self._error("idle timeout", peer)
+        except FormatError as exc:
+            self._error(f"framing: {exc}", peer)
+        except (ssl.SSLError, OSError, EOFError) as exc:
+            self._error(f"connection: {type(exc).__name__}: {exc}", peer)
+        finally:
+            self._connections.discard(writer)
+            writer.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(writer.wait_closed(), 1.0)
+
+    async def _read(self, reader: asyncio.StreamReader, size: int, what: str) -> bytes:
+        try:
+            return await asyncio.wait_for(reader.readexactly(size), self.idle_timeout)
+        except asyncio.IncompleteReadError as exc:
+            raise FormatError(f"{what}: peer closed after {len(exc.partial)} of {size} bytes",
+                              len(exc.partial)) from None
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                     peer: str | None) -> None:
+        session: int | None = None
+        while True:
+            try:
+                first = await asyncio.wait_for(reader.readexactly(1), self.idle_timeout)
+            except asyncio.IncompleteReadError:
+                return  # clean close between messages
+            head = first + await self._read(reader, wire.HEADER_SIZE - 1, "truncated header")
+            header = wire.parse_header(head)
+            payload = await self._read(reader, header.length, "payload shorter than its length")
+            message = wire.parse_message(head + payload)
+            if session is not None and header.session_id != session:
+                raise FormatError(f"session id {header.session_id} after {session}", 4)
+            session = header.session_id
+            writer.write(self.answer(message, peer))  # ONE write per answer (§5.1)
+            await writer.drain()
+
+    def answer(self, message: wire.Message, peer: str | None = None) -> bytes:
+        """The response frame for one parsed request; FormatError for a non-request."""
+        command = message.header.command
+        if command == wire.Command.VERIFY_REQUEST:
+            request = wire.decode_verify_request(message)
+            entry, reason = self._verify(request)
+            device, kind, reply = request.device_name, "tvs.verify", wire.Command.VERIFY_RESPONSE
+            subject = _subject(request.certificate)
+        elif command == wire.Command.QUERY_REQUEST:
+            query = wire.decode_query_request(message)
+            entry, reason = self._query(query)
+            device, kind, reply = query.device_name, "tvs.query", wire.Command.QUERY_RESPONSE
+            subject = query.subject
+        else:
+            raise FormatError(f"command {command} is not a TVS request", 2)
+        if entry is None:
+            result = wire.Response(wire.STATUS_INVALID)
+        else:
+            cert = entry.der if kind == "tvs.query" else None
+            result = wire.Response(wire.STATUS_VALID, tuple(sorted(entry.roles)), entry.ttl, cert)
+        data: dict[str, Any] = {"node": self.node, "roles": list(result.roles),
+                                "subject": subject, "device": device}
+        if reason:
+            data["reason"] = reason
+        self.events.record(kind, source=self.name, phone=wire.phone_of(device), address=peer,
+                           status="valid" if entry else "invalid", **data)
+        return wire.build_response(reply, message.header.session_id, result)
+
+    def _verify(self, request: wire.VerifyRequest) -> tuple[TrustEntry | None, str]:
+        if wire.phone_of(request.device_name) is None:
+            return None, "missing or malformed DEVICE_NAME"
+        if not request.certificate:
+            return None, "no CERTIFICATE element"
+        entry = self.store.by_der(request.certificate)
+        return entry, "" if entry else "certificate not in the trust store"
+
+    def _query(self, query: wire.QueryRequest) -> tuple[TrustEntry | None, str]:
+        """Key is integer serial + normalised issuer (§5.5.3); the subject must agree."""
+        if wire.phone_of(query.device_name) is None:
+            return None, "missing or malformed DEVICE_NAME"
+        if query.issuer is not None and query.serial is not None:
+            entry = self.store.by_issuer_serial(query.issuer, query.serial)
+            if entry and query.subject and dn_key(entry.certificate.subject) != dn_key(query.subject):
+                return None, "subject does not match issuer/serial"
+        elif query.subject:
+            found = self.store.by_subject(query.subject)
+            entry = found[0] if len(found) == 1 else None
+        else:
+            return None, "no subject, issuer or serial"
+        return entry, "" if entry else "no matching certificate"
+
+
+def _subject(der: bytes | None) -> str | None:
+    try:
+        return dn_text(x509.load_der_x509_certificate(der).subject) if der else None
+    except ValueError:
+        return "(unparseable certificate)"

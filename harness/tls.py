@@ -1,0 +1,66 @@
+"""TLS contexts for the cluster's endpoints and the twin's clients.
+
+Phones authenticate servers by matching the presented certificate against
+their ITL/CTL or through TVS, never by host name or CA chain (PROTOCOLS.md
+§5.1, §7.6), so client contexts disable the standard checks and callers
+compare the peer certificate themselves. Servers accept TLS 1.0-1.2 with RSA
+key exchange because older phone firmware needs it.
+"""
+
+from __future__ import annotations
+
+import os
+import ssl
+import tempfile
+from typing import Protocol
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
+
+LEGACY_CIPHERS = "DEFAULT:AES128-SHA:AES256-SHA:@SECLEVEL=0"
+
+
+class TlsIdentity(Protocol):
+    cert: x509.Certificate
+    key: PrivateKeyTypes
+
+
+def _load_identity(context: ssl.SSLContext, identity: TlsIdentity) -> None:
+    """`ssl` only loads keys from files: write a 0600 temporary PEM and remove it."""
+    pem = identity.cert.public_bytes(serialization.Encoding.PEM) + identity.key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    fd, path = tempfile.mkstemp(suffix=".pem")
+    try:
+        os.write(fd, pem)
+        os.close(fd)
+        context.load_cert_chain(path)
+    finally:
+        os.unlink(path)
+
+
+def server_context(identity: TlsIdentity) -> ssl.SSLContext:
+    """Server side: present `identity`, accept legacy phone TLS, ask no client cert."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1
+    context.set_ciphers(LEGACY_CIPHERS)
+    _load_identity(context, identity)
+    return context
+
+
+def client_context(identity: TlsIdentity | None = None) -> ssl.SSLContext:
+    """Phone side: no chain or name check (the caller judges the peer certificate)."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    context.minimum_version = ssl.TLSVersion.TLSv1
+    context.set_ciphers(LEGACY_CIPHERS)
+    if identity is not None:
+        _load_identity(context, identity)
+    return context
+
+
+def peer_certificate(obj: ssl.SSLSocket | ssl.SSLObject) -> bytes:
+    """The DER certificate the peer presented (empty when none)."""
+    return obj.getpeercert(binary_form=True) or b""

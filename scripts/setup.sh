@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Set up phonelab from nothing: a virtual environment with the project and its
+# dev tools, the system libraries scapy/tshark need, and (with --report) the
+# Allure command-line tool. Safe to run again; it only does what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+want_report=0
+[ "${1:-}" = "--report" ] && want_report=1
+
+PY=${PYTHON:-python3}
+if ! "$PY" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+  echo "phonelab needs Python 3.11 or newer (found: $("$PY" --version 2>&1))" >&2
+  exit 2
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  echo "==> creating .venv"
+  "$PY" -m venv .venv
+fi
+stamp=.venv/.phonelab-installed
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  echo "==> installing phonelab and its dependencies into .venv"
+  .venv/bin/python -m pip install -q --upgrade pip 2>&1 | grep -v '^WARNING: Location' || true
+  .venv/bin/python -m pip install -q -e '.[dev]' 2>&1 | grep -vE '^WARNING: Location|^\s*$' || true
+  .venv/bin/python -c 'import harness, phone_drivers, tftpy, netmiko, scapy, asyncssh' 
+  touch "$stamp"
+fi
+
+# libpcap lets scapy apply BPF filters; tshark independently checks our pcaps.
+need_apt=()
+dpkg -s libpcap0.8 >/dev/null 2>&1 || dpkg -s libpcap0.8t64 >/dev/null 2>&1 || need_apt+=(libpcap0.8)
+command -v tshark >/dev/null 2>&1 || need_apt+=(tshark)
+if [ "$want_report" = 1 ] && ! command -v chromium >/dev/null 2>&1; then need_apt+=(chromium); fi
+if [ ${#need_apt[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "==> installing system packages: ${need_apt[*]}"
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+  else
+    echo "note: missing system packages (${need_apt[*]}); capture tests will skip" >&2
+  fi
+fi
+
+if [ "$want_report" = 1 ] && [ ! -x tools/allure/node_modules/.bin/allure ]; then
+  echo "==> installing the Allure command-line tool (npm allure@3)"
+  mkdir -p tools/allure
+  (cd tools/allure && npm install --no-audit --no-fund --silent allure@3 >/dev/null)
+fi
