@@ -22,8 +22,13 @@ LEGACY_CIPHERS = "DEFAULT:AES128-SHA:AES256-SHA:@SECLEVEL=0"
 
 
 class TlsIdentity(Protocol):
-    cert: x509.Certificate
-    key: PrivateKeyTypes
+    """Anything holding a certificate and its key (a pki.Identity qualifies)."""
+
+    @property
+    def cert(self) -> x509.Certificate: ...
+
+    @property
+    def key(self) -> PrivateKeyTypes: ...
 
 
 def _load_identity(context: ssl.SSLContext, identity: TlsIdentity) -> None:

@@ -1,9 +1,10 @@
-"""Digest algorithm codes shared by file headers, trust-list records and CAPF.
+"""Code tables shared by several wire formats: digest algorithms and certificate roles.
 
-Cisco files name their hash by a one-byte code (PROTOCOLS.md §0.3) in several
-places (header tag 8, encryption tag 26, record tag 12). Keeping the code, the
-command-line label, the `cryptography` algorithm and a plain `hashlib` digest in
-one enum means no module has its own copy of that table.
+Cisco files name their hash by a one-byte code (PROTOCOLS.md §0.3) in file headers,
+trust-list records and CAPF, and name certificate roles by the codes of §2.4 in
+trust-list records and TVS answers. Keeping each code with its label (and, for
+digests, the `cryptography` algorithm) in one enum means no module keeps its own
+copy of either table. `Role` is re-exported by `trustlist`, its main user.
 """
 
 from __future__ import annotations
@@ -65,3 +66,33 @@ _ALGORITHMS: dict[Digest, type[hashes.HashAlgorithm]] = {
     Digest.SHA256: hashes.SHA256,
     Digest.SHA512: hashes.SHA512,
 }
+
+
+class Role(IntEnum):
+    """Record role ("function") codes of §2.4; other codes stay plain ints."""
+
+    SAST = 0
+    CCM = 1
+    CCM_TFTP = 2
+    TFTP = 3
+    CAPF = 4
+    APP_SERVER = 7
+    TVS = 21
+
+    @property
+    def label(self) -> str:
+        """Cisco's label: `CCM+TFTP`, `APP-SERVER`, `TVS`, ..."""
+        return self.name.replace("CCM_", "CCM+").replace("_", "-")
+
+    @classmethod
+    def from_label(cls, text: str) -> Role:
+        """Case-insensitive label or name (`ccm+tftp`, `CCM_TFTP`); ValueError otherwise."""
+        key = text.strip().upper().replace("+", "_").replace("-", "_")
+        if key in cls.__members__:
+            return cls[key]
+        raise ValueError(f"unknown role {text!r} (choose {', '.join(r.label for r in cls)})")
+
+
+def role_label(code: int) -> str | int:
+    """The label of a known role code, the bare int for an unknown one."""
+    return Role(code).label if code in Role._value2member_map_ else code

@@ -1,4 +1,4 @@
-"""How names, serial numbers and text are written in Cisco signed files.
+"""How TLVs, names, serials, keys and text are written in Cisco signed files.
 
 Two DN dialects meet in the field (PROTOCOLS.md §0.3): CUCM writes `A=x;B=y`,
 certutils writes RFC 4514 attributes in certificate order joined by `,`. We
@@ -11,9 +11,16 @@ that `cryptography` could parse back.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import lru_cache
 
 from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from harness.errors import UsageError
+from harness.formats.errors import FormatError
 
 Dn = tuple[tuple[str, str], ...]
 _HEX = frozenset("0123456789abcdefABCDEF")
@@ -104,3 +111,49 @@ def zstring(text: str) -> bytes:
 def read_zstring(value: bytes) -> str:
     """Text up to the first 0x00 (terminator optional); invalid UTF-8 is replaced."""
     return value.split(b"\x00", 1)[0].decode("utf-8", "replace")
+
+
+def tlv(tag: int, value: bytes) -> bytes:
+    """One TLV: tag byte, u16 length, value (containers are TLVs of their children)."""
+    if len(value) > 0xFFFF:
+        raise UsageError(f"value of tag {tag} is {len(value)} bytes; the limit is 65535")
+    return bytes((tag, len(value) >> 8, len(value) & 0xFF)) + value
+
+
+def public_key_bytes(key: PublicKeyTypes) -> bytes | None:
+    """Record tag 7: RSA as DER RSAPublicKey (PKCS#1), EC as X9.62 point; else None."""
+    if isinstance(key, rsa.RSAPublicKey):
+        return key.public_bytes(Encoding.DER, PublicFormat.PKCS1)
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return key.public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
+    return None
+
+
+def read_tlvs(
+    data: bytes, off: int, end: int, fixed: Mapping[int, int], what: str, *,
+    containers: frozenset[int] = frozenset(), pad: int | None = None,
+) -> tuple[dict[int, bytes], dict[int, int]]:
+    """Walk TLVs in `data[off:end]` as one flat stream (PROTOCOLS.md §1.2, §2.2).
+
+    Container tags are stepped into (their length is ignored), `pad` is a bare
+    byte with no length, tags in `fixed` must have exactly that value length.
+    Returns the values and the offsets of each tag's TLV (the last one wins).
+    """
+    values: dict[int, bytes] = {}
+    offsets: dict[int, int] = {}
+    while off < end:
+        tag = data[off]
+        if tag == pad:
+            off += 1
+            continue
+        length = int.from_bytes(data[off + 1 : off + 3], "big")
+        if off + 3 > end or (tag not in containers and off + 3 + length > end):
+            raise FormatError(f"{what} tag {tag} runs past the {what} end ({end})", off)
+        if tag in containers:
+            off += 3
+            continue
+        if fixed.get(tag, length) != length:
+            raise FormatError(f"{what} tag {tag} has length {length}, not {fixed[tag]}", off)
+        values[tag], offsets[tag] = data[off + 3 : off + 3 + length], off
+        off += 3 + length
+    return values, offsets

@@ -101,13 +101,18 @@ def unpack(plaintext: bytes) -> tuple[list[str], list[BackupItem]]:
     items = []
     for role, node, cert, key in raw:
         what = f"backup entry {role}" + (f" of {node}" if node else "")
-        identity = Identity.from_pem(str(cert).encode(), str(key).encode(), what)
+        identity = Identity.from_pem(str(cert).encode(), str(key).encode(), what, own=True)
         items.append(BackupItem(CertRole.parse(str(role)), node and str(node), identity))
     return nodes, items
 
 
-def _derive(passphrase: str, salt: bytes, log2n: int, r: int, p: int) -> bytes:
+def check_passphrase(passphrase: str) -> bytes:
+    """The passphrase as key-derivation input (NFC, so terminals agree), never empty."""
     if not passphrase:
         raise UsageError("the backup passphrase must not be empty")
-    secret = unicodedata.normalize("NFC", passphrase).encode()
+    return unicodedata.normalize("NFC", passphrase).encode()
+
+
+def _derive(passphrase: str, salt: bytes, log2n: int, r: int, p: int) -> bytes:
+    secret = check_passphrase(passphrase)
     return Scrypt(salt=salt, length=32, n=1 << log2n, r=r, p=p).derive(secret)

@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 
 from harness.errors import UsageError
+from harness.pki.identity import Identity
 
 PRIVATE_MODE = 0o600
 PUBLIC_MODE = 0o644
@@ -64,3 +65,19 @@ def remove(path: Path) -> bool:
     except OSError as exc:
         raise UsageError(f"cannot remove {path}: {exc.strerror or exc}") from exc
     return True
+
+
+def save_pair(identity: Identity, cert_path: Path, key_path: Path) -> None:
+    """Key first (0600), then certificate: a torn pair fails the key check on load."""
+    write_private(key_path, identity.key_pem)
+    write_atomic(cert_path, identity.cert_pem)
+
+
+def load_pair(cert_path: Path, key_path: Path, what: str) -> Identity:
+    """The identity stored as `cert_path` + `key_path` (both must exist)."""
+    return Identity.from_pem(
+        read_file(cert_path, f"{what} certificate"),
+        read_file(key_path, f"{what} key"),
+        what,
+        own=True,
+    )

@@ -21,12 +21,24 @@ from harness.errors import UsageError
 LabPrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Identity:
-    """A certificate and its private key (satisfies the `Signer` protocol)."""
+    """A certificate and its private key (satisfies the `Signer` protocol).
+
+    Equal when certificate and key are byte-for-byte the same (key objects of
+    `cryptography` compare by object identity, which is useless after a reload).
+    """
 
     cert: x509.Certificate
     key: PrivateKeyTypes
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Identity):
+            return NotImplemented
+        return self.der == other.der and self.key_pem == other.key_pem
+
+    def __hash__(self) -> int:
+        return hash(self.der)
 
     @property
     def cert_pem(self) -> bytes:
@@ -60,14 +72,22 @@ class Identity:
         return self.cert.subject
 
     @classmethod
-    def from_pem(cls, cert_pem: bytes, key_pem: bytes, what: str = "identity") -> Identity:
-        """Parse a PEM pair, refusing unreadable data and a key that is not the cert's."""
+    def from_pem(
+        cls, cert_pem: bytes, key_pem: bytes, what: str = "identity", *, own: bool = False
+    ) -> Identity:
+        """Parse a PEM pair, refusing unreadable data and a key that is not the cert's.
+
+        `own=True` (the lab's own 0600 files, authenticated backups) skips OpenSSL's
+        RSA consistency check, which costs ~40 ms per key on every lookup.
+        """
         try:
             cert = x509.load_pem_x509_certificate(cert_pem)
         except ValueError:
             raise UsageError(f"{what}: unreadable certificate PEM") from None
         try:
-            key = serialization.load_pem_private_key(key_pem, password=None)
+            key = serialization.load_pem_private_key(
+                key_pem, password=None, unsafe_skip_rsa_key_validation=own
+            )
         except (ValueError, TypeError):
             raise UsageError(f"{what}: unreadable private key PEM") from None
         if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
@@ -81,5 +101,5 @@ class Identity:
         """True when the private key is the one behind the certificate's public key."""
         spki = serialization.PublicFormat.SubjectPublicKeyInfo
         der = serialization.Encoding.DER
-        mine = self.key.public_key().public_bytes(der, spki)  # type: ignore[union-attr]
+        mine = self.key.public_key().public_bytes(der, spki)
         return mine == self.cert.public_key().public_bytes(der, spki)

@@ -37,7 +37,7 @@ class CertRole(StrEnum):
     def parse(cls, value: str | CertRole) -> CertRole:
         """The role named by `value`, or a UsageError listing the valid names."""
         try:
-            return cls(value)
+            return cls(str(value).lower())
         except ValueError:
             names = ", ".join(role.value for role in cls)
             raise UsageError(f"unknown certificate role {value!r} (one of: {names})") from None

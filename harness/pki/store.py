@@ -20,19 +20,15 @@ import json
 import re
 from pathlib import Path
 
-from cryptography.hazmat.primitives.asymmetric import rsa
-
 from harness.errors import UsageError
 from harness.pki import backup as bk
-from harness.pki import issue
-from harness.pki.files import read_file, remove, write_atomic, write_private
+from harness.pki import issue, mic
+from harness.pki.files import load_pair, read_file, remove, save_pair, write_atomic, write_private
 from harness.pki.identity import Identity
 from harness.pki.roles import BACKUP_ROLES, CLUSTER_ROLES, PER_NODE_ROLES, CertRole, KeyType
 
 MANIFEST = "manifest.json"
 _HOST = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*$")
-_DEVICE = re.compile(r"^SEP[0-9A-F]{12}$")
-_MODEL = re.compile(r"^[A-Z0-9]{2,16}$")
 Slot = tuple[CertRole, str | None]
 
 
@@ -72,6 +68,8 @@ class LabPKI:
     @classmethod
     def load(cls, root: Path) -> LabPKI:
         root = Path(root)
+        if not (root / MANIFEST).is_file():
+            raise UsageError(f"{root} is not a lab PKI (no {MANIFEST}; see `phonelab pki init`)")
         raw = read_file(root / MANIFEST, "lab PKI manifest")
         try:
             doc = json.loads(raw)
@@ -109,9 +107,7 @@ class LabPKI:
                 f"no {role} certificate{where} in {self.root} (lost? restore a backup "
                 "or regenerate it)"
             )
-        return Identity.from_pem(
-            read_file(cert_path, "certificate"), read_file(key_path, "key"), f"{role}{where}"
-        )
+        return load_pair(cert_path, key_path, f"{role}{where}")
 
     def regenerate(self, role: CertRole | str, node: str | None = None) -> Identity:
         """New key AND new serial for `role`, replacing the files on disk."""
@@ -124,21 +120,9 @@ class LabPKI:
 
     def issue_mic(self, device_name: str, model: str) -> Identity:
         """The phone's MIC (RSA-2048, issued by mfg_ca); cached under root/phones/."""
-        device, model = device_name.upper(), model.upper().removeprefix("CP-")
-        if not _DEVICE.match(device):
-            raise UsageError(f"device name {device_name!r} is not SEP + 12 hex digits")
-        if not _MODEL.match(model):
-            raise UsageError(f"phone model {model!r} is not like 8861 or 7975G")
-        ca = self.identity(CertRole.mfg_ca)
-        cert_path, key_path = self.root / "phones" / f"{device}.pem", key_path_of(device, self)
-        if cert_path.exists() and key_path.exists():
-            cached = Identity.from_pem(cert_path.read_bytes(), key_path.read_bytes(), device)
-            if _still_valid(cached, ca, f"CP-{model}-{device}"):
-                return cached
-        key = rsa.generate_private_key(public_exponent=65537, key_size=issue.MIC_KEY_SIZE)
-        mic = Identity(issue.mic_certificate(ca, device, model, key), key)
-        _store(mic, cert_path, key_path)
-        return mic
+        return mic.issue_or_reuse(
+            self.root / "phones", self.identity(CertRole.mfg_ca), device_name, model
+        )
 
     def backup(self, path: Path, passphrase: str) -> list[Slot]:
         """Write an encrypted backup (0600) of the signing identities; returns what it holds.
@@ -148,6 +132,7 @@ class LabPKI:
         losing one strands phones too. TVS/CAPF/Tomcat are left out on purpose:
         the documented procedure for them is regeneration, not restore.
         """
+        bk.check_passphrase(passphrase)
         items = []
         for role, node in self.slots():
             if role in BACKUP_ROLES and (role is CertRole.tftp or self.has(role, node)):
@@ -163,14 +148,14 @@ class LabPKI:
             raise UsageError(f"the backup holds node(s) {', '.join(unknown)} not in this lab PKI")
         slots = [self._slot(item.role, item.node) for item in items]
         for item, slot in zip(items, slots, strict=True):
-            _store(item.identity, *self._paths(*slot))
+            save_pair(item.identity, *self._paths(*slot))
         return slots
 
     def _create(self, role: CertRole, node: str | None) -> Identity:
         key = issue.new_key(role, self.key_type, self.key_size)
         address = self._addresses[node] if node else None
         identity = Identity(issue.server_certificate(role, node, address, key), key)
-        _store(identity, *self._paths(role, node))
+        save_pair(identity, *self._paths(role, node))
         return identity
 
     def _slot(self, role: CertRole | str, node: str | None) -> Slot:
@@ -203,6 +188,13 @@ class LabPKI:
 
     def _write_manifest(self) -> None:
         nodes = [{"name": n, "address": a} for n, a in self._addresses.items()]
-        doc = {"format": 1, "nodes": nodes, "key_type": self.key_type.value,
-               "key_size": self.key_size}
+        options = {"key_type": self.key_type.value, "key_size": self.key_size}
+        doc = {"format": 1, "nodes": nodes, **options}
         write_atomic(self.root / MANIFEST, json.dumps(doc, indent=2).encode() + b"\n")
+
+
+def _key_type(value: str) -> KeyType:
+    try:
+        return KeyType(value)
+    except ValueError:
+        raise UsageError(f"unknown key type {value!r} (rsa or ec)") from None

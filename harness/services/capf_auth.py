@@ -10,6 +10,7 @@ Both the server (checks) and the phone-side client (signs) use this module.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import struct
 from collections.abc import Iterable
 from typing import Protocol
@@ -22,7 +23,13 @@ from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, Pub
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from harness.errors import UsageError
-from harness.services.capf_wire import SudiData
+from harness.services.capf_wire import (
+    Message,
+    SudiData,
+    Tag,
+    parse_sha2_signed,
+    unwrap_certificate,
+)
 
 # DER DigestInfo prefixes: accepted on input (capfd compares only the tail, §6.7.1).
 _DIGEST_INFO = {
@@ -143,3 +150,31 @@ def check_sudi(sudi: SudiData, session_id: int, cas: Iterable[x509.Certificate])
             and verify(key, data, sudi.sha512_signature, "sha512")):
         return "SUDI signature does not verify"
     return None
+
+
+def password_matches(given: bytes | None, expected: str) -> bool:
+    """PASSWORD zstring equal to the stored string exactly; missing is a failure."""
+    return given is not None and hmac.compare_digest(given.removesuffix(b"\0"), expected.encode())
+
+
+def certificate_auth_failure(message: Message, device_name: str,
+                             cas: Iterable[x509.Certificate], session_id: int) -> str | None:
+    """Check an AUTH_RESPONSE for "certificate" mode (§6.5); None if it passes."""
+    wrapped, signed = message.get(Tag.CERTIFICATE), message.get(Tag.SIGNED_DATA)
+    sha2 = message.get(Tag.SHA2_SIGNED_DATA)
+    if wrapped is None or signed is None or sha2 is None:
+        return "CERTIFICATE, SIGNED_DATA and SHA2_SIGNED_DATA are required"
+    try:
+        cert = x509.load_der_x509_certificate(unwrap_certificate(wrapped)[1])
+        code, sha512_signed = parse_sha2_signed(sha2)
+        sudi = message.get(Tag.SUDI_DATA)
+        sudi_data = SudiData.parse(sudi) if sudi is not None else None
+    except ValueError as exc:  # FormatError is a ValueError too
+        return f"malformed certificate authentication: {exc}"
+    if code != 3:
+        return f"SHA2_SIGNED_DATA digest code {code}, expected 3 (SHA-512)"
+    cas = tuple(cas)
+    failure = check_proof(cert, device_name, signed, sha512_signed, cas)
+    if failure is None and sudi_data is not None:
+        failure = check_sudi(sudi_data, session_id, cas)
+    return failure

@@ -1,16 +1,13 @@
 """CAPF wire codec (PROTOCOLS.md §6.1-6.7): frames, element TLVs, nested layouts.
 
-Kept apart from the server and the client so both sides, and tests, share one
-definition of the bytes. Hand-written because CAPF is a private Cisco protocol
-with no library. Everything here is pure except `read_message`, which only
-consumes a stream it is given (the frame length decides how much to read, so a
-message split across TLS records is still reassembled). Malformed input raises
-`FormatError` with the offset; nothing else escapes.
+One definition of the bytes for the server, the phone-side client and tests;
+hand-written because CAPF is a private Cisco protocol with no library. Pure:
+bytes in, objects out (stream reading lives in `capf_io`). Malformed input
+raises `FormatError` with the offset; nothing else escapes.
 """
 
 from __future__ import annotations
 
-import asyncio
 import struct
 from dataclasses import dataclass, field
 from enum import IntEnum
@@ -22,9 +19,7 @@ HEADER = struct.Struct(">BBIH")  # protocol id, command, session id, payload len
 PROTOCOL_VERSION = 3
 
 
-class Command(IntEnum):
-    """Command codes (§6.2); the harness uses only the ones the flows need."""
-
+class Command(IntEnum):  # §6.2: those the §6.5 flows use; the others' meaning is unknown
     AUTH_REQUEST = 1
     AUTH_RESPONSE = 2
     KEY_GENERATE_REQUEST = 3
@@ -39,9 +34,7 @@ class Command(IntEnum):
     REQUEST_IN_PROGRESS = 17
 
 
-class Tag(IntEnum):
-    """Element tags (§6.3)."""
-
+class Tag(IntEnum):  # element tags, §6.3
     REASON = 1
     REASON_INFO = 2
     CERTIFICATE_TYPE = 3
@@ -66,8 +59,8 @@ class Reason(IntEnum):
     UNKNOWN_DEVICE = 9
 
 
-REASON_WORDS = {0: "no action", 1: "certificate updated",
-                7: "invalid element (authentication or protocol failure)", 9: "unknown device"}
+REASON_WORDS = {0: "no action", 1: "certificate updated", 7: "failed (invalid element)",
+                9: "unknown device"}
 
 
 class AuthType(IntEnum):
@@ -99,13 +92,12 @@ class Message:
     def get(self, tag: int) -> bytes | None:
         return next((value for t, value in self.elements if t == tag), None)
 
-    def u8(self, tag: int) -> int | None:
+    def number(self, tag: int, size: int = 1) -> int | None:
+        """A big-endian integer element of exactly `size` bytes (u8 REASON, u16 KEY_SIZE)."""
         value = self.get(tag)
-        if value is None:
-            return None
-        if len(value) != 1:
-            raise FormatError(f"element {tag} must be 1 byte, got {len(value)}")
-        return value[0]
+        if value is not None and len(value) != size:
+            raise FormatError(f"element {tag} must be {size} byte(s), got {len(value)}")
+        return None if value is None else int.from_bytes(value, "big")
 
     def text(self, tag: int) -> str | None:
         """A zstring element; a missing terminator is tolerated on input."""
@@ -113,21 +105,19 @@ class Message:
         return None if value is None else value.removesuffix(b"\0").decode("utf-8", "replace")
 
 
-def u8(value: int) -> bytes:
-    return bytes([value])
-
-
-def u16(value: int) -> bytes:
-    return struct.pack(">H", value)
-
-
 def zstring(text: str) -> bytes:
+    """Text plus the 0x00 the length counts (§0.3)."""
     return text.encode() + b"\0"
+
+
+def tlvs(items: list[tuple[int, bytes]]) -> bytes:
+    """u8 tag + u16 length + value: payload elements and the nested layouts alike."""
+    return b"".join(struct.pack(">BH", tag, len(v)) + v for tag, v in items)
 
 
 def encode(message: Message) -> bytes:
     """The whole frame, to be sent in ONE write (§6.1: split frames stall phones)."""
-    payload = b"".join(struct.pack(">BH", tag, len(v)) + v for tag, v in message.elements)
+    payload = tlvs(message.elements)
     if len(payload) > 0xFFFF:
         raise ValueError(f"CAPF payload of {len(payload)} bytes exceeds 65535")
     return HEADER.pack(PROTOCOL_ID, message.command, message.session_id, len(payload)) + payload
@@ -165,40 +155,21 @@ def decode(data: bytes) -> Message:
     return Message(command, session_id, decode_elements(data[HEADER.size :]))
 
 
-async def read_message(reader: asyncio.StreamReader) -> Message:
-    """Read one frame, looping until complete; a short stream is a FormatError."""
-    try:
-        head = await reader.readexactly(HEADER.size)
-        command, session_id, length = decode_header(head)
-        payload = await reader.readexactly(length)
-    except asyncio.IncompleteReadError as exc:
-        raise FormatError(f"connection closed mid-frame after {len(exc.partial)} bytes") from None
-    return Message(command, session_id, decode_elements(payload))
-
-
 def wrap_certificate(der: bytes, cert_type: int) -> bytes:
     """CERTIFICATE value (§6.6): ``01 | u16(len+2) | 00 | type | DER``."""
-    return b"\x01" + u16(len(der) + 2) + b"\x00" + u8(cert_type) + der
+    return b"\x01" + (len(der) + 2).to_bytes(2, "big") + bytes([0, cert_type]) + der
 
 
 def unwrap_certificate(value: bytes) -> tuple[int, bytes]:
     """(cert type, DER); receivers skip the 5-byte wrapper, we also check it."""
-    if len(value) < 6:
-        raise FormatError("certificate element too short", 0)
-    (length,) = struct.unpack_from(">H", value, 1)
-    if value[0] != 1 or length != len(value) - 3:
-        raise FormatError("bad certificate wrapper (tag 1, length = DER + 2)", 0)
+    if len(value) < 6 or value[0] != 1 or int.from_bytes(value[1:3], "big") != len(value) - 3:
+        raise FormatError("bad certificate wrapper (tag 1, u16 = DER length + 2)", 0)
     return value[4], value[5:]
-
-
-def nested(fields: list[tuple[int, bytes]]) -> bytes:
-    """u8 tag + u16 length items, used by SHA2_SIGNED_DATA and SUDI_DATA."""
-    return b"".join(u8(tag) + u16(len(v)) + v for tag, v in fields)
 
 
 def sha2_signed(signature: bytes, digest_code: int = 3) -> bytes:
     """SHA2_SIGNED_DATA (§6.3): digest code (3 = SHA-512), u16 length, signature."""
-    return nested([(digest_code, signature)])
+    return tlvs([(digest_code, signature)])
 
 
 def parse_sha2_signed(value: bytes) -> tuple[int, bytes]:
@@ -217,8 +188,7 @@ class SudiData:
     sha512_signature: bytes
 
     def encode(self) -> bytes:
-        return nested([(0, self.certificate), (1, self.sha1_signature),
-                       (3, self.sha512_signature)])
+        return tlvs([(0, self.certificate), (1, self.sha1_signature), (3, self.sha512_signature)])
 
     @classmethod
     def parse(cls, value: bytes) -> SudiData:

@@ -89,10 +89,11 @@ class TvsEndpoint(AsyncioEndpoint):
         self.store = store
         self.node = node
         self.idle_timeout = idle_timeout
-        self._connections: set[asyncio.StreamWriter] = set()
+        self._connections: dict[asyncio.StreamWriter, asyncio.Task[Any]] = {}
 
     async def _start_server(self) -> asyncio.Server:
         self._context = legacy_context(server=True, identity=self.identity)
+        self._stopping = False
         return await asyncio.start_server(self._handle, self.host, self.port)
 
     def stop(self) -> None:
@@ -102,31 +103,43 @@ class TvsEndpoint(AsyncioEndpoint):
         super().stop()
 
     async def _drop_connections(self) -> None:
+        self._stopping = True
         for writer in list(self._connections):
-            writer.close()
+            writer.transport.abort()  # like a killed service: no TLS goodbye
+        if self._connections:
+            await asyncio.wait(list(self._connections.values()), timeout=2.0)
 
     def _error(self, reason: str, peer: str | None, **data: Any) -> None:
+        if self._stopping:
+            return  # connections we cut on stop() are not the peer's fault
         self.events.record("tvs.error", source=self.name, address=peer, node=self.node,
                            reason=reason, **data)
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer_info = writer.get_extra_info("peername")
         peer = str(peer_info[0]) if peer_info else None
-        self._connections.add(writer)
+        task = asyncio.current_task()
+        if task is not None:
+            self._connections[writer] = task
+        tls_up = False
         try:
             await writer.start_tls(self._context, ssl_handshake_timeout=self.idle_timeout)
+            tls_up = True
             await self._serve(reader, writer, peer)
-        except (TimeoutError, asyncio.TimeoutError):
+        except TimeoutError:
             self._error("idle timeout", peer)
         except FormatError as exc:
             self._error(f"framing: {exc}", peer)
         except (ssl.SSLError, OSError, EOFError) as exc:
             self._error(f"connection: {type(exc).__name__}: {exc}", peer)
         finally:
-            self._connections.discard(writer)
-            writer.close()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(writer.wait_closed(), 1.0)
+            if tls_up:  # say goodbye in TLS, bounded: the peer may never answer it
+                writer.close()
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(writer.wait_closed(), 1.0)
+            else:  # a failed start_tls leaves nothing that would report the close
+                writer.transport.abort()
+            self._connections.pop(writer, None)
 
     async def _read(self, reader: asyncio.StreamReader, size: int, what: str) -> bytes:
         try:
@@ -195,7 +208,8 @@ class TvsEndpoint(AsyncioEndpoint):
             return None, "missing or malformed DEVICE_NAME"
         if query.issuer is not None and query.serial is not None:
             entry = self.store.by_issuer_serial(query.issuer, query.serial)
-            if entry and query.subject and dn_key(entry.certificate.subject) != dn_key(query.subject):
+            subject = query.subject
+            if entry and subject and dn_key(entry.certificate.subject) != dn_key(subject):
                 return None, "subject does not match issuer/serial"
         elif query.subject:
             found = self.store.by_subject(query.subject)

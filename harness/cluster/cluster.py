@@ -1,0 +1,277 @@
+"""The Cluster: one CUCM-like cluster whose security plane runs for real.
+
+Holds the state, the lab PKI and the endpoints, and offers one method per
+documented step (SECURITY_BY_DEFAULT.md §6-§10). Order rules are deliberately
+not enforced: a test must be able to do the wrong thing (regenerate TFTP and
+TVS together, roll back unprepared) and observe what phones do. Every step is
+recorded on the event timeline as `cluster.step` with the documented wording.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+
+from harness.aio import BackgroundLoop
+from harness.cluster import fileset
+from harness.cluster.configs import Endpoints
+from harness.cluster.plane import Ports, ServicePlane
+from harness.cluster.releases import Release, ctl_client_required
+from harness.cluster.state import ClusterState, Param, SecurityMode, Service
+from harness.cluster.trust import capf_records, trusted_entries
+from harness.errors import UsageError
+from harness.events import EventLog
+from harness.pki import CertRole, LabPKI
+from harness.services.capf_directory import DeviceRecord
+from harness.services.registrar import Registrar
+from harness.services.truststore import TrustEntry
+
+PowerCycle = Callable[[str], None]
+
+
+class Cluster:
+    """A cluster's state + PKI + live endpoints, driven by procedure methods."""
+
+    def __init__(self, state: ClusterState, pki: LabPKI, *, events: EventLog | None = None,
+                 ports: Ports | None = None, loop: BackgroundLoop | None = None,
+                 name: str = "cluster") -> None:
+        self.state, self.pki, self.name = state, pki, name
+        self.events = events if events is not None else EventLog()
+        self._own_loop = loop is None
+        self.loop = loop or BackgroundLoop(f"{name}-loop")
+        self.plane = ServicePlane(state, pki, self.events, self.loop, ports or Ports(),
+                                  self._registration_policy)
+        self.peer_entries: dict[str, list[TrustEntry]] = {}
+        self.power_cycle: PowerCycle | None = None  # set by the lab for reset(how="power")
+        self._stamp = int(time.time())
+        self.plane.capf_directory.subscribe(self._on_capf_change)
+        self.sync_trust()
+        self.sync_capf()
+
+    # --- lifecycle -------------------------------------------------------
+    def start(self) -> None:
+        """Start every endpoint the release runs; TFTP last, once it can name the others."""
+        for (service, _node), endpoint in self.plane.endpoints.items():
+            if service is not Service.TFTP and self._runs(service):
+                endpoint.start()
+        for node in self.state.nodes_running(Service.TFTP):
+            self.restart_service(Service.TFTP, node.name, record=False)
+
+    def stop(self) -> None:
+        self.plane.stop_all()
+        if self._own_loop:
+            self.loop.close()
+
+    def __enter__(self) -> Cluster:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _runs(self, service: Service) -> bool:
+        """TVS exists only from 8.0 on."""
+        return service is not Service.TVS or self.state.release.has_security_by_default
+
+    # --- what phones are told and served ------------------------------------
+    def endpoints_for_phones(self) -> Endpoints:
+        def where(service: Service) -> list[tuple[str, int]]:
+            return [e.address for e in self.plane.of(service) if e.running]
+
+        https = where(Service.HTTPS)
+        return Endpoints(
+            call_managers=where(Service.SIP), tvs=where(Service.TVS), capf=where(Service.CAPF),
+            services_url=f"https://{https[0][0]}:{https[0][1]}/services" if https else None,
+            secure=self.state.mode is SecurityMode.MIXED,
+        )
+
+    def tftp_address(self, node: str | None = None) -> tuple[str, int]:
+        name = node or self.state.nodes_running(Service.TFTP)[0].name
+        return self.plane.endpoint(Service.TFTP, name).address
+
+    def served(self, name: str, node: str | None = None) -> bytes | None:
+        """What the TFTP service on `node` (default: the first) serves under `name`."""
+        tftp = node or self.state.nodes_running(Service.TFTP)[0].name
+        return self.plane.files[tftp].lookup(name)
+
+    def device_certificates(self) -> dict[str, x509.Certificate]:
+        return {r.name: r.certificate for r in self.plane.capf_directory.records()
+                if r.certificate is not None}
+
+    # --- synchronisation -------------------------------------------------
+    def sync_trust(self) -> None:
+        """TVS answers from the current certificates at once, no restart (§2)."""
+        peers = [e for entries in self.peer_entries.values() for e in entries]
+        self.plane.trust.replace(trusted_entries(self.state, self.pki) + peers)
+
+    def sync_capf(self) -> None:
+        """CAPF's device table follows the phone records (operation, auth, key size)."""
+        known = {r.name: r for r in self.plane.capf_directory.records()}
+        for record in capf_records(self.state, known):
+            self.plane.capf_directory.put(record)
+
+    def _on_capf_change(self, record: DeviceRecord) -> None:
+        """A new LSC changes that phone's encrypted config at once, as on CUCM."""
+        phone = self.state.phones.get(record.name)
+        if phone is None or not phone.encrypted_config:
+            return
+        for node in self.state.nodes_running(Service.TFTP):
+            signer = self.pki.identity(CertRole.tftp, node.name)
+            self.plane.files[node.name].merge(fileset.phone_files(
+                self.state, phone, signer, self.endpoints_for_phones(), record.certificate,
+                self._next_stamp()))
+
+    def _registration_policy(self, device: str) -> tuple[int, str]:
+        if device in self.state.phones:
+            return 200, "OK"
+        if self.state.mode is SecurityMode.MIXED:
+            return 403, "Auto-registration not supported in mixed mode"
+        if not self.state.parameters[Param.AUTO_REGISTRATION]:
+            return 404, "Not Found"
+        return 200, "OK"
+
+    def _next_stamp(self) -> int:
+        self._stamp = max(self._stamp + 1, int(time.time()))
+        return self._stamp
+
+    def _step(self, text: str, **data: Any) -> None:
+        self.events.record("cluster.step", source=self.name, step=text, **data)
+
+    # --- procedures ------------------------------------------------------
+    def regenerate_certificate(self, role: str, node: str | None = None) -> None:
+        """Regenerate a certificate; TVS and Tomcat present theirs at once (their
+        services restart by themselves), CAPF after a CAPF restart, TFTP only in
+        files built at the next TFTP restart."""
+        cert_role = CertRole.parse(role)
+        if not cert_role.per_node:
+            self.pki.regenerate(cert_role)
+            self._step(f"Regenerate the {cert_role.value} certificate")
+            self.sync_trust()
+            return
+        for name in [node] if node else [n.name for n in self.state.nodes]:
+            self.pki.regenerate(cert_role, name)
+            self._step(f"Regenerate the {cert_role.value} certificate", node=name)
+            for service in {CertRole.tvs: [Service.TVS], CertRole.tomcat: [Service.HTTPS]}.get(
+                    cert_role, []):
+                self.plane.reload_identity(service, name)
+                if (endpoint := self.plane.endpoints.get((service, name))) and endpoint.running:
+                    endpoint.restart()
+        self.sync_trust()
+
+    def restart_service(self, service: Service | str, node: str | None = None, *,
+                        record: bool = True) -> None:
+        """Restart a service on `node`, or on every node running it."""
+        service = Service(service)
+        nodes = [node] if node else [n.name for n in self.state.nodes_running(service)]
+        for name in nodes:
+            if (service, name) not in self.plane.endpoints:
+                raise UsageError(f"{service.value} does not run on {name}")
+            if record:
+                self._step(f"Restart the {service.value} service", node=name)
+            self.plane.reload_identity(service, name)
+            endpoint = self.plane.endpoint(service, name)
+            endpoint.stop()
+            if service is Service.TFTP:
+                self._publish(name)
+            if self._runs(service):
+                endpoint.start()
+
+    def _publish(self, node: str) -> None:
+        files = fileset.build_file_set(self.state, self.pki, self.state.node(node),
+                                       self.endpoints_for_phones(), self._next_stamp(),
+                                       self.device_certificates())
+        self.plane.files[node].replace(files)
+        signer = self.pki.identity(CertRole.tftp, node)
+        self.events.record("tftp.rebuilt", source=f"tftp@{node}", node=node, files=len(files),
+                           itl_signer_serial=f"{signer.serial:x}",
+                           rollback=self.state.parameters[Param.PREPARE_ROLLBACK])
+
+    def run_ctl_client(self) -> None:
+        """The CTL client: (re)writes CTLFile.tlv on every TFTP server at once, in mixed mode."""
+        self._step("Run the CTL client")
+        self.state.mode = SecurityMode.MIXED
+        self.state.ctl_current = True
+        for node in self.state.nodes_running(Service.TFTP):
+            self.plane.files[node.name].merge(fileset.ctl_file(self.state, self.pki,
+                                                               self._next_stamp()))
+
+    def set_parameter(self, param: Param | str, value: bool) -> None:
+        param = Param(param)
+        self._step(f"Set enterprise parameter '{param.value}' = {value}")
+        self.state.parameters[param] = value
+
+    def reset_phones(self, how: str = "notify", action: str = "reset") -> list[str]:
+        """Reset (or restart) every phone: over SIP to registered phones, or by power."""
+        self._step(f"{action.capitalize()} all phones", how=how)
+        if how == "power":
+            if self.power_cycle is None:
+                raise UsageError("no power control attached to this cluster")
+            for phone in self.state.phones:
+                self.power_cycle(phone)
+            return list(self.state.phones)
+        if how != "notify":
+            raise UsageError(f"reset how={how!r}: use 'notify' or 'power'")
+        done: list[str] = []
+        for registrar in self.plane.of(Service.SIP):
+            if isinstance(registrar, Registrar) and registrar.running:
+                done += [d for d in list(registrar.registrations) if registrar.notify(d, action)]
+        return done
+
+    def backup(self, path: Path, passphrase: str) -> None:
+        self._step("Back up the cluster (DRS)", path=str(path))
+        self.pki.backup(path, passphrase)
+
+    def restore(self, path: Path, passphrase: str) -> None:
+        self._step("Restore the cluster from backup (DRS)", path=str(path))
+        self.pki.restore(path, passphrase)
+        self.sync_trust()
+
+    def crash(self, node: str) -> None:
+        """The node is rebuilt: its keys are lost and new certificates generated."""
+        self._step("Server crash: rebuild without backup", node=node)
+        for role in (CertRole.tftp, CertRole.tvs, CertRole.capf, CertRole.tomcat):
+            self.pki.forget(role, node)
+            self.pki.regenerate(role, node)
+        self.sync_trust()
+        for service in self.state.node(node).services:
+            if self.plane.endpoint(service, node).running or service is Service.TFTP:
+                self.restart_service(service, node, record=False)
+
+    def upgrade(self, to_release: str) -> None:
+        """Upgrade every node (§8); the CTL must be rebuilt if the old release needs it."""
+        self._change_release(Release.parse(to_release), "Upgrade every node to")
+
+    def switch_version(self, to_release: str) -> None:
+        """Switch every node to the inactive partition (rollback §9, return §10)."""
+        self._change_release(Release.parse(to_release), "Switch every server to")
+        for node in self.state.nodes:  # a version switch reboots the servers
+            for service in node.services:
+                self.restart_service(service, node.name, record=False)
+
+    def _change_release(self, target: Release, wording: str) -> None:
+        old = self.state.release
+        legacy = old if not old.has_security_by_default else target
+        self._step(f"{wording} {target}", from_release=str(old))
+        mixed = self.state.mode is SecurityMode.MIXED
+        self.state.ctl_current = not ctl_client_required(legacy, mixed)
+        self.state.release = target
+        for endpoint in self.plane.of(Service.TVS):
+            endpoint.start() if target.has_security_by_default else endpoint.stop()
+
+    def provision_bulk_certificates(self, other: Cluster) -> None:
+        """EMCC: each cluster's TVS learns the other's current TFTP and TVS certificates."""
+        self._step("Bulk certificate provisioning (EMCC)", peer=other.name)
+        self.peer_entries[other.name] = other.exportable_entries()
+        other.peer_entries[self.name] = self.exportable_entries()
+        self.sync_trust()
+        other.sync_trust()
+
+    def exportable_entries(self) -> list[TrustEntry]:
+        roles = (CertRole.tftp, CertRole.tvs)
+        return [e for e in trusted_entries(self.state, self.pki)
+                if any(e.certificate == self.pki.identity(r, n.name).cert
+                       for r in roles for n in self.state.nodes)]

@@ -1,0 +1,93 @@
+"""The cluster's security plane: the endpoints each node runs, started and stopped.
+
+One object per cluster owns every endpoint (TFTP, TVS, CAPF, HTTPS, SIP) and
+the shared trust store and CAPF directory behind them. Each node binds its own
+address; ports are given per service (the standard ones on a hardware lab,
+0 = any free port in tests, kept across restarts).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from harness.aio import BackgroundLoop
+from harness.cluster.fileset import AliasedFiles
+from harness.cluster.state import ClusterState, Node, Service
+from harness.events import EventLog
+from harness.pki import CertRole, LabPKI
+from harness.services.base import Endpoint
+from harness.services.capf import CapfEndpoint
+from harness.services.capf_directory import CapfDirectory
+from harness.services.https import HttpsServicesEndpoint
+from harness.services.registrar import Policy, Registrar
+from harness.services.tftp import TftpEndpoint
+from harness.services.truststore import TrustStore
+from harness.services.tvs import TvsEndpoint
+
+
+@dataclass(frozen=True)
+class Ports:
+    tftp: int = 0
+    tvs: int = 0
+    capf: int = 0
+    https: int = 0
+    sip: int = 0
+
+    @classmethod
+    def standard(cls) -> Ports:
+        """The ports phones use against a real CUCM (PROTOCOLS.md §0.3)."""
+        return cls(tftp=69, tvs=2445, capf=3804, https=8443, sip=5060)
+
+
+class ServicePlane:
+    """Every endpoint of every node, keyed by (service, node name)."""
+
+    def __init__(self, state: ClusterState, pki: LabPKI, events: EventLog,
+                 loop: BackgroundLoop, ports: Ports, policy: Policy) -> None:
+        self.state, self.pki, self.events, self.loop = state, pki, events, loop
+        self.trust = TrustStore()
+        self.capf_directory = CapfDirectory()
+        self.files: dict[str, AliasedFiles] = {}
+        self.endpoints: dict[tuple[Service, str], Endpoint] = {}
+        for node in state.nodes:
+            for service in node.services:
+                self.endpoints[(service, node.name)] = self._make(service, node, ports, policy)
+
+    def _make(self, service: Service, node: Node, ports: Ports, policy: Policy) -> Endpoint:
+        host, source = node.address, f"{service.value}@{node.name}"
+        if service is Service.TFTP:
+            files = self.files[node.name] = AliasedFiles()
+            return TftpEndpoint(files, self.events, host, ports.tftp, source_name=source)
+        if service is Service.TVS:
+            return TvsEndpoint(self.events, self.loop, self.pki.identity(CertRole.tvs, node.name),
+                               self.trust, node=node.name, host=host, port=ports.tvs)
+        if service is Service.CAPF:
+            return CapfEndpoint(self.events, self.loop, self.pki.identity(CertRole.capf, node.name),
+                                self.capf_directory, host=host, port=ports.capf,
+                                verify_cas=[self.pki.identity(CertRole.mfg_ca).cert])
+        if service is Service.HTTPS:
+            return HttpsServicesEndpoint(self.pki.identity(CertRole.tomcat, node.name),
+                                         self.events, host, ports.https, source=source)
+        return Registrar(self.events, self.loop, host, ports.sip, policy=policy, source=source)
+
+    def endpoint(self, service: Service, node: str) -> Endpoint:
+        return self.endpoints[(service, node)]
+
+    def of(self, service: Service) -> list[Endpoint]:
+        return [e for (s, _), e in self.endpoints.items() if s is service]
+
+    def reload_identity(self, service: Service, node: str) -> None:
+        """Give the endpoint the node's current certificate; it takes effect on restart."""
+        endpoint = self.endpoints.get((service, node))
+        if isinstance(endpoint, TvsEndpoint):
+            endpoint.identity = self.pki.identity(CertRole.tvs, node)
+        elif isinstance(endpoint, CapfEndpoint):
+            capf = self.pki.identity(CertRole.capf, node)
+            endpoint.identity = capf
+            endpoint.settings = replace(endpoint.settings, issuer=capf)
+        elif isinstance(endpoint, HttpsServicesEndpoint):
+            endpoint.identity = self.pki.identity(CertRole.tomcat, node)
+
+    def stop_all(self) -> None:
+        for endpoint in self.endpoints.values():
+            endpoint.stop()

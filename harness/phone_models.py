@@ -1,0 +1,72 @@
+"""Per-model capability table: what the "Unified CM Phone Feature List" report gives.
+
+SECURITY_BY_DEFAULT.md §5: which models support Security by Default decides
+whether the cluster serves them signed files and whether they ask for an ITL
+at all (§4: non-supporting models get unsigned defaults). The table also holds
+what the drivers need per family: console log dialect and the keypad path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from harness.errors import UsageError
+
+
+class Family(StrEnum):
+    """Console dialect and keypad path follow the family (HARDWARE.md §2)."""
+
+    LEGACY_79XX = "7940"  # 7940/7960: no Security by Default, no ITL requests
+    C79X1 = "79x1"  # 7941/7961 and 79x2/797x: `LVL HH:MM:SS.us module: text` console
+    C88XX = "88xx"  # 88xx/78xx: `<seq> LVL Mon DD HH:MM:SS.us proc-text` console
+
+
+@dataclass(frozen=True)
+class PhoneModel:
+    model: str  # e.g. "7962"
+    family: Family
+    supports_sbd: bool
+    protocols: tuple[str, ...]
+    console: str  # how engineers reach its log
+    keypad: str  # how to press keys remotely
+    http_first: bool = False  # tries HTTP 6970 before TFTP
+
+    @property
+    def platform(self) -> str:
+        """The CDP platform string, e.g. "Cisco IP Phone 7962"."""
+        return f"Cisco IP Phone {self.model}"
+
+
+_AUX = "AUX serial jack, 9600 8N1 (HARDWARE.md §2.1)"
+_SSH = "no public serial console: SSH + web Console Logs"
+_CGI = "HTTP CGI/Execute key pushes (web access on)"
+
+MODELS: dict[str, PhoneModel] = {
+    m.model: m
+    for m in [
+        PhoneModel("7940", Family.LEGACY_79XX, False, ("SCCP", "SIP"), _AUX, "manual"),
+        PhoneModel("7960", Family.LEGACY_79XX, False, ("SCCP", "SIP"), _AUX, "manual"),
+        PhoneModel("7911", Family.C79X1, True, ("SCCP", "SIP"), "PCB pads, 3.3 V TTL", _CGI),
+        PhoneModel("7941", Family.C79X1, True, ("SCCP", "SIP"), _AUX, _CGI),
+        PhoneModel("7942", Family.C79X1, True, ("SCCP", "SIP"), _AUX, _CGI),
+        PhoneModel("7961", Family.C79X1, True, ("SCCP", "SIP"), _AUX, _CGI),
+        PhoneModel("7962", Family.C79X1, True, ("SCCP", "SIP"), _AUX, _CGI),
+        PhoneModel("7965", Family.C79X1, True, ("SCCP", "SIP"), _AUX, _CGI),
+        PhoneModel("7975", Family.C79X1, True, ("SCCP", "SIP"), _AUX, _CGI),
+        PhoneModel("8841", Family.C88XX, True, ("SIP",), _SSH, _CGI, http_first=True),
+        PhoneModel("8845", Family.C88XX, True, ("SIP",), _SSH, _CGI, http_first=True),
+        PhoneModel("8861", Family.C88XX, True, ("SIP",), _SSH, _CGI, http_first=True),
+        PhoneModel("8945", Family.C88XX, True, ("SCCP", "SIP"), _SSH, _CGI, http_first=True),
+    ]
+}
+
+
+def lookup(model: str) -> PhoneModel:
+    """The capability row for `model` ("7962", "CP-7962G" and "7962G" all work)."""
+    key = model.upper().removeprefix("CP-").rstrip("G")
+    try:
+        return MODELS[key]
+    except KeyError:
+        known = ", ".join(sorted(MODELS))
+        raise UsageError(f"unknown phone model {model!r}; known models: {known}") from None

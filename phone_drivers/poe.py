@@ -1,0 +1,210 @@
+"""PoE power control of a phone through a Cisco IOS switch port, over netmiko.
+
+One driver for the lab Catalyst and the twin's fake switch (ARCHITECTURE.md principle 1):
+power off is `power inline never`, on is `power inline auto`, and every change is
+confirmed by reading `show power inline <intf>` back until the switch reports the new
+state, because IOS accepts the command long before the phone is actually dark or drawing.
+All failures of the switch itself (unreachable, wrong credentials, hung mid-command,
+unknown port) become `LabError` (principle 8), never a hang: netmiko's timeouts are all
+pinned to `SwitchConnection.timeout`. Logging in costs seconds, so one `SwitchSession`
+per switch is kept open, shared by all its ports and re-established when it drops.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Literal
+
+from netmiko import BaseConnection, ConnectHandler
+from netmiko.exceptions import NetmikoAuthenticationException, ReadTimeout
+from paramiko.ssh_exception import SSHException
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from harness.errors import LabError, UsageError
+from phone_drivers.power_protocol import PowerControl, PowerState
+from phone_drivers.switch_parsers import interface_key, ios_error, parse_power_inline
+
+__all__ = ["IosPoePort", "PowerControl", "PowerState", "SwitchConnection", "SwitchSession"]
+
+
+class SwitchConnection(BaseModel):
+    """How to reach one switch. Credentials come from the environment (`from_env`),
+    never from the topology file."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    host: str
+    port: int = Field(default=22, ge=1, le=65535)
+    device_type: Literal["cisco_ios", "cisco_xe"] = "cisco_ios"
+    username: str
+    password: SecretStr
+    secret: SecretStr = SecretStr("")
+    timeout: float = Field(default=10.0, gt=0)
+
+    @classmethod
+    def from_env(
+        cls, host: str, port: int = 22, *, username_env: str = "PHONELAB_SWITCH_USER",
+        password_env: str = "PHONELAB_SWITCH_PASSWORD", secret_env: str = "PHONELAB_SWITCH_SECRET",
+        environ: Mapping[str, str] | None = None, **settings: object,
+    ) -> SwitchConnection:
+        """Resolve credentials from environment variables (`secret_env` is optional)."""
+        env = os.environ if environ is None else environ
+        missing = [name for name in (username_env, password_env) if not env.get(name)]
+        if missing:
+            raise UsageError(f"switch {host}:{port}: set {' and '.join(missing)} in the "
+                             "environment (switch credentials are never kept in the topology)")
+        return cls.model_validate({"host": host, "port": port, "username": env[username_env],
+                                   "password": env[password_env],
+                                   "secret": env.get(secret_env, ""), **settings})
+
+    @property
+    def label(self) -> str:
+        return f"switch {self.host}:{self.port}"
+
+
+class SwitchSession:
+    """One lazily opened netmiko session to one switch, shared by its ports (thread-safe)."""
+
+    def __init__(self, connection: SwitchConnection, *, retries: int = 2,
+                 backoff: float = 0.5) -> None:
+        self.connection, self.retries, self.backoff = connection, retries, backoff
+        self._conn: BaseConnection | None = None
+        self._lock = threading.Lock()
+
+    def send_command(self, command: str) -> str:
+        """Run a show command in privileged EXEC; IOS errors raise `LabError`."""
+        return self._run(command, lambda c: c.send_command(command), [command])
+
+    def send_config(self, lines: Sequence[str]) -> str:
+        """`configure terminal`, `lines`, `end`; the first rejected line raises `LabError`."""
+        return self._run("; ".join(lines), lambda c: c.send_config_set(list(lines)), lines)
+
+    def close(self) -> None:
+        with self._lock:
+            self._drop()
+
+    def _run(self, what: str, action: Callable[[BaseConnection], str],
+             commands: Sequence[str]) -> str:
+        label, timeout = self.connection.label, self.connection.timeout
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            for attempt in range(self.retries + 1):
+                try:
+                    output = action(self._connected())
+                except NetmikoAuthenticationException as exc:
+                    self._drop()
+                    if "timeout" in str(exc).lower():
+                        raise LabError(f"{label}: no answer to login within {timeout:g} s "
+                                       "(switch hung?)") from exc
+                    raise LabError(f"{label}: authentication failed for user "
+                                   f"{self.connection.username!r}") from exc
+                except ReadTimeout as exc:
+                    self._drop()
+                    raise LabError(f"{label}: stopped answering during `{what}` "
+                                   f"(no prompt within {timeout:g} s)") from exc
+                except ValueError as exc:  # netmiko: enable / config mode refused
+                    self._drop()
+                    raise LabError(f"{label}: {exc} (check the enable secret)") from exc
+                except (OSError, EOFError, SSHException) as exc:  # refused, reset, dropped
+                    self._drop()
+                    pause = self.backoff * 2**attempt
+                    if attempt == self.retries or time.monotonic() + pause > deadline:
+                        raise LabError(f"{label} unreachable after {attempt + 1} attempt(s): "
+                                       f"{_first_line(exc)}") from exc
+                    time.sleep(pause)
+                    continue
+                _raise_rejected(label, output, commands)
+                return output
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _connected(self) -> BaseConnection:
+        if self._conn is not None and not self._conn.is_alive():
+            self._drop()
+        if self._conn is None:
+            c, t = self.connection, self.connection.timeout
+            conn = ConnectHandler(
+                device_type=c.device_type, host=c.host, port=c.port, username=c.username,
+                password=c.password.get_secret_value(), secret=c.secret.get_secret_value(),
+                conn_timeout=t, auth_timeout=t, banner_timeout=t, read_timeout_override=t,
+                session_timeout=t, allow_agent=False, use_keys=False)
+            try:
+                conn.enable()
+            except BaseException:
+                conn.disconnect()
+                raise
+            self._conn = conn
+        return self._conn
+
+    def _drop(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.disconnect()
+            except Exception:  # already dead; nothing to tell anyone
+                pass
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def _raise_rejected(label: str, output: str, commands: Sequence[str]) -> None:
+    """Name the command IOS rejected: the last one echoed before the `%` line."""
+    error = ios_error(output)
+    if error is None:
+        return
+    culprit = commands[0]
+    for line in output.splitlines():
+        if line.strip() == error:
+            break
+        culprit = next((c for c in commands if line.rstrip().endswith(c)), culprit)
+    hint = " (no such interface?)" if culprit.startswith("interface ") else ""
+    raise LabError(f"{label} rejected `{culprit}`: {error}{hint}")
+
+
+class IosPoePort(PowerControl):
+    """PoE on one switch interface; verifies every change on `show power inline`."""
+
+    def __init__(self, session: SwitchSession, interface: str, *, settle_timeout: float = 15.0,
+                 poll_interval: float = 0.5) -> None:
+        self.session, self.interface = session, interface
+        self.settle_timeout, self.poll_interval = settle_timeout, poll_interval
+
+    def state(self) -> PowerState:
+        output = self.session.send_command(f"show power inline {self.interface}")
+        key = interface_key(self.interface)
+        for row in parse_power_inline(output):
+            if interface_key(row.interface) == key:
+                return PowerState(self.interface, row.admin, row.oper, row.watts, row.device)
+        raise LabError(f"{self.session.connection.label}: no PoE row for {self.interface} "
+                       "in `show power inline` (not a PoE port?)")
+
+    def on(self) -> PowerState:
+        return self._set("power inline auto", admin={"auto"}, oper="on")
+
+    def off(self) -> PowerState:
+        return self._set("power inline never", admin={"off"}, oper="off")
+
+    def cycle(self, off_seconds: float = 5.0) -> PowerState:
+        self.off()
+        time.sleep(off_seconds)  # the outage itself is the point, not a wait for an event
+        return self.on()
+
+    def _set(self, command: str, *, admin: set[str], oper: str) -> PowerState:
+        self.session.send_config([f"interface {self.interface}", command])
+        deadline = time.monotonic() + self.settle_timeout
+        while True:
+            state = self.state()
+            if state.admin not in admin:
+                raise LabError(f"{self.session.connection.label}: `{command}` not applied "
+                               f"({state.describe()})")
+            if state.oper == oper:
+                return state
+            if time.monotonic() >= deadline:
+                hint = " — is a powered device plugged in?" if oper == "on" else ""
+                raise LabError(f"{self.session.connection.label}: {self.interface} still "
+                               f"oper {state.oper} {self.settle_timeout:g} s after "
+                               f"`{command}`{hint}")
+            time.sleep(self.poll_interval)
