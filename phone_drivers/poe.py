@@ -12,6 +12,7 @@ per switch is kept open, shared by all its ports and re-established when it drop
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -20,7 +21,7 @@ from typing import Literal
 
 from netmiko import BaseConnection, ConnectHandler
 from netmiko.exceptions import NetmikoAuthenticationException, ReadTimeout
-from paramiko.ssh_exception import SSHException
+from paramiko.ssh_exception import SSHException  # type: ignore[import-untyped]
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from harness.errors import LabError, UsageError
@@ -75,7 +76,7 @@ class SwitchSession:
 
     def send_command(self, command: str) -> str:
         """Run a show command in privileged EXEC; IOS errors raise `LabError`."""
-        return self._run(command, lambda c: c.send_command(command), [command])
+        return self._run(command, lambda c: str(c.send_command(command)), [command])
 
     def send_config(self, lines: Sequence[str]) -> str:
         """`configure terminal`, `lines`, `end`; the first rejected line raises `LabError`."""
@@ -140,10 +141,8 @@ class SwitchSession:
     def _drop(self) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:
-            try:
+            with contextlib.suppress(Exception):  # already dead; nothing to tell anyone
                 conn.disconnect()
-            except Exception:  # already dead; nothing to tell anyone
-                pass
 
 
 def _first_line(exc: BaseException) -> str:

@@ -32,11 +32,14 @@ GROUPS: list[tuple[str, str, str]] = [
     ("tftp", "tftp_cmd", "Run a standalone TFTP endpoint."),
     ("tvs", "tvs_cmd", "Run a TVS server or query one."),
     ("capf", "capf_cmd", "Run a CAPF server or enroll against one."),
+    ("lab", "lab_cmd", "Check lab topology files."),
 ]
 
 for _name, _module, _help in GROUPS:
     _mod = importlib.import_module(f"harness.cli.{_module}")
     app.add_typer(_mod.app, name=_name, help=_help)
+
+app.command("models")(importlib.import_module("harness.cli.lab_cmd").models)
 
 
 def main() -> None:

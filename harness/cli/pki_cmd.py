@@ -166,7 +166,11 @@ def _print_table(pki: LabPKI, title: str) -> None:
         if not pki.has(role, node):
             table.add_row(role.value, node or "-", "(missing)", "", "", "")
             continue
-        ident = pki.identity(role, node)
+        try:
+            ident = pki.identity(role, node)
+        except UsageError as exc:
+            table.add_row(role.value, node or "-", f"(unreadable: {exc})", "", "", "")
+            continue
         row = [_dn(ident.cert.subject), f"{ident.serial:x}", ident.fingerprint_sha1, _key(ident)]
         table.add_row(role.value, node or "-", *row)
     # Wide when piped, so serials and fingerprints stay on one line for grep.

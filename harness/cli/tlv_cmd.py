@@ -1,7 +1,186 @@
-"""`phonelab tlv`: placeholder until its owner fills it in."""
+"""`phonelab tlv`: inspect and build CTL/ITL trust lists (.tlv, PROTOCOLS.md §2).
+
+A tester facing a phone that rejects its ITL needs to see, quickly and without a
+CUCM, what the file holds and whether it is self-consistent; and to build lists
+byte-compatible with certutils for experiments. `show --json` is the stable,
+scriptable form of the same facts.
+"""
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
 import typer
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from rich.table import Table
+
+from harness.cli.common import err_console, fail, load_certificate, out_console, read_bytes
+from harness.cli.sgn_cmd import (
+    DigestOpt,
+    KeyOpt,
+    OutputOpt,
+    SignerOpt,
+    load_signer,
+    parse_digest,
+    write_output,
+)
+from harness.errors import UsageError
+from harness.formats.digest import Role, role_label
+from harness.formats.errors import FormatError
+from harness.formats.trustlist import Record, TrustList, build_trust_list, parse_trust_list
 
 app = typer.Typer(no_args_is_help=True)
+Json = dict[str, object]
+
+
+def parse_role(text: str) -> int:
+    """A role label (SAST, CCM, CCM+TFTP, TFTP, CAPF, APP-SERVER, TVS) or a code 0-65535."""
+    if text.strip().isdigit() and int(text) <= 0xFFFF:
+        return int(text)
+    try:
+        return Role.from_label(text)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _hex(serial: int | None) -> str | None:
+    return None if serial is None else format(serial, "x")
+
+
+def _version(pair: tuple[int, int] | None) -> str | None:
+    return None if pair is None else f"{pair[0]}.{pair[1]}"
+
+
+def _key_type(record: Record) -> str | None:
+    key = record.verifying_key
+    if isinstance(key, rsa.RSAPublicKey):
+        return f"RSA-{key.key_size}"
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return f"EC-{key.curve.name}"
+    return None if record.public_key is None else "key only"
+
+
+def record_json(record: Record) -> Json:
+    """One record as `show --json` prints it."""
+    return {
+        "role": role_label(record.role),
+        "role_code": record.role,
+        "subject": record.subject,
+        "issuer": record.issuer,
+        "serial": _hex(record.serial),
+        "sha1": record.sha1,
+        "key": _key_type(record),
+        "empty": record.is_empty,
+        "cert_hash": None if record.cert_hash is None else record.cert_hash.hex(),
+        "dns_name": record.dns_name,
+        "ip_address": None if record.ip_address is None else str(record.ip_address),
+    }
+
+
+def summary(path: Path, trust: TrustList) -> Json:
+    """Everything `show` reports, as one JSON-ready object."""
+    header, signer_record = trust.header, trust.signer_record()
+    stamp = header.timestamp
+    return {
+        "file": str(path),
+        "size": len(trust.raw),
+        "sha256": trust.digest,
+        "version": _version(header.version),
+        "signer_version": _version(header.signer_version),
+        "header_length": header.header_length,
+        "filename": header.filename,
+        "timestamp": stamp,
+        "time": None if stamp is None else datetime.fromtimestamp(stamp, UTC).isoformat(),
+        "digest": header.digest.label,
+        "signer": {
+            "subject": header.signer.subject,
+            "issuer": header.signer.issuer,
+            "serial": _hex(header.signer.serial),
+        },
+        "signer_record": next((i for i, r in enumerate(trust.records) if r is signer_record), None),
+        "signature_valid": trust.verify(),
+        "rollback": trust.is_rollback,
+        "records": [record_json(record) for record in trust.records],
+    }
+
+
+def _render(info: Json, trust: TrustList) -> None:
+    """Human form: a few header lines, a table of records, the verdict."""
+    header, signer = trust.header, trust.header.signer
+    lines = [
+        f"file        {info['file']} ({info['size']} bytes, sha256 {info['sha256']})",
+        f"header      version {info['version']}, signer version {info['signer_version']}, "
+        f"{header.header_length} bytes, digest {header.digest.label}",
+        f"filename    {header.filename}   timestamp {info['time']} ({header.timestamp})",
+        f"signer      {signer.subject}  issuer {signer.issuer}  serial {signer.serial:x}",
+        f"rollback    {'YES (blank TFTP/TVS entries, §2.7)' if trust.is_rollback else 'no'}",
+    ]
+    for line in lines:
+        out_console.print(line, markup=False, soft_wrap=True)
+    table = Table(title="records", title_justify="left")
+    for column in ("#", "role", "subject", "issuer", "serial", "key", "sha1"):
+        table.add_column(column, overflow="fold")
+    for index, record in enumerate(trust.records):
+        kind = _key_type(record) or ("empty" if record.is_empty else "hash only")
+        cells = (role_label(record.role), record.subject, record.issuer, _hex(record.serial))
+        table.add_row(str(index), *(str(c or "-") for c in cells), kind, record.sha1 or "-")
+    out_console.print(table)
+    where = info["signer_record"]
+    if info["signature_valid"]:
+        verdict = f"valid (signer is record #{where})"
+    else:
+        verdict = "INVALID" + ("" if where is not None else " (no SAST record matches the signer)")
+    out_console.print(f"signature   {verdict}", markup=False)
+
+
+@app.command()
+def show(
+    file: Annotated[Path, typer.Argument(help="Trust list to inspect (.tlv).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead.")] = False,
+) -> None:
+    """Header, records and signature verdict. Exit 0 valid, 1 invalid, 2 malformed."""
+    data = read_bytes(file)
+    try:
+        trust = parse_trust_list(data)
+    except FormatError as exc:
+        fail(f"{file}: {exc}")
+    info = summary(file, trust)
+    if as_json:
+        typer.echo(json.dumps(info, indent=2))
+    else:
+        _render(info, trust)
+    if not info["signature_valid"]:
+        raise typer.Exit(1)
+
+
+@app.command()
+def build(
+    output: OutputOpt,
+    signer: SignerOpt,
+    record: Annotated[list[str], typer.Option("--record", help="ROLE=CERT_PEM, repeatable.")],
+    key: KeyOpt = None,
+    digest: DigestOpt = "sha1",
+    version: Annotated[str, typer.Option("--version", help="Signer version: 1.0 or 1.1.")] = "1.0",
+    filename: Annotated[str | None, typer.Option("--filename", help="FILENAME field.")] = None,
+) -> None:
+    """Build and sign a trust list holding exactly the given records, in order."""
+    if version not in ("1.0", "1.1"):
+        raise UsageError(f"--version must be 1.0 or 1.1, not {version!r}")
+    pair = load_signer(signer, key)
+    records = []
+    for item in record:
+        label, equals, pem = item.partition("=")
+        if not equals or not pem:
+            raise UsageError(f"--record {item!r}: expected ROLE=CERT_PEM")
+        records.append(Record.from_certificate(load_certificate(Path(pem)), parse_role(label)))
+    if not any(r.role == Role.SAST and r.matches(pair.cert) for r in records):
+        warning = "phonelab: warning: the signer is not a SAST record; the list will not verify"
+        err_console.print(warning, markup=False)
+    default = "CTLFile.tlv" if output.name.upper().startswith("CTL") else "ITLFile.tlv"
+    data = build_trust_list(records, pair, digest=parse_digest(digest),
+                            filename=filename or default, signer_version=(1, int(version[-1])))
+    write_output(output, data)
+    out_console.print(f"wrote {output} ({len(records)} records, {len(data)} bytes)", markup=False)

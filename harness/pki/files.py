@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+import time
 from pathlib import Path
 
 from harness.errors import UsageError
@@ -19,6 +20,7 @@ from harness.pki.identity import Identity
 
 PRIVATE_MODE = 0o600
 PUBLIC_MODE = 0o644
+_ATTEMPTS = 3
 
 
 def write_atomic(path: Path, data: bytes, mode: int = PUBLIC_MODE) -> None:
@@ -74,10 +76,19 @@ def save_pair(identity: Identity, cert_path: Path, key_path: Path) -> None:
 
 
 def load_pair(cert_path: Path, key_path: Path, what: str) -> Identity:
-    """The identity stored as `cert_path` + `key_path` (both must exist)."""
-    return Identity.from_pem(
-        read_file(cert_path, f"{what} certificate"),
-        read_file(key_path, f"{what} key"),
-        what,
-        own=True,
-    )
+    """The identity stored as `cert_path` + `key_path` (both must exist).
+
+    A reader racing `save_pair` in another thread or process can see the new key
+    next to the old certificate; a mismatch is therefore re-read a few times
+    (20 ms apart) before it is reported.
+    """
+    for attempt in range(_ATTEMPTS):
+        cert_pem = read_file(cert_path, f"{what} certificate")
+        key_pem = read_file(key_path, f"{what} key")
+        try:
+            return Identity.from_pem(cert_pem, key_pem, what, own=True)
+        except UsageError:
+            if attempt == _ATTEMPTS - 1:
+                raise
+            time.sleep(0.02)
+    raise AssertionError("unreachable")

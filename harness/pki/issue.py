@@ -27,6 +27,7 @@ from harness.pki.roles import ORGANISATION, CertRole, KeyType
 RSA_KEY_SIZES = (1024, 2048, 3072, 4096)
 SERVER_DAYS = 5 * 365 + 1
 MIC_DAYS = 20 * 365 + 5
+MFG_CA_DAYS = MIC_DAYS  # the CA lives as long as the MICs it issues
 MIC_KEY_SIZE = 2048
 _BACKDATE = dt.timedelta(minutes=5)  # tolerate small clock skew between lab hosts
 LabPublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey
@@ -56,22 +57,20 @@ def server_certificate(
             x509.NameAttribute(NameOID.ORGANIZATION_NAME, ORGANISATION),
         ]
     )
-    days = MIC_DAYS if role is CertRole.mfg_ca else SERVER_DAYS
-    start = _now() - _BACKDATE
-    builder = _base(name, name, key.public_key(), start + _BACKDATE + dt.timedelta(days))
+    days = MFG_CA_DAYS if role is CertRole.mfg_ca else SERVER_DAYS
+    builder = _base(name, name, key.public_key(), _now() + dt.timedelta(days))
     builder = builder.add_extension(
         x509.AuthorityKeyIdentifier.from_issuer_public_key(key.public_key()), critical=False
     )
-    if role.is_ca:
-        builder = builder.add_extension(x509.BasicConstraints(ca=True, path_length=0), True)
-        builder = builder.add_extension(_usage(sign=True, cert_sign=True), critical=True)
-    else:
-        builder = builder.add_extension(x509.BasicConstraints(ca=False, path_length=None), True)
-        encipher = isinstance(key, rsa.RSAPrivateKey) and role not in _SIGN_ONLY
-        builder = builder.add_extension(_usage(sign=True, encipher=encipher), critical=True)
-    ekus = _EKUS.get(role)
-    if ekus:
-        builder = builder.add_extension(x509.ExtendedKeyUsage(ekus), critical=False)
+    constraints = x509.BasicConstraints(ca=role.is_ca, path_length=0 if role.is_ca else None)
+    builder = builder.add_extension(constraints, critical=True)
+    # RSA TLS servers keep keyEncipherment: harness TVS/CAPF offer RSA key exchange (§5.1).
+    encipher = isinstance(key, rsa.RSAPrivateKey) and role in _TLS_SERVERS
+    usage = _usage(sign=True, encipher=encipher, cert_sign=role.is_ca)
+    builder = builder.add_extension(usage, critical=True)
+    if role in _TLS_SERVERS and not role.is_ca:
+        # No EKU on CAPF: OpenSSL applies an issuer's EKU to the LSCs it issues.
+        builder = builder.add_extension(x509.ExtendedKeyUsage(_TLS_EKUS), critical=False)
     if role.per_node and role is not CertRole.itlrecovery:
         assert node is not None
         alt: list[x509.GeneralName] = [x509.DNSName(node)]
@@ -143,11 +142,5 @@ def _usage(*, sign: bool, encipher: bool = False, cert_sign: bool = False) -> x5
     )
 
 
-_SIGN_ONLY = (CertRole.sast1, CertRole.sast2, CertRole.itlrecovery)
-_TLS = [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
-_EKUS: dict[CertRole, list[x509.ObjectIdentifier]] = {
-    CertRole.tftp: _TLS,
-    CertRole.tvs: _TLS,
-    CertRole.tomcat: _TLS,
-    CertRole.capf: [ExtendedKeyUsageOID.SERVER_AUTH],
-}
+_TLS_SERVERS = (CertRole.tftp, CertRole.tvs, CertRole.tomcat, CertRole.capf)
+_TLS_EKUS = [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]

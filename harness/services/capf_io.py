@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 import tempfile
+import warnings
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
@@ -26,7 +27,9 @@ LEGACY_CIPHERS = "ALL:!aNULL:!eNULL:@SECLEVEL=0"
 
 
 def _legacy(context: ssl.SSLContext) -> ssl.SSLContext:
-    context.minimum_version = ssl.TLSVersion.TLSv1
+    with warnings.catch_warnings():  # TLS 1.0 is deprecated, and deliberately allowed here
+        warnings.simplefilter("ignore", DeprecationWarning)
+        context.minimum_version = ssl.TLSVersion.TLSv1
     context.maximum_version = ssl.TLSVersion.TLSv1_2
     context.set_ciphers(LEGACY_CIPHERS)
     return context

@@ -1,17 +1,16 @@
-"""What a TFTP request names, whether it may have it, and where the bytes come from.
+"""What a TFTP request asks for, whether it may have it, and where the bytes come from.
 
-The endpoint asks a `FileSource` for a name. The Cluster publishes its whole file
-set (CTL, ITL, signed and encrypted configs) through a `MappingSource` swapped in
-one step, so a phone never sees half a publish; a bench serves a `DirectorySource`;
-`ChainSource` stacks them. Request parsing and the name policy live here, not in
-tftpy, because tftpy answers traversal with error 4, serves absolute paths under
-its root and dies on names it cannot decode: one rule set decides "denied" (TFTP
-error 2) for every source. A source refuses a name by raising `PermissionError`
-(`NameDenied` is one) and returns None for "absent". Private keys are never served.
+The Cluster publishes its file set (CTL, ITL, signed configs) through a `MappingSource`
+swapped in one step, so a phone never sees half a publish; a bench serves a
+`DirectorySource`; `ChainSource` stacks them. Parsing and the name policy are here,
+not left to tftpy, which answers traversal with error 4, serves absolute paths under
+its root and dies on names it cannot decode. A source refuses a name by raising
+`PermissionError` (`NameDenied` is one: TFTP error 2) and returns None for "absent".
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Mapping
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Protocol
 from harness.errors import UsageError
 
 MAX_NAME_BYTES = 255
+MAX_BLKSIZE = 65464  # RFC 2348: the largest block that still fits one UDP datagram
 RRQ, WRQ = 1, 2
 _MODES = (b"octet", b"netascii")  # netascii is served as binary, as tftpy does
 _PEM_KEY_MARK = b"PRIVATE KEY-----"  # ends BEGIN lines of PKCS#1, PKCS#8, SEC1, encrypted
@@ -53,6 +53,14 @@ def parse_request(packet: bytes) -> tuple[int, str, dict[str, str]]:
     opts = [field.decode("latin-1") for field in fields[mode + 1:]]
     options = {key.lower(): value for key, value in zip(opts[0::2], opts[1::2], strict=False)}
     return opcode, b"\0".join(fields[:mode]).decode("latin-1"), options
+
+
+def supported_options(asked: dict[str, str]) -> dict[str, str]:
+    """blksize (clamped to 8..65464) and tsize; others are dropped, so never echoed."""
+    kept = {"tsize": "0"} if "tsize" in asked else {}  # tftpy fills in the real size
+    with contextlib.suppress(KeyError, ValueError):  # absent or not a number: 512 blocks
+        kept["blksize"] = str(min(max(int(asked["blksize"]), 8), MAX_BLKSIZE))
+    return kept
 
 
 def printable(raw: str) -> str:

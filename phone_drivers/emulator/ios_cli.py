@@ -144,6 +144,9 @@ class IosSession:
             port, detail = self._port_then(words, "detail")
         elif what == "interfaces":
             port, _ = self._port_then(words, "status", required=True)
+        elif what == "running-config":
+            words.keyword("interface")
+            port = self._interface(words)
         elif what != "version":
             if what == "mac":
                 words.keyword("address-table")

@@ -15,10 +15,39 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from phone_drivers.emulator.switch import FakeSwitch, SwitchPort
 
-_SHORT = {"GigabitEthernet": "Gi", "FastEthernet": "Fa", "TenGigabitEthernet": "Te"}
-_CDP_SHORT = {"GigabitEthernet": "Gig ", "FastEthernet": "Fas ", "TenGigabitEthernet": "Ten "}
-_MEDIA = {"FastEthernet": ("a-100", "10/100BaseTX"), "TenGigabitEthernet": ("a-10G", "SFP-10GBase")}
-INTERFACE_TYPES = tuple(_SHORT)
+# type → (short name, CDP brief name, negotiated speed, media type)
+_KINDS = {
+    "GigabitEthernet": ("Gi", "Gig ", "a-1000", "10/100/1000BaseTX"),
+    "FastEthernet": ("Fa", "Fas ", "a-100", "10/100BaseTX"),
+    "TenGigabitEthernet": ("Te", "Ten ", "a-10G", "SFP-10GBase-SR"),
+}
+INTERFACE_TYPES = tuple(_KINDS)
+
+_POWER_MODULE = """\
+Module   Available     Used     Remaining
+          (Watts)     (Watts)    (Watts)
+------   ---------   --------   ---------
+1        {:8.1f}   {:8.1f}   {:9.1f}
+"""
+_POWER_HEAD = """\
+Interface Admin  Oper       Power   Device              Class Max
+                            (Watts)
+--------- ------ ---------- ------- ------------------- ----- ----
+"""
+_CDP_HEAD = """\
+Capability Codes: R - Router, T - Trans Bridge, B - Source Route Bridge
+                  S - Switch, H - Host, I - IGMP, r - Repeater, P - Phone,
+                  D - Remote, C - CVTA, M - Two-port Mac Relay
+
+Device ID        Local Intrfce     Holdtme    Capability  Platform  Port ID
+"""
+_MAC_HEAD = """\
+          Mac Address Table
+-------------------------------------------
+
+Vlan    Mac Address       Type        Ports
+----    -----------       --------    -----
+"""
 
 
 def split_name(name: str) -> tuple[str, str]:
@@ -33,14 +62,14 @@ def expand_kind(prefix: str) -> str | None:
     return hits[0] if len(hits) == 1 else None
 
 
+def _kind(name: str, column: int) -> str:
+    kind, number = split_name(name)
+    names = _KINDS.get(kind, (kind[:2], kind[:3] + " ", "auto", "unknown"))
+    return names[column] + number if column < 2 else names[column]
+
+
 def short_name(name: str) -> str:
-    kind, number = split_name(name)
-    return _SHORT.get(kind, kind[:2]) + number
-
-
-def _cdp_name(name: str) -> str:
-    kind, number = split_name(name)
-    return _CDP_SHORT.get(kind, kind[:3] + " ") + number
+    return _kind(name, 0)
 
 
 def dotted_mac(mac: str) -> str:
@@ -58,164 +87,116 @@ def _watts(port: SwitchPort) -> float:
 def _device_label(port: SwitchPort) -> str:
     if port.oper != "on" or port.device is None:
         return "n/a"
-    platform = port.device.platform
-    return platform[len("Cisco ") :] if platform.startswith("Cisco ") else platform
+    return port.device.platform.removeprefix("Cisco ")
+
+
+def _neighbours(ports: Sequence[SwitchPort]) -> list[SwitchPort]:
+    """Ports whose device is up: it then sends CDP and its MAC is learnt."""
+    return [p for p in ports if p.device is not None and p.oper == "on" and not p.shutdown]
 
 
 def show(switch: FakeSwitch, what: str, port: SwitchPort | None, *, detail: bool) -> str:
     """Render `show <what> [<port>] [detail]` for the CLI (arguments already parsed)."""
     ports = list(switch.ports) if port is None else [port]
+    if what == "power" and detail:
+        return "\n".join(power_inline_detail(p) for p in ports)
     if what == "power":
-        if detail:
-            return "\n".join(power_inline_detail(p) for p in ports)
         return power_inline(ports, switch.budget_watts, module=port is None)
     if what == "cdp":
         return (cdp_neighbors_detail if detail else cdp_neighbors)(ports)
-    if what == "running-config":
-        return running_config(ports, None if port else switch.hostname)
+    if what == "running-config" and port is not None:
+        return running_config(port)
     if what == "version":
         return version(switch.hostname, switch.model, switch.uptime())
-    renderers = {"interfaces": interfaces_status, "lldp": lambda _: "% LLDP is not enabled\n"}
-    return renderers.get(what, mac_address_table)(ports)
+    if what == "lldp":
+        return "% LLDP is not enabled\n"
+    return interfaces_status(ports) if what == "interfaces" else mac_address_table(ports)
 
 
 def power_inline(ports: Sequence[SwitchPort], budget: float, *, module: bool = True) -> str:
     """`show power inline [intf]`: module budget table (whole switch only), then ports."""
-    lines: list[str] = []
-    if module:
-        used = sum(_watts(p) for p in ports)
-        lines += [
-            "Module   Available     Used     Remaining",
-            "          (Watts)     (Watts)    (Watts) ",
-            "------   ---------   --------   ---------",
-            f"1        {budget:8.1f}   {used:8.1f}   {budget - used:9.1f}",
-        ]
-    lines += [
-        "Interface Admin  Oper       Power   Device              Class Max",
-        "                            (Watts)                            ",
-        "--------- ------ ---------- ------- ------------------- ----- ----",
-    ]
+    used = sum(_watts(p) for p in ports)
+    text = _POWER_MODULE.format(budget, used, budget - used) if module else ""
+    text += _POWER_HEAD
     for p in ports:
         admin = "off" if p.admin_poe == "never" else p.admin_poe
-        lines.append(
-            f"{short_name(p.name):<9} {admin:<6} {p.oper:<10} {_watts(p):<7.1f} "
-            f"{_device_label(p):<19} {'n/a':<5} {p.max_watts:.1f}"
-        )
-    return "\n".join(lines) + "\n"
+        text += (f"{short_name(p.name):<9} {admin:<6} {p.oper:<10} {_watts(p):<7.1f} "
+                 f"{_device_label(p):<19} {'n/a':<5} {p.max_watts:.1f}\n")
+    return text
 
 
 def power_inline_detail(port: SwitchPort) -> str:
-    """`show power inline <intf> detail` (no ntc template exists; kept short)."""
-    admin = "off" if port.admin_poe == "never" else port.admin_poe
+    """`show power inline <intf> detail` (no ntc template reads it; kept short)."""
+    watts = _watts(port)
     return (
-        f" Interface: {short_name(port.name)}\n Inline Power Mode: {admin}\n"
-        f" Operational status: {port.oper}\n"
-        f" Device Detected: {'yes' if port.device and port.oper == 'on' else 'no'}\n"
-        f" Device Type: {_device_label(port)}\n IEEE Class: n/a\n"
-        f" Discovery mechanism used/configured: Ieee and Cisco\n Police: off\n\n"
+        f" Interface: {short_name(port.name)}\n"
+        f" Inline Power Mode: {'off' if port.admin_poe == 'never' else port.admin_poe}\n"
+        f" Operational status: {port.oper}\n Device Type: {_device_label(port)}\n"
+        " IEEE Class: n/a\n Discovery mechanism used/configured: Ieee and Cisco\n\n"
         f" Power Allocated \n Admin Value: {port.max_watts:.1f}\n"
-        f" Power drawn from the source: {_watts(port):.1f}\n"
-        f" Power available to the device: {_watts(port):.1f}\n"
+        f" Power drawn from the source: {watts:.1f}\n"
+        f" Power available to the device: {watts:.1f}\n"
     )
 
 
 def interfaces_status(ports: Sequence[SwitchPort]) -> str:
     """`show interfaces status`: link is up while the attached device has power."""
-    lines = ["", "Port      Name               Status       Vlan       Duplex  Speed Type "]
+    text = "\nPort      Name               Status       Vlan       Duplex  Speed Type\n"
     for p in ports:
-        kind, _ = split_name(p.name)
-        speed, media = _MEDIA.get(kind, ("a-1000", "10/100/1000BaseTX"))
         up = p.oper == "on" and not p.shutdown
         status = "disabled" if p.shutdown else "connected" if up else "notconnect"
-        duplex, speed = ("a-full", speed) if up else ("auto", "auto")
-        lines.append(
-            f"{short_name(p.name):<9} {'':<18} {status:<12} {p.vlan:<10} "
-            f"{duplex:>6} {speed:>6} {media}"
-        )
-    return "\n".join(lines) + "\n"
-
-
-def _neighbours(ports: Sequence[SwitchPort]) -> list[SwitchPort]:
-    return [p for p in ports if p.device is not None and p.oper == "on" and not p.shutdown]
+        duplex, speed = ("a-full", _kind(p.name, 2)) if up else ("auto", "auto")
+        text += (f"{short_name(p.name):<9} {'':<18} {status:<12} {p.vlan:<10} "
+                 f"{duplex:>6} {speed:>6} {_kind(p.name, 3)}\n")
+    return text
 
 
 def cdp_neighbors(ports: Sequence[SwitchPort]) -> str:
-    """`show cdp neighbors [intf]` (brief table)."""
-    lines = [
-        "Capability Codes: R - Router, T - Trans Bridge, B - Source Route Bridge",
-        "                  S - Switch, H - Host, I - IGMP, r - Repeater, P - Phone, ",
-        "                  D - Remote, C - CVTA, M - Two-port Mac Relay ",
-        "",
-        "Device ID        Local Intrfce     Holdtme    Capability  Platform  Port ID",
-    ]
+    """`show cdp neighbors [intf]` (brief table; IOS cuts the platform to 9 columns)."""
     found = _neighbours(ports)
-    for p in found:
-        assert p.device is not None
-        lines.append(
-            f"{p.device.name:<16} {_cdp_name(p.name):<17} {150:<10} {'H P M':<11} IP Phone  Port 1"
-        )
-    return "\n".join([*lines, "", f"Total cdp entries displayed : {len(found)}"]) + "\n"
+    rows = "".join(f"{p.device.name:<16} {_kind(p.name, 1):<17} {150:<10} {'H P M':<11} "
+                   "IP Phone  Port 1\n" for p in found if p.device)
+    return f"{_CDP_HEAD}{rows}\nTotal cdp entries displayed : {len(found)}\n"
 
 
 def cdp_neighbors_detail(ports: Sequence[SwitchPort]) -> str:
     """`show cdp neighbors [intf] detail` as a phone announces itself (HARDWARE.md §3.3)."""
     lines: list[str] = []
     found = _neighbours(ports)
-    for p in found:
-        dev = p.device
-        assert dev is not None
-        mw = round(dev.power_watts * 1000)
-        address = ["Entry address(es): ", f"  IP address: {dev.address}"] if dev.address else []
+    for dev, port in ((p.device, p) for p in found if p.device):
+        ip = [f"  IP address: {dev.address}"] if dev.address else []
         lines += [
-            "-------------------------", f"Device ID: {dev.name}", *address,
+            "-------------------------", f"Device ID: {dev.name}", "Entry address(es): ", *ip,
             f"Platform: {dev.platform},  Capabilities: Host Phone Two-port Mac Relay ",
-            f"Interface: {p.name},  Port ID (outgoing port): Port 1",
+            f"Interface: {port.name},  Port ID (outgoing port): Port 1",
             "Holdtime : 150 sec", "Second Port Status: Down", "", "Version :",
             dev.software_version, "", "advertisement version: 2", "Duplex: full",
             f"Power drawn: {dev.power_watts:.3f} Watts",
             "Power request id: 0, Power management id: 0",
-            f"Power request levels are:{mw} 0 0 0 0 ",
+            f"Power request levels are:{round(dev.power_watts * 1000)} 0 0 0 0 ",
+            "Management address(es): ", *ip, "",
         ]
-        if dev.address:
-            lines += ["Management address(es): ", f"  IP address: {dev.address}"]
-        lines.append("")
-    return "\n".join([*lines, "", f"Total cdp entries displayed : {len(found)}"]) + "\n"
+    return "\n".join([*lines, "", f"Total cdp entries displayed : {len(found)}", ""])
 
 
 def mac_address_table(ports: Sequence[SwitchPort]) -> str:
-    """`show mac address-table [interface X]`: the phone's MAC in its voice VLAN."""
-    lines = [
-        "          Mac Address Table",
-        "-------------------------------------------",
-        "",
-        "Vlan    Mac Address       Type        Ports",
-        "----    -----------       --------    -----",
-    ]
+    """`show mac address-table [interface X]`: the phone's MAC, in its voice VLAN if set."""
     found = _neighbours(ports)
-    for p in found:
-        assert p.device is not None
-        vlan = p.voice_vlan if p.voice_vlan is not None else p.vlan
-        lines.append(
-            f"{vlan:>4}    {dotted_mac(p.device.mac)}    {'DYNAMIC':<11} {short_name(p.name)}"
-        )
-    return "\n".join([*lines, f"Total Mac Addresses for this criterion: {len(found)}"]) + "\n"
+    rows = "".join(
+        f"{p.vlan if p.voice_vlan is None else p.voice_vlan:>4}    {dotted_mac(p.device.mac)}"
+        f"    {'DYNAMIC':<11} {short_name(p.name)}\n" for p in found if p.device)
+    return f"{_MAC_HEAD}{rows}Total Mac Addresses for this criterion: {len(found)}\n"
 
 
-def running_config(ports: Sequence[SwitchPort], hostname: str | None = None) -> str:
-    """`show running-config [interface X]` (only what the fake models)."""
-    body = [f"hostname {hostname}", "!"] if hostname else []
-    for port in ports:
-        body += [f"interface {port.name}", f" switchport access vlan {port.vlan}"]
-        if port.voice_vlan is not None:
-            body.append(f" switchport voice vlan {port.voice_vlan}")
-        if port.admin_poe == "never":
-            body.append(" power inline never")
-        elif port.admin_poe == "static":
-            body.append(f" power inline static max {round(port.max_watts * 1000)}")
-        if port.shutdown:
-            body.append(" shutdown")
-        body.append("!" if hostname else "end")
-    text = "\n".join(body if not hostname else [*body, "end"])
+def running_config(port: SwitchPort) -> str:
+    """`show running-config interface X` (only what the fake models)."""
+    body = [f"interface {port.name}", f" switchport access vlan {port.vlan}"]
+    if port.voice_vlan is not None:
+        body.append(f" switchport voice vlan {port.voice_vlan}")
+    if port.admin_poe != "auto":
+        body.append(" power inline " + ("never" if port.admin_poe == "never" else
+                                        f"static max {round(port.max_watts * 1000)}"))
+    text = "\n".join([*body, *[" shutdown"] * port.shutdown, "end"])
     return f"Building configuration...\n\nCurrent configuration : {len(text)} bytes\n!\n{text}\n"
 
 

@@ -128,7 +128,7 @@ def test_forget_then_restore(lab: Path, backup_file: Path, tmp_path: Path) -> No
 def test_bad_restores_change_nothing(lab: Path, backup_file: Path, tmp_path: Path) -> None:
     LabPKI.load(lab).forget(CertRole.tftp, "cucm2.lab")
     env = {"PL_WRONG": "guess"}
-    restore = ["pki", "restore", "--dir", lab, "--passphrase-env", "PL_WRONG"]
+    restore: list[str | Path] = ["pki", "restore", "--dir", lab, "--passphrase-env", "PL_WRONG"]
     assert_usage_error(run(*restore, backup_file, env=env), "wrong passphrase")
     junk = tmp_path / "junk.bak"
     junk.write_bytes(os.urandom(300))
@@ -137,7 +137,7 @@ def test_bad_restores_change_nothing(lab: Path, backup_file: Path, tmp_path: Pat
 
 
 def test_passphrase_never_on_the_command_line(lab_dir: Path, tmp_path: Path) -> None:
-    out = ["pki", "backup", "--dir", lab_dir, "-o", tmp_path / "x.bak"]
+    out: list[str | Path] = ["pki", "backup", "--dir", lab_dir, "-o", tmp_path / "x.bak"]
     assert_usage_error(run(*out), "no passphrase")  # stdin is not a terminal: no prompt
     assert_usage_error(run(*out, "--passphrase-env", "PL_UNSET_VAR"), "PL_UNSET_VAR is not set")
     assert run(*out, "--passphrase", "hunter2").returncode == 2  # no such option

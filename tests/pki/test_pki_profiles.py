@@ -56,6 +56,16 @@ def test_capf_is_a_ca_with_pathlen_zero(pristine: LabPKI) -> None:
     usage = cert.extensions.get_extension_for_class(x509.KeyUsage)
     assert usage.critical
     assert usage.value.digital_signature and usage.value.key_cert_sign
+    # An issuer's EKU would constrain the LSCs it signs; CAPF carries none.
+    assert not [e for e in cert.extensions if isinstance(e.value, x509.ExtendedKeyUsage)]
+
+
+def test_token_signers_only_sign(pristine: LabPKI) -> None:
+    for role in (CertRole.sast1, CertRole.sast2):
+        cert = pristine.identity(role).cert
+        usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
+        assert usage.digital_signature and not usage.key_encipherment
+        assert not cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
 
 
 def test_tftp_signs_files_and_serves_tls(pristine: LabPKI) -> None:

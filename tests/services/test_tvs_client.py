@@ -194,7 +194,7 @@ def test_client_bytes_against_a_hand_written_server(tmp_path: Path,
     assert verify[10:13 + 24] == b"\x01\x00\x18\x01" + DEVICE.encode()
     assert verify[37:40] == b"\x02" + struct.pack(">H", len(certs["https"].der))
     assert query[:8] == bytes.fromhex("57 01 03 00 000003EA")  # next session id
-    assert query.endswith(b"\x04\x00\x12CN=SAST Test,O=Lab\x00\x05\x00\x04\x0a\x1b\x2c\x3d")
+    assert query.endswith(b"\x04\x00\x13CN=SAST Test,O=Lab\x00\x05\x00\x04\x0a\x1b\x2c\x3d")
 
 
 @pytest.mark.parametrize("behaviour", ["silent", "wrong-session"])

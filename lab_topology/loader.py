@@ -1,0 +1,78 @@
+"""Load a topology file into a `LabSpec`, turning every mistake into one clear message.
+
+Messages name the file, the key path (``racks[0].phones[2].model``) and what to
+do about it, because lab engineers edit these files by hand.
+"""
+
+from __future__ import annotations
+
+from ipaddress import IPv4Address
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from harness.errors import UsageError
+from lab_topology.schema import LabSpec, PhoneSpec, RackSpec
+
+EXAMPLES = Path(__file__).parent
+DEFAULT_LAB = EXAMPLES / "twin.yaml"
+
+
+def _path(loc: tuple[int | str, ...]) -> str:
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif not part.startswith(("function-", "value_error")):
+            text += f".{part}" if text else part
+    return text or "(top level)"
+
+
+def _explain(error: dict[str, Any]) -> str:
+    kind, message = error["type"], error["msg"].removeprefix("Value error, ")
+    if kind == "extra_forbidden":
+        return "unknown key (remove it or check its spelling)"
+    if kind == "missing":
+        return "required key is missing"
+    if kind.startswith("ip_v4"):
+        return f"{message} (write an IPv4 address such as 127.0.1.1)"
+    return str(message)
+
+
+def parse_lab(document: Any, source: str = "<topology>") -> LabSpec:
+    """Validate an already-parsed YAML document."""
+    try:
+        return LabSpec.model_validate(document)
+    except ValidationError as exc:
+        lines = [f"{source}: {_path(e['loc'])}: {_explain(dict(e))}" for e in exc.errors()]
+        raise UsageError("\n".join(lines)) from None
+
+
+def load_lab(path: Path | str) -> LabSpec:
+    """Read and validate a topology file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot read topology {path}: {exc.strerror or exc}") from None
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", exc)
+        raise UsageError(f"{path}:{where}: not valid YAML ({problem})") from None
+    if not isinstance(document, dict):
+        raise UsageError(f"{path}: a topology is a mapping with name, backend and racks")
+    return parse_lab(document, str(path))
+
+
+def phone_address(lab: LabSpec, rack: RackSpec, phone: PhoneSpec) -> IPv4Address:
+    """The twin phone's loopback address: given, or 127.(20+rack).2.(index+1)."""
+    if phone.address is not None:
+        return phone.address
+    r = lab.racks.index(rack)
+    i = rack.phones.index(phone)
+    return IPv4Address(f"127.{20 + r}.2.{i + 1}")

@@ -1,0 +1,169 @@
+"""The lab topology file, as pydantic models: unknown keys are rejected.
+
+A topology names racks; each rack has a cluster, switches and phones. The
+backend (twin or hardware) follows from the file. Credentials never live in
+the file: switches name environment variables that hold them.
+"""
+
+from __future__ import annotations
+
+import re
+from ipaddress import IPv4Address
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from harness.phone_models import MODELS
+
+_PHONE_NAME = re.compile(r"^SEP[0-9A-F]{12}$")
+_PORT = re.compile(r"^(Gi|GigabitEthernet|Fa|FastEthernet)(\d+/\d+/\d+|\d+/\d+)$")
+Service = Literal["tftp", "tvs", "capf", "https", "sip"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Ports(Strict):
+    tftp: int = Field(0, ge=0, le=65535)
+    tvs: int = Field(0, ge=0, le=65535)
+    capf: int = Field(0, ge=0, le=65535)
+    https: int = Field(0, ge=0, le=65535)
+    sip: int = Field(0, ge=0, le=65535)
+
+
+class NodeSpec(Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9.-]*$")
+    address: IPv4Address
+    services: list[Service] = ["tftp", "tvs", "capf", "https", "sip"]
+
+
+class ClusterSpec(Strict):
+    release: str = "8.0"
+    security_mode: Literal["non-secure", "mixed"] = "non-secure"
+    auto_registration: bool = True
+    prepare_rollback: bool = False
+    ports: Ports = Ports()
+    nodes: list[NodeSpec] = Field(min_length=1)
+
+
+class Credentials(Strict):
+    """Names of environment variables, never the secrets themselves."""
+
+    username_env: str = "PHONELAB_SWITCH_USER"
+    password_env: str = "PHONELAB_SWITCH_PASSWORD"
+    secret_env: str | None = None
+
+
+class SwitchSpec(Strict):
+    name: str
+    host: str = "127.0.0.1"
+    port: int = Field(22, ge=0, le=65535)
+    device_type: Literal["cisco_ios", "cisco_xe"] = "cisco_ios"
+    credentials: Credentials = Credentials()
+
+
+class ConsoleSpec(Strict):
+    url: str  # /dev/ttyUSB0, socket://ts1:7001, rfc2217://ts1:7002; "pty" on the twin
+    baud: int = 9600
+
+
+class CapfSpec(Strict):
+    operation: Literal["install", "fetch", "delete", "none"] = "none"
+    auth: Literal["password", "no password", "certificate"] = "no password"
+    password: str | None = Field(None, pattern=r"^\d{4,16}$")
+    key_size: Literal[1024, 2048, 4096] = 2048
+
+
+class PhoneSpec(Strict):
+    name: str
+    model: str
+    protocol: Literal["SIP", "SCCP"] = "SIP"
+    switch: str
+    port: str
+    address: IPv4Address | None = None  # the twin phone's loopback address; DHCP on hardware
+    console: ConsoleSpec | None = None
+    keypad: Literal["console", "cgi", "manual"] = "console"
+    encrypted_config: bool = False
+    capf: CapfSpec = CapfSpec()
+    in_database: bool = True  # False: the phone must auto-register
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        value = value.upper()
+        if not _PHONE_NAME.match(value):
+            raise ValueError("must be SEP followed by 12 hex digits, e.g. SEP001122334455")
+        return value
+
+    @field_validator("model")
+    @classmethod
+    def _model(cls, value: str) -> str:
+        key = value.upper().removeprefix("CP-").rstrip("G")
+        if key not in MODELS:
+            raise ValueError(f"unknown model; known: {', '.join(sorted(MODELS))}")
+        return key
+
+    @field_validator("port")
+    @classmethod
+    def _port(cls, value: str) -> str:
+        if not _PORT.match(value):
+            raise ValueError("must be an interface like Gi1/0/3 or GigabitEthernet1/0/3")
+        return value
+
+
+class CaptureSpec(Strict):
+    interface: str = "lo"
+
+
+class RackSpec(Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9_-]+$")
+    cluster: ClusterSpec
+    switches: list[SwitchSpec] = Field(min_length=1)
+    phones: list[PhoneSpec] = Field(min_length=1)
+    capture: CaptureSpec = CaptureSpec()
+
+    @model_validator(mode="after")
+    def _wiring(self) -> RackSpec:
+        switches = {s.name for s in self.switches}
+        seen_ports: set[tuple[str, str]] = set()
+        for i, phone in enumerate(self.phones):
+            if phone.switch not in switches:
+                raise ValueError(f"phones[{i}] ({phone.name}) is on switch {phone.switch!r}, "
+                                 f"which is not defined; switches are {sorted(switches)}")
+            wire = (phone.switch, _short_port(phone.port))
+            if wire in seen_ports:
+                raise ValueError(f"phones[{i}] ({phone.name}): port {phone.port} on "
+                                 f"{phone.switch} already has a phone")
+            seen_ports.add(wire)
+        return self
+
+
+class LabSpec(Strict):
+    name: str
+    backend: Literal["twin", "hardware"]
+    racks: list[RackSpec] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique(self) -> LabSpec:
+        names: dict[str, str] = {}
+        for rack in self.racks:
+            for phone in rack.phones:
+                if phone.name in names:
+                    raise ValueError(f"duplicate phone {phone.name} (racks {names[phone.name]} "
+                                     f"and {rack.name}); each MAC may appear once")
+                names[phone.name] = rack.name
+        racks = [r.name for r in self.racks]
+        if len(set(racks)) != len(racks):
+            raise ValueError(f"duplicate rack names in {racks}")
+        if self.backend == "twin":
+            for rack in self.racks:
+                for node in rack.cluster.nodes:
+                    if not node.address.is_loopback:
+                        raise ValueError(f"rack {rack.name}: node {node.name} address "
+                                         f"{node.address} must be in 127.0.0.0/8 on the twin")
+        return self
+
+
+def _short_port(port: str) -> str:
+    return re.sub(r"^(GigabitEthernet|Gi)", "Gi", re.sub(r"^(FastEthernet|Fa)", "Fa", port))
