@@ -66,6 +66,7 @@ class EventLog:
     def record(
         self,
         kind: str,
+        /,
         *,
         source: str,
         phone: str | None = None,

@@ -4,10 +4,10 @@ One driver for the lab Catalyst and the twin's fake switch (ARCHITECTURE.md prin
 power off is `power inline never`, on is `power inline auto`, and every change is
 confirmed by reading `show power inline <intf>` back until the switch reports the new
 state, because IOS accepts the command long before the phone is actually dark or drawing.
-All failures of the switch itself (unreachable, wrong credentials, hung mid-command,
-unknown port) become `LabError` (principle 8), never a hang: netmiko's timeouts are all
-pinned to `SwitchConnection.timeout`. Logging in costs seconds, so one `SwitchSession`
-per switch is kept open, shared by all its ports and re-established when it drops.
+Failures of the switch itself (unreachable, bad credentials, hung mid-command, unknown
+port) become `LabError` (principle 8), never a hang: every netmiko timeout is pinned to
+`SwitchConnection.timeout`. A login costs seconds, so one `SwitchSession` per switch
+stays open, shared by its ports and re-opened when it drops.
 """
 
 from __future__ import annotations
@@ -20,13 +20,13 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Literal
 
 from netmiko import BaseConnection, ConnectHandler
-from netmiko.exceptions import NetmikoAuthenticationException, ReadTimeout
+from netmiko.exceptions import NetmikoAuthenticationException, NetmikoBaseException, ReadTimeout
 from paramiko.ssh_exception import SSHException  # type: ignore[import-untyped]
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from harness.errors import LabError, UsageError
 from phone_drivers.power_protocol import PowerControl, PowerState
-from phone_drivers.switch_parsers import interface_key, ios_error, parse_power_inline
+from phone_drivers.switch_parsers import interface_key, parse_power_inline, rejected_command
 
 __all__ = ["IosPoePort", "PowerControl", "PowerState", "SwitchConnection", "SwitchSession"]
 
@@ -76,7 +76,9 @@ class SwitchSession:
 
     def send_command(self, command: str) -> str:
         """Run a show command in privileged EXEC; IOS errors raise `LabError`."""
-        return self._run(command, lambda c: str(c.send_command(command)), [command])
+        # auto_find_prompt=False: netmiko's prompt probe retries for ~40 s on a hung switch
+        run = lambda c: str(c.send_command(command, auto_find_prompt=False))  # noqa: E731
+        return self._run(command, run, [command])
 
     def send_config(self, lines: Sequence[str]) -> str:
         """`configure terminal`, `lines`, `end`; the first rejected line raises `LabError`."""
@@ -84,7 +86,7 @@ class SwitchSession:
 
     def close(self) -> None:
         with self._lock:
-            self._drop()
+            self._drop(graceful=True)
 
     def _run(self, what: str, action: Callable[[BaseConnection], str],
              commands: Sequence[str]) -> str:
@@ -105,9 +107,9 @@ class SwitchSession:
                     self._drop()
                     raise LabError(f"{label}: stopped answering during `{what}` "
                                    f"(no prompt within {timeout:g} s)") from exc
-                except ValueError as exc:  # netmiko: enable / config mode refused
+                except (ValueError, NetmikoBaseException) as exc:  # no prompt, no config mode
                     self._drop()
-                    raise LabError(f"{label}: {exc} (check the enable secret)") from exc
+                    raise LabError(f"{label}: {_first_line(exc)}") from exc
                 except (OSError, EOFError, SSHException) as exc:  # refused, reset, dropped
                     self._drop()
                     pause = self.backoff * 2**attempt
@@ -116,7 +118,10 @@ class SwitchSession:
                                        f"{_first_line(exc)}") from exc
                     time.sleep(pause)
                     continue
-                _raise_rejected(label, output, commands)
+                culprit, error = rejected_command(output, commands)
+                if error:
+                    hint = " (no such interface?)" if culprit.startswith("interface ") else ""
+                    raise LabError(f"{label} rejected `{culprit}`: {error}{hint}")
                 return output
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -132,43 +137,37 @@ class SwitchSession:
                 session_timeout=t, allow_agent=False, use_keys=False)
             try:
                 conn.enable()
+            except (ValueError, ReadTimeout) as exc:  # IOS re-prompts on a wrong secret
+                conn.paramiko_cleanup()
+                raise LabError(f"{c.label}: cannot enter privileged EXEC (`enable`): "
+                               "check the enable secret") from exc
             except BaseException:
-                conn.disconnect()
+                conn.paramiko_cleanup()
                 raise
             self._conn = conn
         return self._conn
 
-    def _drop(self) -> None:
+    def _drop(self, *, graceful: bool = False) -> None:
+        """Forget the session; only a healthy one is logged out (`exit`), because netmiko's
+        polite logout waits for a prompt that a hung switch never sends."""
         conn, self._conn = self._conn, None
         if conn is not None:
             with contextlib.suppress(Exception):  # already dead; nothing to tell anyone
-                conn.disconnect()
+                conn.disconnect() if graceful else conn.paramiko_cleanup()
 
 
 def _first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
-def _raise_rejected(label: str, output: str, commands: Sequence[str]) -> None:
-    """Name the command IOS rejected: the last one echoed before the `%` line."""
-    error = ios_error(output)
-    if error is None:
-        return
-    culprit = commands[0]
-    for line in output.splitlines():
-        if line.strip() == error:
-            break
-        culprit = next((c for c in commands if line.rstrip().endswith(c)), culprit)
-    hint = " (no such interface?)" if culprit.startswith("interface ") else ""
-    raise LabError(f"{label} rejected `{culprit}`: {error}{hint}")
-
-
 class IosPoePort(PowerControl):
     """PoE on one switch interface; verifies every change on `show power inline`."""
 
-    def __init__(self, session: SwitchSession, interface: str, *, settle_timeout: float = 15.0,
-                 poll_interval: float = 0.5) -> None:
-        self.session, self.interface = session, interface
+    def __init__(self, switch: SwitchSession | SwitchConnection, interface: str, *,
+                 settle_timeout: float = 15.0, poll_interval: float = 0.5) -> None:
+        """Pass the switch's shared `SwitchSession`; a bare connection gets its own."""
+        self.session = switch if isinstance(switch, SwitchSession) else SwitchSession(switch)
+        self.interface = interface
         self.settle_timeout, self.poll_interval = settle_timeout, poll_interval
 
     def state(self) -> PowerState:
@@ -181,29 +180,27 @@ class IosPoePort(PowerControl):
                        "in `show power inline` (not a PoE port?)")
 
     def on(self) -> PowerState:
-        return self._set("power inline auto", admin={"auto"}, oper="on")
+        return self._set("power inline auto", admin="auto", oper="on")
 
     def off(self) -> PowerState:
-        return self._set("power inline never", admin={"off"}, oper="off")
+        return self._set("power inline never", admin="off", oper="off")
 
     def cycle(self, off_seconds: float = 5.0) -> PowerState:
         self.off()
         time.sleep(off_seconds)  # the outage itself is the point, not a wait for an event
         return self.on()
 
-    def _set(self, command: str, *, admin: set[str], oper: str) -> PowerState:
+    def _set(self, command: str, *, admin: str, oper: str) -> PowerState:
+        """Configure, then poll `show power inline` until oper follows (bounded)."""
+        label = self.session.connection.label
         self.session.send_config([f"interface {self.interface}", command])
         deadline = time.monotonic() + self.settle_timeout
-        while True:
-            state = self.state()
-            if state.admin not in admin:
-                raise LabError(f"{self.session.connection.label}: `{command}` not applied "
-                               f"({state.describe()})")
-            if state.oper == oper:
-                return state
+        while (state := self.state()).oper != oper or state.admin != admin:
+            if state.admin != admin:
+                raise LabError(f"{label}: `{command}` not applied ({state.describe()})")
             if time.monotonic() >= deadline:
                 hint = " — is a powered device plugged in?" if oper == "on" else ""
-                raise LabError(f"{self.session.connection.label}: {self.interface} still "
-                               f"oper {state.oper} {self.settle_timeout:g} s after "
-                               f"`{command}`{hint}")
+                raise LabError(f"{label}: {self.interface} still oper {state.oper} "
+                               f"{self.settle_timeout:g} s after `{command}`{hint}")
             time.sleep(self.poll_interval)
+        return state

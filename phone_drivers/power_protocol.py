@@ -1,10 +1,10 @@
-"""What "phone power" means to the rest of the harness, whoever provides it.
+"""What "phone power" means on both ends of the cable, whoever provides it.
 
 Testcases and the `Phone` object cut and restore power to reboot a phone (a PoE cut is a
-cold boot, HARDWARE.md §5). In the lab that is a Catalyst port driven by netmiko; in the
-twin it is the same driver against the fake switch; a smart PDU could be another backend
-later. Keeping the contract in its own small module lets callers depend on the shape
-without importing netmiko.
+cold boot, HARDWARE.md §5): `PowerControl` is that side, in the lab a Catalyst port driven
+by netmiko, in the twin the same driver against the fake switch. `PoweredDevice` is the
+other end, what a (fake) switch port feeds: the twin phone implements it. Both live in
+this small module so callers depend on the shapes without importing netmiko or asyncssh.
 """
 
 from __future__ import annotations
@@ -63,3 +63,24 @@ class PowerControl(Protocol):
     def state(self) -> PowerState:
         """Read the current state without changing it."""
         ...
+
+
+class PoweredDevice(Protocol):
+    """What a switch port powers (the twin phone), and what the switch shows about it in
+    `show power inline` / CDP / the MAC table. The switch calls `power_on` / `power_off`
+    only on transitions, in order, from its own thread (never its SSH loop)."""
+
+    @property
+    def name(self) -> str: ...  # SEP<MAC>, as announced in CDP
+    @property
+    def mac(self) -> str: ...  # 12 hex digits
+    @property
+    def platform(self) -> str: ...  # "Cisco IP Phone 7962"
+    @property
+    def address(self) -> str: ...  # IPv4 text, "" before DHCP
+    @property
+    def power_watts(self) -> float: ...  # drawn, e.g. 6.3
+    @property
+    def software_version(self) -> str: ...  # "SCCP42.8-4-2S"
+    def power_on(self) -> None: ...
+    def power_off(self) -> None: ...

@@ -11,6 +11,7 @@ into one `LabError` that names the command and quotes the offending output.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,6 +43,17 @@ def ios_error(output: str) -> str | None:
     """The first `% Invalid input…`-style line IOS printed, if any."""
     match = _IOS_ERROR.search(output)
     return match.group(0).strip() if match else None
+
+
+def rejected_command(output: str, commands: Sequence[str]) -> tuple[str, str | None]:
+    """(command, error) for the first IOS error in a session transcript: the culprit is
+    the last of `commands` echoed before the `%` line (the first command if none was)."""
+    error, culprit = ios_error(output), commands[0]
+    for line in output.splitlines() if error else ():
+        if line.strip() == error:
+            break
+        culprit = next((c for c in commands if line.rstrip().endswith(c)), culprit)
+    return culprit, error
 
 
 def _parse(command: str, output: str) -> list[dict[str, Any]]:

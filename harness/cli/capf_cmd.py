@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -20,7 +22,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from harness.aio import BackgroundLoop
-from harness.cli.common import fail, load_certificate, load_private_key, out_console
+from harness.cli.common import err_console, load_certificate, load_private_key, out_console
 from harness.errors import LabError, UsageError
 from harness.events import Event, EventLog
 from harness.services.capf import CapfEndpoint
@@ -38,6 +40,17 @@ DEVICE_HELP = ("SEP<MAC>:install|delete|fetch|none[:password=NNNN|:certificate|:
                "[:key=BITS|:curve=NAME]; repeatable")
 
 
+@contextmanager
+def one_line_errors() -> Iterator[None]:
+    """Usage and lab errors as ONE line (rich would wrap long ones at 80 columns)."""
+    try:
+        yield
+    except (UsageError, LabError) as exc:
+        prefix = "lab error: " if isinstance(exc, LabError) else ""
+        err_console.print(f"phonelab: {prefix}{exc}", markup=False, soft_wrap=True)
+        raise typer.Exit(3 if isinstance(exc, LabError) else 2) from None
+
+
 def identity(cert_path: Path, key_path: Path | None = None) -> CapfIdentity:
     """Certificate and key from PEM file(s); the key must belong to the certificate."""
     cert = load_certificate(cert_path)
@@ -51,7 +64,7 @@ def parse_device(spec: str) -> DeviceRecord:
     """``SEP<MAC>:operation[:auth][:key=N|:curve=NAME]`` → a validated record."""
     parts = spec.split(":")
     if len(parts) < 2 or parts[1] not in ("install", "delete", "fetch", "none"):
-        raise UsageError(f"--device {spec!r}: expected {DEVICE_HELP.split(';')[0]}")
+        raise UsageError(f"--device {spec!r}: expected SEP<MAC>:install|delete|fetch|none[:...]")
     auth, password, key_size, curve = AuthMode.NO_PASSWORD, None, 2048, None
     for part in parts[2:]:
         field, _, value = part.partition("=")
@@ -67,7 +80,10 @@ def parse_device(spec: str) -> DeviceRecord:
             curve = value
         else:
             raise UsageError(f"--device {spec!r}: cannot read {part!r}")
-    return DeviceRecord(parts[0], Operation(parts[1]), auth, password, key_size, curve)
+    try:
+        return DeviceRecord(parts[0], Operation(parts[1]), auth, password, key_size, curve)
+    except UsageError as exc:
+        raise UsageError(f"--device: {exc}") from None
 
 
 @app.command()
@@ -84,6 +100,14 @@ def serve(
     auth_type_zero: Annotated[bool, typer.Option(help="announce AUTH_TYPE 0 like capfd")] = False,
 ) -> None:
     """Run a CAPF server until Ctrl-C, printing one line per session."""
+    with one_line_errors():
+        _serve(cert, device, key, issuer, verify_ca or [], host, port, timeout, days,
+               auth_type_zero)
+
+
+def _serve(cert: Path, device: list[str], key: Path | None, issuer: Path | None,
+           verify_ca: list[Path], host: str, port: int, timeout: float, days: int,
+           auth_type_zero: bool) -> None:
     directory = CapfDirectory(parse_device(spec) for spec in device)
     events = EventLog()
     events.subscribe(_print_capf)
@@ -91,7 +115,7 @@ def serve(
         endpoint = CapfEndpoint(
             events, loop, identity(cert, key), directory, host=host, port=port,
             issuer=identity(issuer) if issuer else None,
-            verify_cas=[load_certificate(p) for p in verify_ca or []],
+            verify_cas=[load_certificate(p) for p in verify_ca],
             timeout=timeout, validity_days=days, auth_type_zero=auth_type_zero)
         try:
             endpoint.start()
@@ -135,6 +159,12 @@ def enroll(
     timeout: float = 10.0,
 ) -> None:
     """Play one phone's CAPF session; write the LSC if the server installed one."""
+    with one_line_errors():
+        _enroll(host, capf_cert, device, output, password, lsc, mic, timeout)
+
+
+def _enroll(host: list[str], capf_cert: Path, device: str, output: Path, password: str | None,
+            lsc: Path | None, mic: Path | None, timeout: float) -> None:
     trusted = load_certificate(capf_cert).public_bytes(Encoding.DER)
     client = CapfClient(
         device_name(device), [_server(h) for h in host], lambda der: der == trusted,
@@ -142,14 +172,18 @@ def enroll(
         mic=identity(mic) if mic else None, timeout=timeout)
     result = asyncio.run(client.run())
     if result.reason not in (0, 1):
-        fail(f"CAPF session {result.session_id} ended: {result.reason_words}", 1)
+        err_console.print(f"phonelab: CAPF session {result.session_id} ended: "
+                          f"{result.reason_words}", markup=False, soft_wrap=True)
+        raise typer.Exit(1)
     if result.lsc is not None:
         _write_identity(output, result.lsc)
         out_console.print(f"LSC installed for {device}: serial "
-                          f"{result.lsc.cert.serial_number:x}, written to {output}", markup=False)
+                          f"{result.lsc.cert.serial_number:x}, written to {output}",
+                          markup=False, soft_wrap=True)
     else:
         done = "deleted the LSC" if result.deleted else result.reason_words
-        out_console.print(f"{device}: {done}; no certificate written", markup=False)
+        out_console.print(f"{device}: {done}; no certificate written", markup=False,
+                          soft_wrap=True)
 
 
 def _write_identity(path: Path, ident: CapfIdentity) -> None:

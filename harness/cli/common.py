@@ -13,7 +13,7 @@ from rich.console import Console
 
 from harness.errors import UsageError
 
-err_console = Console(stderr=True, highlight=False)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 out_console = Console(highlight=False)
 
 

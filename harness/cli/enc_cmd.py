@@ -56,11 +56,11 @@ def encrypt(
     data = encrypt_config(xml, device, pair, filename=output.name, digest=algorithm)
     write_output(output, data)
     summary = f"wrote {output} ({len(data)} bytes, certHash {cert_hash(device)})"
-    out_console.print(summary, markup=False)
+    out_console.print(summary, markup=False, soft_wrap=True)
     if stub is not None and short is not None:
         signed = sign_file(short, pair, filename=stub.name, digest=algorithm)
         write_output(stub, signed)
-        out_console.print(f"wrote {stub} ({len(signed)} bytes)", markup=False)
+        out_console.print(f"wrote {stub} ({len(signed)} bytes)", markup=False, soft_wrap=True)
 
 
 @app.command()
@@ -85,4 +85,4 @@ def decrypt(
     except VerificationError as exc:
         fail(f"{file}: decryption failed: {exc}", 1)
     write_output(output, plain)
-    out_console.print(f"wrote {output} ({len(plain)} bytes)", markup=False)
+    out_console.print(f"wrote {output} ({len(plain)} bytes)", markup=False, soft_wrap=True)

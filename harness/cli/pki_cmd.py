@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from rich import box
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from harness.cli.common import read_bytes
 from harness.errors import UsageError
@@ -164,15 +165,15 @@ def _print_table(pki: LabPKI, title: str) -> None:
     table = Table("role", "node", "subject", "serial", "sha1", "key", box=box.SIMPLE)
     for role, node in pki.slots():
         if not pki.has(role, node):
-            table.add_row(role.value, node or "-", "(missing)", "", "", "")
+            table.add_row(*map(Text, (role.value, node or "-", "(missing)")))
             continue
         try:
             ident = pki.identity(role, node)
         except UsageError as exc:
-            table.add_row(role.value, node or "-", f"(unreadable: {exc})", "", "", "")
+            table.add_row(*map(Text, (role.value, node or "-", f"(unreadable: {exc})")))
             continue
         row = [_dn(ident.cert.subject), f"{ident.serial:x}", ident.fingerprint_sha1, _key(ident)]
-        table.add_row(role.value, node or "-", *row)
+        table.add_row(*map(Text, (role.value, node or "-", *row)))
     # Wide when piped, so serials and fingerprints stay on one line for grep.
     console = Console(highlight=False, width=None if sys.stdout.isatty() else 400)
     console.print(title, markup=False)

@@ -91,7 +91,7 @@ def verify(
     if not signed.verify(certificate):
         fail(f"{file}: signature does NOT verify with {cert} ({named})", 1)
     hint = "" if signed.names_signer(certificate) else " (but the header names another signer)"
-    out_console.print(f"{file}: signature valid, {named}{hint}", markup=False)
+    out_console.print(f"{file}: signature valid, {named}{hint}", markup=False, soft_wrap=True)
 
 
 @app.command()
@@ -107,7 +107,7 @@ def sign(
     pair = load_signer(signer, key)
     data = sign_file(body, pair, filename=output.name, digest=parse_digest(digest))
     write_output(output, data)
-    out_console.print(f"wrote {output} ({len(data)} bytes)", markup=False)
+    out_console.print(f"wrote {output} ({len(data)} bytes)", markup=False, soft_wrap=True)
 
 
 @app.command(name="strip")
@@ -122,4 +122,4 @@ def strip_command(
     except FormatError as exc:
         fail(f"{file}: {exc}")
     write_output(output, body)
-    out_console.print(f"wrote {output} ({len(body)} bytes)", markup=False)
+    out_console.print(f"wrote {output} ({len(body)} bytes)", markup=False, soft_wrap=True)

@@ -15,6 +15,8 @@ from typing import Annotated
 
 import typer
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from rich import box
+from rich.console import Console
 from rich.table import Table
 
 from harness.cli.common import err_console, fail, load_certificate, out_console, read_bytes
@@ -38,7 +40,7 @@ Json = dict[str, object]
 
 def parse_role(text: str) -> int:
     """A role label (SAST, CCM, CCM+TFTP, TFTP, CAPF, APP-SERVER, TVS) or a code 0-65535."""
-    if text.strip().isdigit() and int(text) <= 0xFFFF:
+    if text.strip().isascii() and text.strip().isdecimal() and int(text) <= 0xFFFF:
         return int(text)
     try:
         return Role.from_label(text)
@@ -120,20 +122,21 @@ def _render(info: Json, trust: TrustList) -> None:
     ]
     for line in lines:
         out_console.print(line, markup=False, soft_wrap=True)
-    table = Table(title="records", title_justify="left")
-    for column in ("#", "role", "subject", "issuer", "serial", "key", "sha1"):
-        table.add_column(column, overflow="fold")
+    table = Table(title="records", title_justify="left", box=box.SIMPLE_HEAD)
+    for column in ("#", "role", "subject", "issuer", "serial", "key", "sha1 (prefix)"):
+        table.add_column(column, overflow="fold", no_wrap=column in ("#", "role", "key"))
     for index, record in enumerate(trust.records):
         kind = _key_type(record) or ("empty" if record.is_empty else "hash only")
         cells = (role_label(record.role), record.subject, record.issuer, _hex(record.serial))
-        table.add_row(str(index), *(str(c or "-") for c in cells), kind, record.sha1 or "-")
-    out_console.print(table)
+        table.add_row(str(index), *(str(c or "-") for c in cells), kind, (record.sha1 or "-")[:16])
+    # piped output is not squeezed to rich's default 80 columns
+    (out_console if out_console.is_terminal else Console(width=160)).print(table)
     where = info["signer_record"]
     if info["signature_valid"]:
         verdict = f"valid (signer is record #{where})"
     else:
         verdict = "INVALID" + ("" if where is not None else " (no SAST record matches the signer)")
-    out_console.print(f"signature   {verdict}", markup=False)
+    out_console.print(f"signature   {verdict}", markup=False, soft_wrap=True)
 
 
 @app.command()
@@ -176,11 +179,12 @@ def build(
         if not equals or not pem:
             raise UsageError(f"--record {item!r}: expected ROLE=CERT_PEM")
         records.append(Record.from_certificate(load_certificate(Path(pem)), parse_role(label)))
-    if not any(r.role == Role.SAST and r.matches(pair.cert) for r in records):
-        warning = "phonelab: warning: the signer is not a SAST record; the list will not verify"
-        err_console.print(warning, markup=False)
     default = "CTLFile.tlv" if output.name.upper().startswith("CTL") else "ITLFile.tlv"
     data = build_trust_list(records, pair, digest=parse_digest(digest),
                             filename=filename or default, signer_version=(1, int(version[-1])))
     write_output(output, data)
-    out_console.print(f"wrote {output} ({len(records)} records, {len(data)} bytes)", markup=False)
+    if not any(r.role == Role.SAST and r.matches(pair.cert) for r in records):
+        warning = "phonelab: warning: the signer is not a SAST record; the list will not verify"
+        err_console.print(warning, markup=False, soft_wrap=True)
+    done = f"wrote {output} ({len(records)} records, {len(data)} bytes)"
+    out_console.print(done, markup=False, soft_wrap=True)

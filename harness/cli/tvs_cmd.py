@@ -9,6 +9,7 @@ the expected certificate.
 
 from __future__ import annotations
 
+import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,13 @@ from harness.aio import BackgroundLoop
 from harness.cli.common import fail, load_certificate, load_private_key
 from harness.errors import LabError, UsageError
 from harness.events import Event, EventLog
-from harness.services.truststore import DEFAULT_TTL, TrustStore, dn_text, role_from_label
+from harness.services.truststore import (
+    DEFAULT_TTL,
+    MAX_TTL,
+    TrustStore,
+    dn_text,
+    role_from_label,
+)
 from harness.services.truststore import role_label as label
 from harness.services.tvs import DEFAULT_PORT, TvsEndpoint
 from harness.services.tvs_client import TvsClient, TvsServer, TvsUnavailable
@@ -79,6 +86,8 @@ def serve(
     identity = _Identity(load_certificate(cert), load_private_key(key or cert))
     if _spki(identity.cert) != _spki(identity.key):
         raise UsageError(f"{key or cert}: private key does not match {cert}")
+    if not 1 <= ttl <= MAX_TTL:
+        raise UsageError(f"--ttl {ttl}: expected 1..{MAX_TTL} seconds")
     store = TrustStore()
     for spec in trust or []:
         roles, path = _trust_option(spec)
@@ -97,6 +106,7 @@ def serve(
         bound = endpoint.address
         print(f"TVS {node} listening on {bound[0]}:{bound[1]} "
               f"({len(store)} trusted certificates); Ctrl-C stops", flush=True)
+        signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops it as cleanly as Ctrl-C
         try:
             while True:
                 time.sleep(3600)
@@ -104,6 +114,10 @@ def serve(
             pass
         finally:
             endpoint.stop()
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _verdict(event: Event) -> str:

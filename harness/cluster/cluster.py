@@ -121,7 +121,7 @@ class Cluster:
             return
         for node in self.state.nodes_running(Service.TFTP):
             signer = self.pki.identity(CertRole.tftp, node.name)
-            self.plane.files[node.name].merge(fileset.phone_files(
+            self.plane.files[node.name].update(fileset.phone_files(
                 self.state, phone, signer, self.endpoints_for_phones(), record.certificate,
                 self._next_stamp()))
 
@@ -196,7 +196,7 @@ class Cluster:
         self.state.mode = SecurityMode.MIXED
         self.state.ctl_current = True
         for node in self.state.nodes_running(Service.TFTP):
-            self.plane.files[node.name].merge(fileset.ctl_file(self.state, self.pki,
+            self.plane.files[node.name].update(fileset.ctl_file(self.state, self.pki,
                                                                self._next_stamp()))
 
     def set_parameter(self, param: Param | str, value: bool) -> None:

@@ -12,14 +12,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from cryptography import x509
-from harness.formats.enc import encrypt_config, stub_config
-from harness.formats.roles import Role
-from harness.formats.sgn import sign_file
 
 from harness.cluster.configs import Endpoints, default_config, device_config
 from harness.cluster.state import ClusterState, Node, Param, PhoneRecord, SecurityMode, Service
+from harness.formats.enc import encrypt_config, stub_config
 from harness.formats.header import Signer
-from harness.formats.trustlist import Record, build_trust_list
+from harness.formats.sgn import sign_file
+from harness.formats.trustlist import Record, Role, build_trust_list
 from harness.pki import CertRole, LabPKI
 from harness.services.tftp_files import MappingSource
 
@@ -118,8 +117,3 @@ class AliasedFiles(MappingSource):
         if len(name) == 19 and upper.endswith(".TLV") and upper[3:6] == "SEP":
             name = {"ITL": ITL, "CTL": CTL}.get(upper[:3], name)
         return super().lookup(name)
-
-    def merge(self, files: Mapping[str, bytes]) -> None:
-        """Replace some files, keep the rest (a CTL client run, one phone's config)."""
-        current = {n: d for n in self.names() if (d := MappingSource.lookup(self, n)) is not None}
-        self.replace(current | dict(files))

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from harness.formats.roles import Role
-
 from harness.cluster.state import ClusterState, Service
+from harness.formats.trustlist import Role
 from harness.pki import CertRole, LabPKI
 from harness.services.capf_directory import AuthMode, DeviceRecord, Operation
 from harness.services.truststore import TrustEntry

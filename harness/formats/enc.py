@@ -48,8 +48,10 @@ class EncryptedConfig(SignedFile):
             key = device_key.decrypt(self.enc.wrapped_key, padding.PKCS1v15())
         except ValueError:
             raise VerificationError("the device key does not unwrap the AES key") from None
-        if len(key) != 16 or not self.body or len(self.body) % 16:
-            raise VerificationError("wrong device key or ciphertext not in 16-byte blocks")
+        if len(key) != 16:
+            raise VerificationError("the device key does not unwrap an AES-128 key")
+        if not self.body or len(self.body) % 16:
+            raise VerificationError("ciphertext is not a whole number of 16-byte blocks")
         decryptor = Cipher(algorithms.AES(key), modes.CBC(self.enc.iv)).decryptor()
         plain = decryptor.update(self.body) + decryptor.finalize()
         if self.enc.padding > len(plain):
@@ -118,8 +120,12 @@ class Stub:
     capf_auth_mode: int | None
 
 
-def stub_config(full_xml: bytes, device_cert: x509.Certificate) -> bytes:
-    """The short config served as SEP<MAC>.cnf.xml(.sgn) beside the .enc.sgn (§4.2)."""
+def stub_config(full_xml: bytes, device_cert: x509.Certificate | None) -> bytes:
+    """The short config served as SEP<MAC>.cnf.xml(.sgn) beside the .enc.sgn (§4.2).
+
+    With no device certificate yet (the phone never enrolled), certHash is empty:
+    the phone then reports "public key mismatch" and starts a CAPF session (§7.4).
+    """
     root = _parse_xml(full_xml)
     stub = ET.Element("device")
     ET.SubElement(stub, "fullConfig").text = "false"
@@ -127,7 +133,7 @@ def stub_config(full_xml: bytes, device_cert: x509.Certificate) -> bytes:
         if child.tag in STUB_COPIED:
             stub.append(copy.deepcopy(child))
             stub[-1].tail = None
-    ET.SubElement(stub, "certHash").text = cert_hash(device_cert)
+    ET.SubElement(stub, "certHash").text = cert_hash(device_cert) if device_cert else ""
     ET.SubElement(stub, "encrConfig").text = "true"
     ET.indent(stub, space="  ")
     return XML_DECLARATION + ET.tostring(stub, encoding="unicode").encode("utf-8") + b"\n"

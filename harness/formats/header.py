@@ -32,8 +32,9 @@ from harness.formats.names import (
 
 PAD = 0x0D
 _CONTAINERS = frozenset({3, 7, 9, 16, 17, 21})
-_FIXED = {1: 2, 2: 2, 8: 1, 10: 1, 11: 1, 15: 4, 18: 1, 19: 16, 20: 2, 22: 1, 23: 2, 24: 1}
-_FIXED |= {26: 1, 28: 2}  # value length of each fixed-size tag; others are free
+# value length of each fixed-size tag (§1.1); the other tags are free-length
+_FIXED = {1: 2, 2: 2, 8: 1, 10: 1, 11: 1, 15: 4, 18: 1, 19: 16, 20: 2, 22: 1, 23: 2, 24: 1,
+          26: 1, 28: 2}
 _MODULUS_CODES = {512: 0, 1024: 1, 2048: 2, 4096: 3}
 
 
@@ -78,7 +79,7 @@ class Header:
     signer: SignerInfo
     digest: Digest
     signature: bytes = field(repr=False)
-    sig_offset: int = field(kw_only=True)
+    sig_offset: int
     filename: str = ""
     timestamp: int | None = None
     enc: EncBlock | None = None

@@ -43,7 +43,7 @@ def normalise_dn(text: str) -> Dn:
         kind, equals, value = piece.partition("=")
         if not equals and pairs:
             last_kind, last_value = pairs[-1]
-            pairs[-1] = (last_kind, f"{last_value}{separator}{_unescape(piece).strip()}")
+            pairs[-1] = (last_kind, f"{last_value}{separator}{_unescape(piece)}".strip())
         elif equals or piece.strip():
             pairs.append((kind.strip().upper(), _unescape(value).strip()))
     return tuple(pairs)

@@ -15,7 +15,6 @@ from functools import cached_property
 from ipaddress import IPv4Address
 
 from cryptography import x509
-from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 from cryptography.hazmat.primitives.serialization import Encoding
 
@@ -85,9 +84,8 @@ class Record:
     def verifying_key(self) -> PublicKeyTypes | None:
         """Public key of the record's certificate, loaded once; None if absent or bad."""
         try:
-            certificate = x509.load_der_x509_certificate(self.certificate or b"")
-            return certificate.public_key()
-        except (ValueError, TypeError, UnsupportedAlgorithm):
+            return x509.load_der_x509_certificate(self.certificate or b"").public_key()
+        except Exception:  # hostile DER: cryptography raises several unrelated types
             return None
 
     def matches(self, cert: x509.Certificate) -> bool:

@@ -14,6 +14,7 @@ import asyncio
 import itertools
 import ssl
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from cryptography import x509
@@ -55,8 +56,7 @@ class CapfEndpoint(AsyncioEndpoint):
         auth_type_zero: bool = False,
     ) -> None:
         super().__init__(events, loop, host, port)
-        self.identity = identity
-        self.directory = directory
+        self.identity, self.issuer, self.directory = identity, issuer, directory
         self.settings = SessionSettings(
             issuer=issuer or identity,
             verify_cas=tuple(verify_cas),
@@ -70,7 +70,9 @@ class CapfEndpoint(AsyncioEndpoint):
         self._tls: ssl.SSLContext | None = None
 
     async def _start_server(self) -> asyncio.Server:
-        self._tls = server_context(self.identity)  # re-read on restart: certs may be regenerated
+        # re-read on every start: procedures regenerate certificates and restart the service
+        self._tls = server_context(self.identity)
+        self.settings = replace(self.settings, issuer=self.issuer or self.identity)
         return await asyncio.start_server(self._on_connect, self.host, self.port)
 
     def stop(self) -> None:

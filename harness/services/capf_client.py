@@ -1,10 +1,8 @@
-"""The phone side of CAPF (PROTOCOLS.md §7.7): what a phone does in a session.
+"""The phone side of CAPF (PROTOCOLS.md §7.7), for twin phones and `phonelab capf enroll`.
 
-Used by the twin phones and by `phonelab capf enroll`, so the harness server is
-exercised by a client that follows the spec rather than by the server's own
-assumptions. Servers are tried in order with failover until one has sent its
-AUTH_REQUEST; after that the session's outcome is returned, never retried
-elsewhere (an operation may already have happened).
+A client written from the phone's rules, not the server's assumptions. Servers
+are tried in order until one has sent AUTH_REQUEST; after that the outcome is
+returned, never retried elsewhere (an operation may already have happened).
 """
 
 from __future__ import annotations
@@ -22,7 +20,7 @@ from harness.formats.errors import FormatError
 from harness.services import capf_wire as wire
 from harness.services.capf_auth import Signer, prove, sign_sudi
 from harness.services.capf_io import client_context, close, read_message, send
-from harness.services.capf_issue import CURVES, RSA_SIZES, generate_key
+from harness.services.capf_issue import CURVES, generate_key
 from harness.services.capf_wire import AuthType, CertType, Command, Message, Tag
 
 
@@ -46,7 +44,7 @@ class CapfResult:
     error: str | None = None
 
     @property
-    def reason_words(self) -> str:
+    def reason_words(self) -> str:  # for people: "unknown device", …
         if self.reason is None:
             return f"no END_SESSION ({self.error})"
         return wire.REASON_WORDS.get(self.reason, f"reason {self.reason}")
@@ -121,20 +119,18 @@ class CapfClient:
                 if message.command == Command.KEY_GENERATE_REQUEST:
                     await send(writer, Message(Command.REQUEST_IN_PROGRESS, sid), self.timeout)
                     pending, elements = await self._generate(message)
-                    reply = Message(Command.KEY_GENERATE_RESPONSE, sid, elements)
                 elif message.command == Command.STORE_CERTIFICATE_REQUEST:
-                    reply = Message(Command.STORE_CERTIFICATE_RESPONSE, sid,
-                                    [_reason(self._store(message, pending, result))])
+                    elements = [_reason(self._store(message, pending, result))]
                 elif message.command == Command.FETCH_CERTIFICATE_REQUEST:
-                    reply = Message(Command.FETCH_CERTIFICATE_RESPONSE, sid, self._fetch(result))
+                    elements = self._fetch(result)
                 elif message.command == Command.DELETE_CERTIFICATE_REQUEST:
                     result.deleted, self.lsc = self.lsc is not None, None
-                    reply = Message(Command.DELETE_CERTIFICATE_RESPONSE, sid,
-                                    [_reason(result.deleted)])
+                    elements = [_reason(result.deleted)]
                 else:  # §6.2: semantics unknown, the emulator closes the session
                     result.error = f"unexpected command {message.command}"
                     return result
-                await send(writer, reply, self.timeout)
+                # each of these requests is answered by the next command code (3→4 … 13→14)
+                await send(writer, Message(message.command + 1, sid, elements), self.timeout)
         except (FormatError, TimeoutError, OSError, asyncio.IncompleteReadError) as exc:
             result.error = "timeout" if isinstance(exc, TimeoutError) else str(exc)
             return result
@@ -164,12 +160,15 @@ class CapfClient:
     async def _generate(self, request: Message) -> tuple[PrivateKeyTypes | None,
                                                           list[tuple[int, bytes]]]:
         """The asked key (RSA size or EC curve) made off the loop; REASON 7 if unsupported."""
-        is_ec = request.number(Tag.KEY_TYPE) == wire.KeyType.EC  # absent: RSA
-        size = request.number(Tag.KEY_SIZE, 2) or 2048
-        curve = CURVES.get(request.number(Tag.CURVE) or 0) if is_ec else None
-        if (curve is None) if is_ec else (size not in RSA_SIZES):
+        key_type = request.number(Tag.KEY_TYPE) or wire.KeyType.RSA  # absent: RSA
+        curve = CURVES.get(request.number(Tag.CURVE) or 0, "?") if key_type == 1 else None
+        try:
+            if key_type > 1:
+                raise ValueError(f"unknown KEY_TYPE {key_type}")
+            size = request.number(Tag.KEY_SIZE, 2) or 2048
+            key = await asyncio.to_thread(generate_key, size, curve)
+        except ValueError:  # unsupported request, or e.g. RSA-512 refused by the library
             return None, [_reason(False)]
-        key = await asyncio.to_thread(generate_key, size, curve)
         spki = key.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
         return key, [(Tag.PUBLIC_KEY, spki)]
 
@@ -182,10 +181,9 @@ class CapfClient:
             cert = x509.load_der_x509_certificate(wire.unwrap_certificate(wrapped)[1])
         except ValueError:
             return False
-        if cert.public_key() != key.public_key():
-            return False
-        self.lsc = result.lsc = CapfIdentity(cert, key)
-        return True
+        if cert.public_key() == key.public_key():  # an LSC for some other key is refused
+            self.lsc = result.lsc = CapfIdentity(cert, key)
+        return result.lsc is not None
 
     def _fetch(self, result: CapfResult) -> list[tuple[int, bytes]]:
         """LSC if the phone has one, else MIC, with the matching type byte (§6.5)."""

@@ -48,9 +48,16 @@ NewKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 
 
 def generate_key(key_size: int, curve: str | None) -> NewKey:
-    """The phone's new key pair for KEY_GENERATE_REQUEST: EC when a curve is asked."""
+    """The phone's new key pair for KEY_GENERATE_REQUEST: EC when a curve is asked.
+
+    ValueError for what CAPF does not define (and for RSA-512, which current
+    libraries refuse although capfd offers it)."""
     if curve is not None:
+        if curve not in _CURVE_CLASSES:
+            raise ValueError(f"unsupported curve {curve!r}")
         return ec.generate_private_key(curve_instance(curve))
+    if key_size not in RSA_SIZES:
+        raise ValueError(f"unsupported RSA key size {key_size}")
     return rsa.generate_private_key(public_exponent=65537, key_size=key_size)
 
 

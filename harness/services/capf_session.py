@@ -56,9 +56,7 @@ def _reason(message: Message, tag: Tag = Tag.REASON) -> int | None:
         return None
 
 
-class _End(Exception):
-    """Finish with END_SESSION{reason}; `result` names the outcome in the event."""
-
+class _End(Exception):  # finish with END_SESSION{reason}; `result` names it in the event
     def __init__(self, reason: Reason, result: str, detail: str | None = None) -> None:
         super().__init__(detail or result)
         self.reason, self.result, self.detail = reason, result, detail
@@ -91,8 +89,9 @@ class CapfSession:
 
     def _auth_request(self) -> list[tuple[int, bytes]]:
         record = self.directory.get(self.known_phone) if self.known_phone else None
-        use_record = record is not None and not self.settings.auth_type_zero
-        auth_type = record.protocol_auth_type if use_record and record else wire.AuthType.NONE
+        auth_type = wire.AuthType.NONE  # unknown phone, or capfd behaviour asked for
+        if record is not None and not self.settings.auth_type_zero:
+            auth_type = record.protocol_auth_type
         return [(Tag.VERSION, bytes([wire.PROTOCOL_VERSION])), (Tag.AUTH_TYPE, bytes([auth_type]))]
 
     async def _send(self, command: Command, *elements: tuple[int, bytes]) -> None:

@@ -1,14 +1,12 @@
 """The cluster's TFTP endpoint: phones fetch CTL, ITL and configs here (HARDWARE.md §1).
 
-Transfers (DATA/ACK, retransmission, blksize/tsize) run in tftpy's `TftpContextServer`.
-The request loop is ours: tftpy 0.8.7's `TftpServer.listen` answers only errors 1 and
-4 (never 2), dies on a 3-byte ACK, a non-ASCII name or `blksize=abc` and when a
-`dyn_file_func` transfer ends (flock on BytesIO), reports no outcome, stops only at
-its select timeout, uses `select()` (fails above fd 1023, as a 1000-phone storm does)
-and puts blksize in an OACK that asked only tsize (RFC 2347). Requests are judged in
-`tftp_files`; errors and data leave from ports other than the request port (as
-tftpd-hpa's do); transfer sockets are connected, so the kernel drops foreign TIDs.
-"""
+Transfers (DATA/ACK, retransmits, blksize/tsize) run in tftpy's `TftpContextServer`; the
+loop is ours, as tftpy 0.8.7's `TftpServer.listen` answers only errors 1 and 4, dies on a
+3-byte ACK, a non-ASCII name, `blksize=abc` or a finished `dyn_file_func` transfer (flock
+on BytesIO), reports no outcome, stops only at its select timeout, uses `select()` (fails
+above fd 1023, as in a 1000-phone storm) and adds blksize to an OACK asking only tsize.
+Requests are judged in `tftp_files`; replies leave from ports other than the request
+port; transfer sockets are connected, so the kernel drops foreign TIDs."""
 
 from __future__ import annotations
 
@@ -22,7 +20,6 @@ import time
 from typing import Any
 
 from tftpy.TftpContexts import TftpContextServer
-from tftpy.TftpPacketTypes import TftpPacketRRQ
 from tftpy.TftpShared import TftpTimeoutExpectACK
 from tftpy.TftpStates import TftpStateServerRecvRRQ
 
@@ -42,8 +39,7 @@ class _ReadState(TftpStateServerRecvRRQ):  # type: ignore[misc]
     """tftpy's RRQ state, with an OACK that echoes only the options the client sent."""
 
     def sendOACK(self) -> None:  # tftpy's method name; `asked` is set by TftpEndpoint._begin
-        asked = self.context.asked
-        self.context.options = {k: v for k, v in self.context.options.items() if k in asked}
+        self.context.options = {key: self.context.options[key] for key in self.context.asked}
         super().sendOACK()
 
 
@@ -61,10 +57,9 @@ class TftpEndpoint(Endpoint):
         self.timeout, self.retries = timeout, retries
         self._thread: threading.Thread | None = None
         self._bound: tuple[str, int] | None = None
-        self._wake: tuple[socket.socket, socket.socket] | None = None
-        self._errors: socket.socket  # start() binds it: error replies leave from this port
-        self._sel: selectors.BaseSelector  # made by start(): epoll has no 1024-fd ceiling
-        self._live: dict[socket.socket, tuple[Any, str, str]] = {}  # sock -> (ctx, file, ip)
+        self._wake: socket.socket | None = None  # stop() writes here to wake the loop
+        # sock -> (ctx, file, ip); only the endpoint's thread (_serve and below) touches it
+        self._live: dict[socket.socket, tuple[Any, str, str]] = {}
 
     @property
     def running(self) -> bool:
@@ -85,16 +80,16 @@ class TftpEndpoint(Endpoint):
             sock.bind((self.host, self.port))
         except OSError as exc:
             sock.close()
-            raise LabError(f"{self.source_name}: cannot bind UDP {self.host}:{self.port}: "
-                           f"{exc.strerror or exc}") from None
+            raise LabError(f"cannot bind UDP {self.host}:{self.port}: {exc.strerror}") from None
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)  # boot-storm bursts
         sock.setblocking(False)
         self._bound = sock.getsockname()
         self.port = self.port or sock.getsockname()[1]  # a restart keeps the same port
-        self._wake, self._sel = socket.socketpair(), selectors.DefaultSelector()
-        self._errors = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self._wake, wake = socket.socketpair()
+        self._sel = selectors.DefaultSelector()  # epoll: no 1024-descriptor ceiling
+        self._errors = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # refusals leave here
         self._errors.bind((self._bound[0], 0))
-        self._thread = threading.Thread(target=self._serve, args=(sock, self._wake[0]),
+        self._thread = threading.Thread(target=self._serve, args=(sock, wake),
                                         name=f"{self.source_name}:{self.port}", daemon=True)
         self._thread.start()
 
@@ -102,13 +97,12 @@ class TftpEndpoint(Endpoint):
         """Wake the loop, which aborts open transfers and closes the port; then join it."""
         if self._thread is None or self._wake is None:
             return
-        self._wake[1].send(b"!")
+        with contextlib.suppress(OSError):  # the loop may have died already
+            self._wake.send(b"!")
         self._thread.join(timeout=5)
-        for end in self._wake:
-            end.close()
+        self._wake.close()
         self._thread = self._wake = self._bound = None
 
-    # --- the loop: everything below runs on the endpoint's thread ---------
     def _serve(self, sock: socket.socket, wake: socket.socket) -> None:
         self._sel.register(sock, selectors.EVENT_READ)
         self._sel.register(wake, selectors.EVENT_READ)
@@ -131,8 +125,8 @@ class TftpEndpoint(Endpoint):
             for live in list(self._live):
                 self._finish(live, "error", reason="server stopped")
             self._sel.close()
-            sock.close()
-            self._errors.close()
+            for end in (sock, wake, self._errors):
+                end.close()
 
     def _request(self, packet: bytes, peer: tuple[str, int]) -> None:
         try:
@@ -161,10 +155,9 @@ class TftpEndpoint(Endpoint):
         try:
             ctx.sock.bind((self.address[0], 0))
             ctx.sock.connect(peer)
-            ctx.state, ctx.asked = _ReadState(ctx), frozenset(options)
-            rrq = TftpPacketRRQ()
-            rrq.filename, rrq.mode, rrq.options = name, "octet", options
-            ctx.start(rrq.encode().buffer)  # sends the OACK or the first DATA
+            ctx.state, ctx.asked = _ReadState(ctx), tuple(options)
+            wire = b"".join(f"{key}\0{value}\0".encode() for key, value in options.items())
+            ctx.start(b"\0\1" + name.encode() + b"\0octet\0" + wire)  # sends OACK or DATA 1
         except Exception:
             ctx.end()
             raise
@@ -179,16 +172,13 @@ class TftpEndpoint(Endpoint):
             ctx.last_update = 0.0
         except Exception as exc:  # peer ERROR, garbage on the transfer port, ICMP unreachable
             self._finish(sock, "error", reason=repr(exc))
-        else:
-            if ctx.state is None:
-                self._finish(sock, "ok")
+        if sock in self._live and ctx.state is None:
+            self._finish(sock, "ok")
 
     def _check_timeouts(self) -> None:
-        now = time.time()  # tftpy stamps last_update with time.time()
         for sock, (ctx, _, _) in list(self._live.items()):
-            if now - ctx.last_update > self.timeout:
-                ctx.retry_count += 1
-                ctx.last_update = now  # tftpy's loop does not: its retries fire back to back
+            if (now := time.time()) - ctx.last_update > self.timeout:  # tftpy's clock
+                ctx.retry_count, ctx.last_update = ctx.retry_count + 1, now  # spaced retries
                 try:
                     if ctx.retry_count > self.retries:
                         raise TimeoutError(f"no ACK after {self.retries} retries")

@@ -42,8 +42,7 @@ def parse_request(packet: bytes) -> tuple[int, str, dict[str, str]]:
     """
     opcode = int.from_bytes(packet[:2], "big")
     if len(packet) < 4 or opcode not in (RRQ, WRQ):
-        raise ValueError(f"unexpected packet on the request port (opcode {opcode}, "
-                         f"{len(packet)} bytes)")
+        raise ValueError(f"not a request: opcode {opcode}, {len(packet)} bytes")
     fields = packet[2:].split(b"\0")
     if fields.pop() != b"":
         raise ValueError("request not NUL-terminated")
@@ -80,10 +79,8 @@ def normalise_name(raw: str) -> str:
     name = raw[1:] if raw.startswith("/") else raw
     if not name:
         raise NameDenied("empty name")
-    if any(ch < " " or ch == "\x7f" for ch in name):
-        raise NameDenied("control character (NUL, CR, LF, ...) in name")
-    if not name.isascii():
-        raise NameDenied("non-ASCII name")
+    if not all(" " <= ch < "\x7f" for ch in name):
+        raise NameDenied("control character (NUL, CR, LF...) or non-ASCII in name")
     if "\\" in name:
         raise NameDenied("backslash in name")
     if name.startswith("/"):
@@ -129,7 +126,7 @@ class DirectorySource:
     """Files under `root`, read at each request so edits show at once; read-only.
 
     Names go through `normalise_name`; symlinks are followed only while they stay
-    inside `root` and out of private/ directories. Use it through `fetch`.
+    inside `root` and out of private/ directories; files holding PEM keys are refused.
     """
 
     def __init__(self, root: Path) -> None:
@@ -148,7 +145,9 @@ class DirectorySource:
         refuse_private(real.relative_to(self.root).as_posix())  # a link into private/
         if not real.is_file():
             return None
-        return real.read_bytes()  # unreadable: PermissionError, i.e. denied
+        data = real.read_bytes()  # unreadable: PermissionError, i.e. denied
+        refuse_private(name, data)
+        return data
 
 
 class MappingSource:
@@ -180,12 +179,19 @@ class MappingSource:
         with self._lock:
             self._files = checked
 
+    def update(self, files: Mapping[str, bytes]) -> None:
+        """Replace some files and keep the rest, atomically (one phone's config, a CTL)."""
+        checked = self._checked(files)
+        with self._lock:
+            self._files = self._files | checked
+
     def lookup(self, name: str) -> bytes | None:
         with self._lock:
             return self._files.get(name)
 
     def names(self) -> list[str]:
-        return sorted(self._files)  # reads one reference: consistent without the lock
+        with self._lock:
+            return sorted(self._files)
 
 
 class ChainSource:
@@ -195,8 +201,5 @@ class ChainSource:
         self.sources = sources
 
     def lookup(self, name: str) -> bytes | None:
-        for source in self.sources:
-            data = source.lookup(name)
-            if data is not None:
-                return data
-        return None
+        found = (source.lookup(name) for source in self.sources)  # lazily: stop at a hit
+        return next((data for data in found if data is not None), None)

@@ -15,16 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import ssl
-import tempfile
-import warnings
-from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
 from harness.aio import BackgroundLoop
 from harness.events import EventLog
@@ -32,48 +26,9 @@ from harness.formats.errors import FormatError
 from harness.services import tvs_wire as wire
 from harness.services.base import AsyncioEndpoint
 from harness.services.truststore import TrustEntry, TrustStore, dn_key, dn_text
+from harness.tls import TlsIdentity, server_context
 
 DEFAULT_PORT = 2445
-# Old phones (79xx) speak TLS 1.0 with RSA key exchange + AES-CBC (§5.1); OpenSSL 3
-# refuses those below security level 0, so the level is lowered on purpose. Modern
-# ECDHE suites stay first for clients that can use them (and for EC identities).
-LEGACY_CIPHERS = ("ECDHE+AESGCM:ECDHE+AES:AES256-SHA:AES128-SHA:AES256-SHA256:"
-                  "AES128-SHA256:AES256-GCM-SHA384:AES128-GCM-SHA256:@SECLEVEL=0")
-
-
-class Signer(Protocol):
-    """Anything with `.cert` and `.key` (a `harness.pki.Identity` qualifies)."""
-
-    @property
-    def cert(self) -> x509.Certificate: ...
-
-    @property
-    def key(self) -> PrivateKeyTypes: ...
-
-
-def legacy_context(*, server: bool, identity: Signer | None = None) -> ssl.SSLContext:
-    """TLS 1.0-1.2 context. A client context checks neither chain nor host name: like
-    a phone, the caller judges the server certificate itself (ITL TVS records, §5.1)."""
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER if server else ssl.PROTOCOL_TLS_CLIENT)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        ctx.minimum_version = ssl.TLSVersion.TLSv1
-    ctx.maximum_version = ssl.TLSVersion.TLSv1_2
-    ctx.set_ciphers(LEGACY_CIPHERS)
-    if not server:
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-    if identity is not None:
-        pem = identity.cert.public_bytes(serialization.Encoding.PEM) + identity.key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption())
-        with tempfile.TemporaryDirectory() as tmp:  # ssl loads keys from files only
-            path = Path(tmp) / "identity.pem"
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "wb") as out:
-                out.write(pem)
-            ctx.load_cert_chain(path)
-    return ctx
 
 
 class TvsEndpoint(AsyncioEndpoint):
@@ -81,7 +36,7 @@ class TvsEndpoint(AsyncioEndpoint):
 
     name = "tvs"
 
-    def __init__(self, events: EventLog, loop: BackgroundLoop, identity: Signer,
+    def __init__(self, events: EventLog, loop: BackgroundLoop, identity: TlsIdentity,
                  store: TrustStore, *, node: str = "tvs", host: str = "127.0.0.1",
                  port: int = 0, idle_timeout: float = 10.0) -> None:
         super().__init__(events, loop, host, port)
@@ -90,9 +45,11 @@ class TvsEndpoint(AsyncioEndpoint):
         self.node = node
         self.idle_timeout = idle_timeout
         self._connections: dict[asyncio.StreamWriter, asyncio.Task[Any]] = {}
+        self._stopping = False
 
     async def _start_server(self) -> asyncio.Server:
-        self._context = legacy_context(server=True, identity=self.identity)
+        self._context = server_context(self.identity)  # TLS 1.0+, RSA-kx AES-CBC offered
+        self._context.maximum_version = ssl.TLSVersion.TLSv1_2  # the range of §5.1, as CUCM
         self._stopping = False
         return await asyncio.start_server(self._handle, self.host, self.port)
 
@@ -132,6 +89,8 @@ class TvsEndpoint(AsyncioEndpoint):
             self._error(f"framing: {exc}", peer)
         except (ssl.SSLError, OSError, EOFError) as exc:
             self._error(f"connection: {type(exc).__name__}: {exc}", peer)
+        except Exception as exc:  # a bug must cost one connection, never the service
+            self._error(f"internal error: {exc!r}", peer)
         finally:
             if tls_up:  # say goodbye in TLS, bounded: the peer may never answer it
                 writer.close()
@@ -169,43 +128,38 @@ class TvsEndpoint(AsyncioEndpoint):
     def answer(self, message: wire.Message, peer: str | None = None) -> bytes:
         """The response frame for one parsed request; FormatError for a non-request."""
         command = message.header.command
-        if command == wire.Command.VERIFY_REQUEST:
-            request = wire.decode_verify_request(message)
-            entry, reason = self._verify(request)
-            device, kind, reply = request.device_name, "tvs.verify", wire.Command.VERIFY_RESPONSE
-            subject = _subject(request.certificate)
-        elif command == wire.Command.QUERY_REQUEST:
-            query = wire.decode_query_request(message)
-            entry, reason = self._query(query)
-            device, kind, reply = query.device_name, "tvs.query", wire.Command.QUERY_RESPONSE
-            subject = query.subject
-        else:
+        if command not in (wire.Command.VERIFY_REQUEST, wire.Command.QUERY_REQUEST):
             raise FormatError(f"command {command} is not a TVS request", 2)
+        request = wire.decode_request(message)
+        verify = command == wire.Command.VERIFY_REQUEST
+        if wire.phone_of(request.device_name) is None:
+            entry, reason = None, "missing or malformed DEVICE_NAME"
+        else:
+            entry, reason = self._verify(request) if verify else self._query(request)
         if entry is None:
             result = wire.Response(wire.STATUS_INVALID)
         else:
-            cert = entry.der if kind == "tvs.query" else None
-            result = wire.Response(wire.STATUS_VALID, tuple(sorted(entry.roles)), entry.ttl, cert)
-        data: dict[str, Any] = {"node": self.node, "roles": list(result.roles),
-                                "subject": subject, "device": device}
-        if reason:
-            data["reason"] = reason
-        self.events.record(kind, source=self.name, phone=wire.phone_of(device), address=peer,
-                           status="valid" if entry else "invalid", **data)
+            roles = tuple(sorted(map(int, entry.roles)))  # plain ints in events, not enums
+            result = wire.Response(wire.STATUS_VALID, roles, entry.ttl,
+                                   None if verify else entry.der)
+        data: dict[str, Any] = {"reason": reason} if reason else {}
+        self.events.record(
+            "tvs.verify" if verify else "tvs.query", source=self.name,
+            phone=wire.phone_of(request.device_name), address=peer, node=self.node,
+            status="valid" if entry else "invalid", roles=list(result.roles),
+            subject=_subject(request.certificate) if verify else request.subject,
+            device=request.device_name, **data)
+        reply = command + 1  # each response code follows its request code (§5.3)
         return wire.build_response(reply, message.header.session_id, result)
 
-    def _verify(self, request: wire.VerifyRequest) -> tuple[TrustEntry | None, str]:
-        if wire.phone_of(request.device_name) is None:
-            return None, "missing or malformed DEVICE_NAME"
+    def _verify(self, request: wire.Request) -> tuple[TrustEntry | None, str]:
         if not request.certificate:
             return None, "no CERTIFICATE element"
         entry = self.store.by_der(request.certificate)
         return entry, "" if entry else "certificate not in the trust store"
 
-    def _query(self, query: wire.QueryRequest) -> tuple[TrustEntry | None, str]:
+    def _query(self, query: wire.Request) -> tuple[TrustEntry | None, str]:
         """Key is integer serial + normalised issuer (§5.5.3); the subject must agree."""
-        if wire.phone_of(query.device_name) is None:
-            return None, "missing or malformed DEVICE_NAME"
         if query.issuer is not None and query.serial is not None:
             entry = self.store.by_issuer_serial(query.issuer, query.serial)
             subject = query.subject

@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import dataclasses
 import hashlib
-import ssl
 import time
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
@@ -22,7 +21,8 @@ from dataclasses import dataclass
 from harness.formats.errors import FormatError
 from harness.services import tvs_wire as wire
 from harness.services.truststore import dn_key
-from harness.services.tvs import DEFAULT_PORT, Signer, legacy_context
+from harness.services.tvs import DEFAULT_PORT
+from harness.tls import TlsIdentity, client_context, peer_certificate
 
 FIRST_SESSION_ID = 1001
 
@@ -69,14 +69,14 @@ class TvsClient:
 
     def __init__(self, servers: Iterable[TvsServer | tuple[str, int, int]],
                  accept_server_cert: Callable[[bytes], bool], *,
-                 client_identity: Signer | None = None, timeout: float = 10.0,
+                 client_identity: TlsIdentity | None = None, timeout: float = 10.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
         members = [s if isinstance(s, TvsServer) else TvsServer(*s) for s in servers]
         self.servers = sorted(members, key=lambda s: s.priority)
         self.accept_server_cert = accept_server_cert
         self.timeout = timeout
         self._clock = clock
-        self._context = legacy_context(server=False, identity=client_identity)
+        self._context = client_context(client_identity)
         self._cache: dict[Hashable, tuple[float, TvsResult]] = {}
         self._next_session = FIRST_SESSION_ID
 
@@ -117,7 +117,9 @@ class TvsClient:
                     self._exchange(server, build(session), reply, session), self.timeout)
             except TimeoutError:
                 failures.append(f"{server.host}:{server.port}: no answer in {self.timeout:g} s")
-            except (OSError, EOFError, FormatError, _ServerRejected) as exc:
+            except (FormatError, _ServerRejected) as exc:
+                failures.append(f"{server.host}:{server.port}: {exc}")
+            except (OSError, EOFError) as exc:
                 failures.append(f"{server.host}:{server.port}: {type(exc).__name__}: {exc}")
             else:
                 if result.valid and result.ttl:
@@ -131,8 +133,7 @@ class TvsClient:
             server.host, server.port, ssl=self._context, server_hostname="",
             ssl_handshake_timeout=self.timeout)
         try:
-            tls: ssl.SSLObject = writer.get_extra_info("ssl_object")
-            der = tls.getpeercert(binary_form=True)
+            der = peer_certificate(writer.get_extra_info("ssl_object"))
             if not der or not self.accept_server_cert(der):
                 raise _ServerRejected("server certificate is not an accepted TVS certificate")
             writer.write(frame)

@@ -4,9 +4,10 @@ Kept pure (bytes in, objects out) so the server, the client, the twin phone and
 the tests share one encoding and so malformed input can be tried without sockets.
 Hand-written because the protocol is Cisco-private: no library implements it.
 
-Two layers of errors, both `FormatError`: `parse_header`/`parse_message` reject
-bad *framing* (the server closes the connection); `decode_*` reject well-framed
-but unusable *content* (the server answers STATUS 1 instead, §5.5.2).
+Framing and content are kept apart on purpose: `parse_header`/`parse_message`
+raise `FormatError` on bad framing (the server then closes), while
+`decode_request` never fails (missing elements are None and the server answers
+STATUS 1, §5.5.2). `decode_response` insists on a STATUS element.
 """
 
 from __future__ import annotations
@@ -22,13 +23,11 @@ PROTOCOL_ID = 0x57
 VERSION = 1
 HEADER = struct.Struct(">BBBBIH")  # id, version, command, reserved, session, length
 HEADER_SIZE = HEADER.size
-MAX_PAYLOAD = 0xFFFF
 DEVICE_PREFIX = b"\x01"  # meaning unknown (§5.4); phones and tvsd use it
 _DEVICE_RE = re.compile(r"CP-[A-Za-z0-9]+-(SEP[0-9A-Fa-f]{12})")
 
 
 class Command(IntEnum):
-    NONE = 0
     VERIFY_REQUEST = 1
     VERIFY_RESPONSE = 2
     QUERY_REQUEST = 3
@@ -46,8 +45,7 @@ class Tag(IntEnum):
     TTL = 9
 
 
-STATUS_VALID = 0
-STATUS_INVALID = 1
+STATUS_VALID, STATUS_INVALID = 0, 1
 Element = tuple[int, bytes]
 
 
@@ -70,17 +68,14 @@ class Message:
 
 
 @dataclass(frozen=True)
-class VerifyRequest:
-    device_name: str | None
-    certificate: bytes | None
+class Request:
+    """VERIFY uses `certificate`, QUERY `subject`/`issuer`/`serial`; absent ones are None."""
 
-
-@dataclass(frozen=True)
-class QueryRequest:
     device_name: str | None
-    subject: str | None
-    issuer: str | None
-    serial: int | None
+    certificate: bytes | None = None
+    subject: str | None = None
+    issuer: str | None = None
+    serial: int | None = None
 
 
 @dataclass(frozen=True)
@@ -136,20 +131,16 @@ def encode_message(command: int, session_id: int, elements: list[Element],
         if len(value) > 0xFFFF:
             raise ValueError(f"element {tag} is {len(value)} bytes; the limit is 65535")
         payload += bytes([tag]) + len(value).to_bytes(2, "big") + value
-    if len(payload) > MAX_PAYLOAD:
+    if len(payload) > 0xFFFF:
         raise ValueError(f"payload of {len(payload)} bytes does not fit a u16 length")
     return HEADER.pack(PROTOCOL_ID, VERSION, command, reserved, session_id, len(payload)) + payload
-
-
-def zstring(text: str) -> bytes:
-    return text.encode() + b"\x00"
 
 
 def _text(value: bytes) -> str:
     return value.rstrip(b"\x00").decode("utf-8", "replace")
 
 
-def device_element(device_name: str) -> Element:
+def _device_tlv(device_name: str) -> Element:
     return (Tag.DEVICE_NAME, DEVICE_PREFIX + device_name.encode("ascii"))
 
 
@@ -160,7 +151,7 @@ def phone_of(device_name: str | None) -> str | None:
 
 
 def build_verify_request(session_id: int, device_name: str, certificate: bytes) -> bytes:
-    elements = [device_element(device_name), (Tag.CERTIFICATE, certificate)]
+    elements = [_device_tlv(device_name), (Tag.CERTIFICATE, certificate)]
     return encode_message(Command.VERIFY_REQUEST, session_id, elements)
 
 
@@ -168,8 +159,8 @@ def build_query_request(session_id: int, device_name: str, subject: str, issuer:
                         serial: int) -> bytes:
     """Issuer as tag 4 and serial (minimal unsigned bytes) as tag 5, per the harness rule."""
     raw_serial = serial.to_bytes(max(1, (serial.bit_length() + 7) // 8), "big")
-    elements = [device_element(device_name), (Tag.SUBJECT_NAME, zstring(subject)),
-                (Tag.ISSUER_NAME, zstring(issuer)), (Tag.SERIAL_NUMBER, raw_serial)]
+    elements = [_device_tlv(device_name), (Tag.SUBJECT_NAME, subject.encode() + b"\x00"),
+                (Tag.ISSUER_NAME, issuer.encode() + b"\x00"), (Tag.SERIAL_NUMBER, raw_serial)]
     return encode_message(Command.QUERY_REQUEST, session_id, elements)
 
 
@@ -184,44 +175,27 @@ def build_response(command: int, session_id: int, result: Response, reserved: in
     return encode_message(command, session_id, elements, reserved)
 
 
-def _device(message: Message) -> str | None:
-    raw = message.first(Tag.DEVICE_NAME)
-    if raw is None:
-        return None
-    return raw.removeprefix(DEVICE_PREFIX).decode("ascii", "replace")
-
-
 def _looks_like_dn(value: bytes) -> bool:
-    """A zstring with `=` and no other NUL, valid UTF-8 (a raw serial rarely is)."""
-    body = value[:-1]
-    if not value.endswith(b"\x00") or b"=" not in body or b"\x00" in body:
-        return False
-    try:
-        body.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
+    """A zstring with `=`, no other NUL, valid UTF-8: a raw serial rarely is all three."""
+    text = value[:-1].decode("utf-8", "replace")
+    return value.endswith(b"\x00") and "=" in text and not {"\x00", "\ufffd"} & set(text)
 
 
-def decode_verify_request(message: Message) -> VerifyRequest:
-    """Unknown element tags are skipped; missing ones come back as None."""
-    return VerifyRequest(_device(message), message.first(Tag.CERTIFICATE))
-
-
-def decode_query_request(message: Message) -> QueryRequest:
-    """Tag 3 is the subject; among tags 4-6 a zstring containing `=` is the issuer and
-    anything else the serial (§5.5.3 harness rule: the tag numbers are not certain)."""
-    subject = message.first(Tag.SUBJECT_NAME)
+def decode_request(message: Message) -> Request:
+    """Either request; unknown tags are skipped. Tag 3 is the subject; among tags 4-6 a
+    zstring holding `=` is the issuer and anything else the serial (§5.5.3 harness
+    rule: those tag numbers are inferred, not seen)."""
+    device, subject = message.first(Tag.DEVICE_NAME), message.first(Tag.SUBJECT_NAME)
     issuer: str | None = None
     serial: int | None = None
     for tag, value in message.elements:
-        if tag in (4, 5, 6):
-            if _looks_like_dn(value):
-                issuer = _text(value)
-            elif value:
-                serial = int.from_bytes(value, "big")
-    return QueryRequest(_device(message), None if subject is None else _text(subject),
-                        issuer, serial)
+        if tag in (4, 5, 6) and _looks_like_dn(value):
+            issuer = _text(value)
+        elif tag in (4, 5, 6) and value:
+            serial = int.from_bytes(value, "big")
+    name = None if device is None else _text(device.removeprefix(DEVICE_PREFIX))
+    return Request(name, message.first(Tag.CERTIFICATE),
+                   None if subject is None else _text(subject), issuer, serial)
 
 
 def decode_response(message: Message) -> Response:

@@ -112,7 +112,7 @@ class IosSession:
         ok, self._tries = line == self.switch.enable_secret, self._tries + 1
         if ok or self._tries == 3:
             self.mode, self._tries = ("priv" if ok else "user"), 0
-        return "\n" if ok or self.mode == "password" else "\n% Bad secrets\n\n"
+        return "" if ok or self.mode == "password" else "% Bad secrets\n\n"
 
     def _exec(self, words: Words, priv: bool) -> str:
         verb = words.keyword("enable", "disable", "exit", "logout", "quit", "show", "terminal",
@@ -172,16 +172,21 @@ class IosSession:
             raise CliError(INVALID, col)
         number, col = (number, col + len(kind)) if number else words.take()
         port = self.switch.find_port(full + number)
-        if port is None:
-            raise CliError(INVALID, col)
+        if port is None:  # caret under the first slot/port component no port has
+            parts = number.split("/")
+            known = [out.split_name(p.name)[1].split("/") for p in self.switch.ports
+                     if out.split_name(p.name)[0] == full]
+            depth = max((_common(parts, k) for k in known), default=0)
+            raise CliError(INVALID, col + sum(len(x) + 1 for x in parts[:depth]))
         return port
 
     def _config(self, words: Words) -> str:
         in_if = self.mode == "config-if"
         verb = words.keyword("interface", "end", "exit", "do", "no",
                              *(("power", "shutdown") if in_if else ()))
-        if verb == "do":
-            return self._exec(words, True)
+        if verb == "do":  # only `do show …`: mode changes from inside config are not modelled
+            words.keyword("show")
+            return self._show(words, True)
         port = self._interface(words) if verb == "interface" else None
         if verb not in ("interface", "end", "exit"):
             self._port_command(words, verb)
@@ -190,6 +195,7 @@ class IosSession:
             self.port, self.mode = port, "config-if"
         elif verb in ("end", "exit"):
             self.mode = "config" if verb == "exit" and in_if else "priv"
+            self.port = None
         return ""
 
     def _port_command(self, words: Words, verb: str) -> None:
@@ -210,3 +216,9 @@ class IosSession:
             else None
         words.done()
         self.switch.configure(self.port, admin_poe=cast("PoeAdmin", mode), max_watts=watts)
+
+
+def _common(a: list[str], b: list[str]) -> int:
+    """How many leading components two interface numbers share."""
+    return next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y),
+                min(len(a), len(b)))

@@ -12,11 +12,12 @@ A change of a port's operational PoE state calls the attached device's `power_on
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, cast
 
 import asyncssh
 
@@ -24,28 +25,12 @@ from harness.aio import BackgroundLoop
 from harness.events import EventLog
 from phone_drivers.emulator import ios_output
 from phone_drivers.emulator.ios_cli import IosSession
+from phone_drivers.power_protocol import PoweredDevice
+
+__all__ = ["FakeSwitch", "PoeAdmin", "PoweredDevice", "SwitchPort", "make_ports"]
 
 PoeAdmin = Literal["auto", "never", "static"]
 PoeOper = Literal["on", "off", "faulty", "power-deny"]
-
-
-class PoweredDevice(Protocol):
-    """What a port powers (the twin phone). `power_*` run on the switch's power thread."""
-
-    @property
-    def name(self) -> str: ...  # SEP<MAC>, as announced in CDP
-    @property
-    def mac(self) -> str: ...
-    @property
-    def platform(self) -> str: ...  # "Cisco IP Phone 7962"
-    @property
-    def address(self) -> str: ...  # IPv4 text, "" before DHCP
-    @property
-    def power_watts(self) -> float: ...
-    @property
-    def software_version(self) -> str: ...
-    def power_on(self) -> None: ...
-    def power_off(self) -> None: ...
 
 
 @dataclass
@@ -90,13 +75,12 @@ class FakeSwitch:
         self.host, self.port, self.events, self.loop = host, port, events, loop
         self.shutdown_cuts_poe, self._own_loop = shutdown_cuts_poe, loop is None
         self._server: asyncssh.SSHAcceptor | None = None
-        self._conns: set[asyncssh.SSHServerConnection] = set()
-        self._sessions: set[asyncssh.SSHServerProcess[str]] = set()
-        self._thawed: asyncio.Event | None = None  # cleared while frozen
+        self._shells: set[_Shell] = set()
+        self.frozen = False  # see freeze()
         self._power = ThreadPoolExecutor(1, thread_name_prefix=f"{hostname}-poe")
-        self._born = time.monotonic()
+        self._born, self._lock = time.monotonic(), threading.RLock()
         for each in self._ports:
-            self._apply(each)
+            self.configure(each)
 
     # --- ports (any thread; the CLI calls `configure` on the loop) ---------------------
     @property
@@ -122,31 +106,23 @@ class FakeSwitch:
         port = self.find_port(name)
         if port is None:
             raise KeyError(f"{self.hostname} has no interface {name!r}")
-        if port.device is not None and port.device is not device:
-            self._set_oper(port, "off")
-        port.device = device
-        self._apply(port)
+        with self._lock:
+            if port.device is not None and port.device is not device:
+                self._set_oper(port, "off")
+            port.device = device
+            self.configure(port)
         return port
-
-    def set_fault(self, name: str, fault: Literal["faulty", "power-deny"] | None) -> None:
-        """Make a port report `faulty` / `power-deny` (no power) until cleared with None."""
-        port = self.find_port(name)
-        assert port is not None, name
-        port.fault = fault
-        self._apply(port)
 
     def configure(self, port: SwitchPort, *, admin_poe: PoeAdmin | None = None,
                   max_watts: float | None = None, shutdown: bool | None = None) -> None:
-        if admin_poe is not None:
-            port.admin_poe, port.max_watts = admin_poe, max_watts or 15.4
-        if shutdown is not None:
-            port.shutdown = shutdown
-        self._apply(port)
-
-    def _apply(self, port: SwitchPort) -> None:
-        enabled = port.admin_poe != "never" and not (port.shutdown and self.shutdown_cuts_poe)
-        on = enabled and port.device is not None
-        self._set_oper(port, (port.fault or "on") if on else "off")
+        """Change a port and re-derive its PoE state (also after setting `port.fault`)."""
+        with self._lock:  # test threads and the SSH loop both change ports
+            if admin_poe is not None:
+                port.admin_poe, port.max_watts = admin_poe, max_watts or 15.4
+            port.shutdown = port.shutdown if shutdown is None else shutdown
+            cut = port.admin_poe == "never" or (port.shutdown and self.shutdown_cuts_poe)
+            live = not cut and port.device is not None
+            self._set_oper(port, (port.fault or "on") if live else "off")
 
     def _set_oper(self, port: SwitchPort, oper: PoeOper) -> None:
         """Only transitions reach the device, in order, off the SSH loop."""
@@ -194,14 +170,13 @@ class FakeSwitch:
 
     def freeze(self, frozen: bool = True) -> None:
         """Keep accepting bytes but answer nothing, not even echo or login (a hung switch)."""
-        async def flip() -> None:
-            assert self._thawed is not None
-            self._thawed.clear() if frozen else self._thawed.set()
-            for process in self._sessions:
-                _set_echo(process, not frozen)
+        async def apply() -> None:  # echo off now / answer what queued up meanwhile
+            for shell in list(self._shells):
+                shell.thaw()
 
-        if self.loop is not None and self._thawed is not None:
-            self.loop.run(flip())
+        self.frozen = frozen
+        if self.loop is not None and self.running:
+            self.loop.run(apply())
 
     def unfreeze(self) -> None:
         self.freeze(False)
@@ -215,81 +190,86 @@ class FakeSwitch:
 
     # --- SSH side (on the loop) ------------------------------------------------------
     async def _listen(self) -> asyncssh.SSHAcceptor:
-        self._thawed = asyncio.Event()
-        self._thawed.set()
         key = asyncssh.generate_private_key("ssh-ed25519")
         return await asyncssh.create_server(lambda: _Login(self), self.host, self.port,
-                                            server_host_keys=[key], encoding="utf-8",
-                                            process_factory=self._session)
+                                            server_host_keys=[key], encoding="utf-8")
 
     async def _close(self, server: asyncssh.SSHAcceptor) -> None:
         server.close()
-        for conn in list(self._conns):
-            conn.close()
-        assert self._thawed is not None
-        self._thawed.set()  # release sessions and logins parked by freeze()
+        for shell in list(self._shells):
+            shell.chan.get_extra_info("connection").close()
+        self.frozen = False  # a reload un-hangs the switch; parked logins fail
         await server.wait_closed()
 
-    async def _session(self, process: asyncssh.SSHServerProcess[str]) -> None:
-        cli, thawed = IosSession(self), self._thawed
-        assert thawed is not None
-        eol = "\n" if process.get_terminal_type() else "\r\n"  # the PTY editor adds the \r
-        self._sessions.add(process)
-        try:
-            await thawed.wait()
-            if process.command is not None:  # `ssh switch show version`
-                process.stdout.write(cli.handle(process.command).replace("\n", eol))
-                return
-            process.stdout.write(("\n" + cli.prompt).replace("\n", eol))
-            while not cli.closed:
-                try:
-                    line = await process.stdin.readline()
-                except (asyncssh.TerminalSizeChanged, asyncssh.BreakReceived):
-                    continue
-                await thawed.wait()
-                if not line or not self.running:
-                    break
-                text = cli.handle(line.rstrip("\r\n"))
-                _set_echo(process, cli.echo)
-                tail = "" if cli.closed else cli.prompt
-                process.stdout.write((text + tail).replace("\n", eol))
-        except (OSError, asyncssh.Error):
-            pass  # the client went away mid-write
-        finally:
-            self._sessions.discard(process)
-            if not process.is_closing():
-                process.exit(0)
+
+class _Shell(asyncssh.SSHServerSession[str]):
+    """One SSH shell. Lines are answered synchronously as the line editor hands them over,
+    so with type-ahead each answer still follows its own echo, as on a real switch."""
+
+    def __init__(self, switch: FakeSwitch) -> None:
+        self.switch, self.cli, self.chan = switch, IosSession(switch), cast(Any, None)
+        self.pending: list[str] = []
+        self.partial, self.editor = "", False
+
+    def connection_made(self, chan: Any) -> None:
+        self.chan = chan
+
+    def shell_requested(self) -> bool:
+        return True
+
+    def session_started(self) -> None:
+        self.switch._shells.add(self)
+        # asyncssh's line editor runs only with a PTY (netmiko asks for one); it adds the \r
+        self.editor = bool(self.chan.get_terminal_type()) and hasattr(self.chan, "set_echo")
+        self.eol = "\n" if self.editor else "\r\n"
+        if self.editor:  # IOS ignores the NUL that netmiko's is_alive() sends
+            self.chan.register_key("\x00", lambda line, pos: (line, pos))
+        self.pending.append("")  # answered with the first prompt
+        self.thaw()
+
+    def data_received(self, data: str, datatype: asyncssh.DataType) -> None:
+        *lines, self.partial = (self.partial + data).split("\n")
+        self.pending += [line.rstrip("\r") for line in lines]
+        self.thaw()
+
+    def thaw(self) -> None:
+        """Answer queued lines unless frozen (then they wait for `unfreeze()`)."""
+        self.set_echo(self.cli.echo and not self.switch.frozen)
+        while self.pending and not self.switch.frozen:
+            text = self.cli.handle(self.pending.pop(0))
+            self.set_echo(self.cli.echo)
+            try:
+                self.chan.write((text + ("" if self.cli.closed else self.cli.prompt))
+                                .replace("\n", self.eol))
+                if self.cli.closed:
+                    self.chan.exit(0)
+            except OSError:  # the client left while we were frozen or logging out
+                self.cli.closed = True
+            if self.cli.closed:
+                self.pending.clear()
+
+    def set_echo(self, echo: bool) -> None:
+        if self.editor:
+            self.chan.set_echo(echo)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.switch._shells.discard(self)
 
 
 class _Login(asyncssh.SSHServer):
-    """Password login; tracks connections so `stop()` can drop them; parks while frozen."""
+    """Password login that hangs while the switch is frozen and fails once it is stopped."""
 
     def __init__(self, switch: FakeSwitch) -> None:
         self.switch = switch
-        self.conn: asyncssh.SSHServerConnection | None = None
 
-    def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
-        self.conn = conn
-        self.switch._conns.add(conn)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if self.conn is not None:
-            self.switch._conns.discard(self.conn)
-
-    def begin_auth(self, username: str) -> bool:
-        return True  # always ask for a password
+    def session_requested(self) -> _Shell:
+        return _Shell(self.switch)
 
     def password_auth_supported(self) -> bool:
         return True
 
     async def validate_password(self, username: str, password: str) -> bool:
-        assert self.switch._thawed is not None
-        await self.switch._thawed.wait()
-        return (username, password) == (self.switch.username, self.switch.password)
-
-
-def _set_echo(process: asyncssh.SSHServerProcess[str], echo: bool) -> None:
-    """Line-editor echo (the editor only exists when the client asked for a PTY)."""
-    setter: Any = getattr(process.channel, "set_echo", None)
-    if setter is not None and process.get_terminal_type():
-        setter(echo)
+        while self.switch.frozen:
+            await asyncio.sleep(0.05)
+        ok = (username, password) == (self.switch.username, self.switch.password)
+        return ok and self.switch.running

@@ -88,15 +88,9 @@ def test_regenerate_prints_old_and_new_serial(lab: Path) -> None:
     assert f"tvs of cucm2.lab: new serial {new:x}" in result.stdout
 
 
-@pytest.mark.parametrize(
-    ("args", "message"),
-    [
-        (["tftp"], "tftp is per node: name one of cucm1.lab, cucm2.lab"),
-        (["ccm", "--node", "cucm1.lab"], "unknown certificate role 'ccm'"),
-    ],
-)
-def test_regenerate_mistakes(lab_dir: Path, args: list[str], message: str) -> None:
-    assert_usage_error(run("pki", "regenerate", *args, "--dir", lab_dir), message)
+def test_regenerate_without_node(lab_dir: Path) -> None:
+    result = run("pki", "regenerate", "tftp", "--dir", lab_dir)
+    assert_usage_error(result, "tftp is per node: name one of cucm1.lab, cucm2.lab")
 
 
 @pytest.fixture(scope="module")
@@ -125,21 +119,17 @@ def test_forget_then_restore(lab: Path, backup_file: Path, tmp_path: Path) -> No
     assert LabPKI.load(lab).identity(CertRole.tftp, "cucm1.lab") == original
 
 
-def test_bad_restores_change_nothing(lab: Path, backup_file: Path, tmp_path: Path) -> None:
+def test_wrong_passphrase_changes_nothing(lab: Path, backup_file: Path) -> None:
     LabPKI.load(lab).forget(CertRole.tftp, "cucm2.lab")
     env = {"PL_WRONG": "guess"}
     restore: list[str | Path] = ["pki", "restore", "--dir", lab, "--passphrase-env", "PL_WRONG"]
     assert_usage_error(run(*restore, backup_file, env=env), "wrong passphrase")
-    junk = tmp_path / "junk.bak"
-    junk.write_bytes(os.urandom(300))
-    assert_usage_error(run(*restore, junk, env=env), "not a phonelab backup")
     assert not LabPKI.load(lab).has(CertRole.tftp, "cucm2.lab")
 
 
 def test_passphrase_never_on_the_command_line(lab_dir: Path, tmp_path: Path) -> None:
     out: list[str | Path] = ["pki", "backup", "--dir", lab_dir, "-o", tmp_path / "x.bak"]
     assert_usage_error(run(*out), "no passphrase")  # stdin is not a terminal: no prompt
-    assert_usage_error(run(*out, "--passphrase-env", "PL_UNSET_VAR"), "PL_UNSET_VAR is not set")
     assert run(*out, "--passphrase", "hunter2").returncode == 2  # no such option
     assert not (tmp_path / "x.bak").exists()
 
@@ -148,6 +138,9 @@ def test_passphrase_file_and_env_rules(tmp_path: Path, monkeypatch: pytest.Monke
     secret = tmp_path / "secret"
     secret.write_text("s3cret\r\nignored second line\n")
     assert _passphrase(None, secret, confirm=False) == "s3cret"
+    monkeypatch.delenv("PL_UNSET_VAR", raising=False)
+    with pytest.raises(UsageError, match="PL_UNSET_VAR is not set"):
+        _passphrase("PL_UNSET_VAR", None, confirm=True)
     monkeypatch.setenv("PL_PASS", "from env")
     assert _passphrase("PL_PASS", None, confirm=False) == "from env"
     with pytest.raises(UsageError, match="not both"):

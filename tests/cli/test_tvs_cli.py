@@ -52,8 +52,14 @@ class Served:
         self.proc = proc
         self.lines: queue.Queue[str] = queue.Queue()
         threading.Thread(target=self._pump, daemon=True).start()
-        banner = self.next_line()
-        assert "listening on" in banner, banner
+        try:
+            banner = self.next_line()
+        except queue.Empty:
+            banner = ""
+        if "listening on" not in banner:
+            proc.kill()
+            assert proc.stderr is not None
+            raise AssertionError(f"tvs serve did not start: {banner}{proc.stderr.read()}")
         self.address = banner.split("listening on ")[1].split()[0]
 
     def _pump(self) -> None:
@@ -113,7 +119,7 @@ def test_query_exits_3_when_tvs_is_not_the_given_cert_or_unreachable(
     wrong = phonelab("tvs", "query", "--host", served.address, "--tvs-cert",
                      str(pems["stranger"]), str(pems["sast"]))
     assert wrong.returncode == 3 and "not an accepted TVS certificate" in wrong.stderr
-    host, _, port = served.address.rpartition(":")
+    host = served.address.rpartition(":")[0]
     gone = phonelab("tvs", "query", "--host", f"{host}:1", "--tvs-cert", str(pems["tvs"]),
                     "--timeout", "2", str(pems["sast"]))
     assert gone.returncode == 3 and "no TVS server usable" in gone.stderr
@@ -131,7 +137,7 @@ def test_query_exits_3_when_tvs_is_not_the_given_cert_or_unreachable(
         (["serve", "--cert", "{tvs}", "--port", "0", "--trust", "{sast}"], "ROLE[,ROLE]=CERT"),
         (["serve", "--cert", "{sast}", "--port", "0"], "no private key"),
         (["serve", "--cert", "{tvs}", "--port", "0", "--ttl", "0", "--trust", "SAST={sast}"],
-         "ttl 0 outside"),
+         "--ttl 0: expected 1..2592000 seconds"),
     ],
     ids=["bad-device", "bad-port", "missing-file", "unknown-role", "no-role", "no-key", "ttl"],
 )
@@ -141,3 +147,15 @@ def test_usage_errors_exit_2_without_traceback(pems: dict[str, Path], args: list
     assert done.returncode == 2, done.stderr
     assert done.stderr.startswith("phonelab: ") and "Traceback" not in done.stderr
     assert message in " ".join(done.stderr.split())  # the console may wrap long lines
+
+
+def test_serve_stops_cleanly_on_sigterm(pems: dict[str, Path]) -> None:
+    proc = subprocess.Popen([str(PHONELAB), "tvs", "serve", "--cert", str(pems["tvs"]),
+                             "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        Served(proc)
+        proc.terminate()
+        assert proc.wait(timeout=10) == 0
+    finally:
+        proc.kill()

@@ -52,7 +52,9 @@ def test_register_over_udp_is_recorded(registrar: Registrar, events: EventLog) -
     assert "SEP" + MAC in registrar.registrations
 
 
-def test_register_over_tcp_then_notify_reset_arrives(registrar: Registrar, events: EventLog) -> None:
+def test_register_over_tcp_then_notify_reset_arrives(
+    registrar: Registrar, events: EventLog
+) -> None:
     port = registrar.address[1]
     with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
         sock.sendall(register("SEP" + MAC, port, "TCP"))

@@ -28,7 +28,7 @@ def test_query_request_layout_follows_the_decoded_dump() -> None:
     assert len(frame) == 153  # the dump: 10 + 143
     assert frame[:10] == bytes.fromhex("57 01 03 00 000003E9 008F")
     message = wire.parse_message(frame)
-    query = wire.decode_query_request(message)
+    query = wire.decode_request(message)
     assert (query.device_name, query.subject) == (DEVICE, subject)
     assert (query.issuer, query.serial) == ("CN=stormin-WIN2012-CA", serial)
 
@@ -37,11 +37,11 @@ def test_query_elements_are_told_apart_by_content_not_tag() -> None:
     """Harness rule §5.5.3: among tags 4-6, a zstring with `=` is the issuer."""
     swapped = [(1, b"\x01" + DEVICE.encode()), (3, b"CN=x\x00"), (6, b"\x0a\x1b"),
                (4, b"CN=CA,O=Lab\x00")]
-    query = wire.decode_query_request(wire.parse_message(wire.encode_message(3, 7, swapped)))
+    query = wire.decode_request(wire.parse_message(wire.encode_message(3, 7, swapped)))
     assert (query.subject, query.issuer, query.serial) == ("CN=x", "CN=CA,O=Lab", 0x0A1B)
     # raw serial bytes that happen to hold 0x3D and end in 0x00 but are not UTF-8 text
     odd = [(4, b"CN=CA\x00"), (5, b"\xff\x3d\x00")]
-    query = wire.decode_query_request(wire.parse_message(wire.encode_message(3, 7, odd)))
+    query = wire.decode_request(wire.parse_message(wire.encode_message(3, 7, odd)))
     assert (query.issuer, query.serial, query.device_name) == ("CN=CA", 0xFF3D00, None)
 
 
@@ -82,7 +82,7 @@ def test_malformed_frames_raise_format_error(frame: bytes, reason: str) -> None:
 def test_content_problems_are_not_framing_problems() -> None:
     """Missing elements decode to None (the server answers STATUS 1, not a close)."""
     message = wire.parse_message(wire.encode_message(1, 1, [(99, b"junk")]))
-    assert wire.decode_verify_request(message) == wire.VerifyRequest(None, None)
+    assert wire.decode_request(message) == wire.Request(None)
     with pytest.raises(FormatError, match="STATUS"):
         wire.decode_response(message)
 

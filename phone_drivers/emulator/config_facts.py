@@ -1,0 +1,103 @@
+"""The few facts a phone takes from a configuration file for its trust decisions.
+
+PROTOCOLS.md §4.2 and §7.4: after a config is accepted the phone acts on
+`capfAuthMode`, `capfList`, `<TVS>`, `deviceSecurityMode` and, for the short
+config, `encrConfig`/`certHash`. The TVS member list in particular is phone state
+(§7.1): it exists only once a config was accepted, and XMLDefault may lack it.
+Configs come off the network, so a document with a DTD is refused outright
+rather than handed to an entity-expanding parser [HARNESS].
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+
+from harness.formats.enc import parse_stub
+from harness.formats.errors import FormatError
+
+TVS_PORT = 2445
+SIP_PORT = 5060
+CAPF_PORT = 3804
+
+
+@dataclass(frozen=True)
+class TvsMember:
+    """`<TVS><members><member priority>`: lower priority is tried first."""
+
+    address: str
+    port: int = TVS_PORT
+    priority: int = 0
+
+
+@dataclass(frozen=True)
+class CapfServer:
+    """`<capfList><capf>`: processNodeName and phonePort, tried in file order."""
+
+    address: str
+    port: int = CAPF_PORT
+
+
+@dataclass(frozen=True)
+class ConfigFacts:
+    """Trust-relevant content of one config document (full or short)."""
+
+    root: str = ""
+    tvs_members: tuple[TvsMember, ...] = ()
+    capf_auth_mode: int | None = None
+    capf_servers: tuple[CapfServer, ...] = ()
+    security_mode: int | None = None
+    encrypted: bool = False  # short config announcing SEP<MAC>.cnf.xml.enc.sgn
+    cert_hash: str | None = None
+    call_managers: tuple[tuple[str, int], ...] = ()  # (address, SIP port) by priority
+    services_url: str | None = None  # phone services over HTTPS (judged per §7.6)
+
+
+def read_config(xml: bytes) -> ConfigFacts:
+    """Parse `xml` (FormatError when not well-formed or carrying a DTD)."""
+    upper = xml.upper()
+    if b"<!DOCTYPE" in upper or b"<!ENTITY" in upper:
+        raise FormatError("config XML with a DTD is refused")
+    try:
+        root = ET.fromstring(xml)
+    except (ET.ParseError, ValueError, LookupError) as exc:
+        raise FormatError(f"not well-formed XML: {exc}") from None
+    stub = parse_stub(xml)
+    members = [_member(m) for tvs in root.iter("TVS") for m in tvs.iter("member")]
+    capf = [_capf(c) for capf_list in root.iter("capfList") for c in capf_list.iter("capf")]
+    return ConfigFacts(
+        root=root.tag,
+        tvs_members=tuple(sorted((m for m in members if m), key=lambda m: m.priority)),
+        capf_auth_mode=stub.capf_auth_mode,
+        capf_servers=tuple(c for c in capf if c),
+        security_mode=_number(root.findtext("deviceSecurityMode")),
+        encrypted=stub.encrypted,
+        cert_hash=stub.cert_hash,
+        call_managers=tuple(m for m in (_manager(e) for e in root.iter("callManager")) if m),
+        services_url=(root.findtext("servicesURL") or "").strip() or None,
+    )
+
+
+def _manager(element: ET.Element) -> tuple[str, int] | None:
+    address = (element.findtext("processNodeName") or "").strip()
+    port = _number(element.findtext("ports/sipPort")) or SIP_PORT
+    return (address, port) if address else None
+
+
+def _member(element: ET.Element) -> TvsMember | None:
+    address = (element.findtext("address") or "").strip()
+    if not address:
+        return None
+    port = _number(element.findtext("port")) or TVS_PORT
+    return TvsMember(address, port, _number(element.get("priority")) or 0)
+
+
+def _capf(element: ET.Element) -> CapfServer | None:
+    address = (element.findtext("processNodeName") or "").strip()
+    port = _number(element.findtext("phonePort")) or CAPF_PORT
+    return CapfServer(address, port) if address else None
+
+
+def _number(text: str | None) -> int | None:
+    value = (text or "").strip()
+    return int(value) if value.isascii() and value.isdigit() else None

@@ -1,0 +1,276 @@
+"""A twin phone: firmware + sockets + console + power, living on the twin's event loop.
+
+It is what the fake switch powers (`power_on`/`power_off`), what the registrar
+resets (SIP NOTIFY), and what the console driver talks to (a real pty). Each
+boot is a task on the twin's loop; power loss cancels it. Everything it does
+goes to the event timeline keyed by its device name, so tests observe it the
+same way they observe a real phone through the endpoints.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from cryptography import x509
+
+from harness.events import EventLog
+from harness.formats.errors import FormatError
+from harness.phone_models import PhoneModel
+from phone_drivers.emulator import console_lines as lines
+from phone_drivers.emulator.boot import BootSequence
+from phone_drivers.emulator.firmware import Firmware
+from phone_drivers.emulator.firmware_types import Decision, Outcome
+from phone_drivers.emulator.profiles import TimingProfile
+from phone_drivers.emulator.sip_client import SipAgent, SipRegistrationError
+from phone_drivers.emulator.tftp_client import TftpOptions
+from phone_drivers.emulator.trust_state import PhoneIdentity, PhoneOptions
+from phone_drivers.emulator.tty import PhoneTty, TtyCommand
+
+LOAD = "9-4-2SR3-1S"
+
+
+class TwinPhone:
+    """One emulated phone. Thread-safe entry points: power_on/off, reset, restart."""
+
+    def __init__(self, identity: PhoneIdentity, *, address: str,
+                 tftp_servers: Sequence[tuple[str, int]], events: EventLog,
+                 loop: asyncio.AbstractEventLoop, profile: TimingProfile,
+                 protocol: str = "SIP", console: bool = True,
+                 options: PhoneOptions | None = None) -> None:
+        self.firmware = Firmware(identity, options)
+        self.model_info: PhoneModel = identity.capabilities
+        self.name, self.mac, self.address = identity.name, identity.mac, address
+        self.tftp_servers = list(tftp_servers)
+        self.events, self.loop, self.profile, self.protocol = events, loop, profile, protocol
+        self.tftp_options = TftpOptions(timeout=profile.tftp_timeout, retries=3)
+        self.pid = 200 + int(self.mac[-2:], 16)
+        self.powered = False
+        self.registered_to: tuple[str, int] | None = None
+        family = self.model_info.family
+        self.tty = PhoneTty(family, on_command=self._on_console) if console else None
+        self._ids = itertools.count(1)
+        self._task: asyncio.Task[None] | None = None
+        self._sip: SipAgent | None = None
+        events.bind_address(address, self.name)
+
+    # --- what the switch reads (PoweredDevice) -----------------------------
+    @property
+    def platform(self) -> str:
+        return self.model_info.platform
+
+    @property
+    def power_watts(self) -> float:
+        return 6.3 if self.powered else 0.0
+
+    @property
+    def software_version(self) -> str:
+        return f"{self.protocol}{self.model_info.model}.{LOAD}"
+
+    @property
+    def console_path(self) -> str | None:
+        return self.tty.path if self.tty else None
+
+    # --- thread-safe controls ---------------------------------------------
+    def power_on(self) -> None:
+        self.loop.call_soon_threadsafe(self._boot, "power")
+
+    def power_off(self) -> None:
+        self.loop.call_soon_threadsafe(self._power_off)
+
+    def reset(self) -> None:
+        self.loop.call_soon_threadsafe(self._boot, "reset")
+
+    def restart(self) -> None:
+        self.loop.call_soon_threadsafe(self._boot, "restart")
+
+    def close(self) -> None:
+        """Power off for good and release the console pty."""
+        if not self.loop.is_closed():
+            future = asyncio.run_coroutine_threadsafe(self._shutdown(), self.loop)
+            future.result(5)
+        if self.tty is not None:
+            self.tty.close()
+
+    # --- on the loop ---------------------------------------------------------
+    def _boot(self, kind: str) -> None:
+        if kind != "power" and not self.powered:
+            return
+        self._cancel()
+        if kind == "power":
+            self.powered = True
+            self.record("phone.power", state="on")
+        now = time.time()
+        {"power": self.firmware.reset, "reset": self.firmware.reset,
+         "restart": self.firmware.restart}[kind](now=now)
+        self._task = self.loop.create_task(self._run(kind), name=f"{self.name} boot")
+
+    def _power_off(self) -> None:
+        if not self.powered:
+            return
+        self._cancel()
+        self.powered = False
+        self.registered_to = None
+        self.record("phone.power", state="off")
+
+    async def _shutdown(self) -> None:
+        self._power_off()
+
+    def _cancel(self) -> None:
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+        self._task = None
+        if self._sip is not None:
+            self._sip.close()
+            self._sip = None
+
+    async def _run(self, kind: str) -> None:
+        self.record("phone.boot", kind=kind)
+        family = self.model_info.family
+        self.emit(lines.power_up(family, self.model_info.model, self.software_version))
+        if kind == "power":
+            await asyncio.sleep(self.profile.power_to_link)
+            self.emit(lines.dhcp_discover(family))
+            await asyncio.sleep(self.profile.link_to_dhcp)
+            self.emit(lines.dhcp_bound(family, self.address), lines.tftp_server(family))
+        attempt = 0
+        while True:
+            attempt += 1
+            sequence = BootSequence(self)
+            await sequence.trust_lists()
+            outcome = await sequence.config()
+            if outcome == "accepted" and await sequence.capf():
+                outcome = await sequence.config()
+            if self.firmware.state.last_config is not None:
+                await sequence.https()
+                await asyncio.sleep(self.profile.before_register)
+                registered = await sequence.register()
+            else:
+                registered = False
+            if registered and outcome != "missing":
+                self.record("phone.ready", config=outcome, attempt=attempt)
+                return
+            self.record("phone.retry", attempt=attempt, config=outcome, registered=registered)
+            await asyncio.sleep(self.profile.config_retry)
+
+    async def sip_register(self, server: tuple[str, int]) -> int:
+        if self._sip is None:
+            self._sip = SipAgent(self.name, self.address, self._on_sip_action)
+        try:
+            status = await self._sip.register(server)
+        except SipRegistrationError:
+            return 0
+        self.registered_to = server if status == 200 else None
+        return status
+
+    def _on_sip_action(self, action: str) -> None:
+        self.record("phone.notify", action=action)
+        self._boot(action)
+
+    # --- trust helpers for the boot sequence ---------------------------------
+    def capf_server_trusted(self, der: bytes) -> bool:
+        """§6.1: the CAPF certificate must be a CAPF record of the CTL or ITL."""
+        try:
+            cert = x509.load_der_x509_certificate(der)
+        except ValueError:
+            return False
+        state = self.firmware.state
+        return any(r.role == 4 and r.matches(cert)
+                   for lst in (state.ctl, state.itl) if lst is not None for r in lst.records)
+
+    # --- reporting -------------------------------------------------------------
+    def next_id(self) -> int:
+        return next(self._ids)
+
+    def record(self, kind: str, /, **data: Any) -> None:
+        self.events.record(kind, source=self.name, phone=self.name, **data)
+
+    def emit(self, *items: lines.Line | list[lines.Line]) -> None:
+        if self.tty is not None:
+            self.tty.emit(*items)
+
+    def report(self, subject: str, decision: Decision) -> None:
+        """A firmware decision → timeline event and the matching console line."""
+        self.record(f"phone.{subject}", name=decision.name, outcome=decision.outcome.value,
+                    reason=decision.reason, basis=decision.basis)
+        family, name = self.model_info.family, decision.name or subject
+        if subject in ("ctl", "itl") and decision.outcome is Outcome.ACCEPTED:
+            self.emit(lines.trust_list_accepted(family))
+        elif subject in ("ctl", "itl") and decision.outcome is Outcome.REJECTED:
+            self.emit(lines.trust_list_failed(family, name))
+        elif subject == "config" and decision.outcome is Outcome.ACCEPTED:
+            self.emit(lines.config_accepted(family, name))
+        elif subject == "config" and decision.outcome is Outcome.REJECTED:
+            self.emit(lines.config_rejected(family, name))
+
+    def _on_console(self, command: TtyCommand) -> None:
+        """Console commands arrive on the tty thread: hop onto the loop."""
+        self.loop.call_soon_threadsafe(self._console_command, command)
+
+    def _console_command(self, command: TtyCommand) -> None:
+        fw, now, family = self.firmware, time.time(), self.model_info.family
+        self.record("phone.console_command", command=command.verb)
+        if command.verb == "erase itl":
+            fw.erase_itl(now=now)
+            self.emit(lines.trust_erased(family, "ITL"))
+        elif command.verb == "erase ctl":
+            fw.erase_ctl(now=now)
+            self.emit(lines.trust_erased(family, "CTL"))
+        elif command.verb == "factory reset":
+            fw.factory_reset(now=now)
+            self.emit(lines.trust_erased(family, "CTL and ITL"))
+            self._boot("reset")
+        elif command.verb == "capf auth":
+            fw.enter_capf_string(command.argument)
+            self.loop.create_task(self._capf_now())
+        elif command.verb.startswith("show"):
+            self._show(command.verb.split()[1])
+
+    async def _capf_now(self) -> None:
+        sequence = BootSequence(self)
+        if await sequence.capf():
+            await sequence.config()
+
+    def _show(self, what: str) -> None:
+        state = self.firmware.state
+        if what == "status":
+            for message in state.status_messages[-10:] or ["(no status messages)"]:
+                self.emit(lines.Line("NOT", "status", message))
+            return
+        trust = state.itl if what == "itl" else state.ctl
+        if trust is None:
+            self.emit(lines.Line("NOT", "security", f"No {what.upper()} installed"))
+            return
+        for record in trust.records:
+            self.emit(lines.Line("NOT", "security", f"{what.upper()} record role={record.role} "
+                                 f"subject={record.subject or '(empty)'}"))
+
+    # --- observation (§7.12) ---------------------------------------------------
+    def observe(self) -> dict[str, Any]:
+        state = self.firmware.state
+        itl_signer = _signer_serial(state.itl)
+        return {
+            "name": self.name, "powered": self.powered,
+            "registered": self.registered_to is not None,
+            "itl_digest": state.itl.digest if state.itl else None,
+            "itl_signer_serial": itl_signer,
+            "itl_rollback": bool(state.itl and state.itl.is_rollback),
+            "ctl_digest": state.ctl.digest if state.ctl else None,
+            "lsc_serial": f"{state.lsc.serial:x}" if state.lsc else None,
+            "config_rejected": state.config_rejected,
+            "trust_list_update_failed": state.trust_list_update_failed,
+            "stranded": self.firmware.is_stranded, "capf_result": state.capf_result,
+            "has_config": state.last_config is not None,
+        }
+
+
+def _signer_serial(trust: Any) -> str | None:
+    if trust is None:
+        return None
+    try:
+        return f"{trust.header.signer.serial:x}"
+    except (AttributeError, FormatError):
+        return None
