@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-import time
+import signal
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -124,11 +125,11 @@ def _serve(cert: Path, device: list[str], key: Path | None, issuer: Path | None,
         bound = endpoint.address
         print(f"CAPF listening on {bound[0]}:{bound[1]} ({len(directory.records())} devices)",
               flush=True)
+        stopping = threading.Event()  # Ctrl-C or a plain `kill`: both stop cleanly
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda *_: stopping.set())
         try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            pass
+            stopping.wait()
         finally:
             endpoint.stop()
 

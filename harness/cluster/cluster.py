@@ -25,7 +25,7 @@ from harness.cluster.state import ClusterState, Param, SecurityMode, Service
 from harness.cluster.trust import capf_records, trusted_entries
 from harness.errors import UsageError
 from harness.events import EventLog
-from harness.pki import CertRole, LabPKI
+from harness.pki import CertRole, Identity, LabPKI
 from harness.services.capf_directory import DeviceRecord
 from harness.services.registrar import Registrar
 from harness.services.truststore import TrustEntry
@@ -48,6 +48,7 @@ class Cluster:
         self.peer_entries: dict[str, list[TrustEntry]] = {}
         self.power_cycle: PowerCycle | None = None  # set by the lab for reset(how="power")
         self._stamp = int(time.time())
+        self._signers: dict[str, Identity] = {}  # TFTP key each node published with
         self.plane.capf_directory.subscribe(self._on_capf_change)
         self.sync_trust()
         self.sync_capf()
@@ -117,10 +118,15 @@ class Cluster:
     def _on_capf_change(self, record: DeviceRecord) -> None:
         """A new LSC changes that phone's encrypted config at once, as on CUCM."""
         phone = self.state.phones.get(record.name)
-        if phone is None or not phone.encrypted_config:
+        if phone is None:
+            return
+        phone.capf_operation = record.operation.value  # done: back to "none" (§6.9)
+        if not phone.encrypted_config:
             return
         for node in self.state.nodes_running(Service.TFTP):
-            signer = self.pki.identity(CertRole.tftp, node.name)
+            signer = self._signers.get(node.name)
+            if signer is None:  # TFTP never started: nothing published yet
+                continue
             self.plane.files[node.name].update(fileset.phone_files(
                 self.state, phone, signer, self.endpoints_for_phones(), record.certificate,
                 self._next_stamp()))
@@ -185,7 +191,7 @@ class Cluster:
                                        self.endpoints_for_phones(), self._next_stamp(),
                                        self.device_certificates())
         self.plane.files[node].replace(files)
-        signer = self.pki.identity(CertRole.tftp, node)
+        signer = self._signers[node] = self.pki.identity(CertRole.tftp, node)
         self.events.record("tftp.rebuilt", source=f"tftp@{node}", node=node, files=len(files),
                            itl_signer_serial=f"{signer.serial:x}",
                            rollback=self.state.parameters[Param.PREPARE_ROLLBACK])

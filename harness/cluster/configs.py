@@ -49,7 +49,9 @@ def _common(root: ET.Element, where: Endpoints, protocol: str) -> None:
         manager = ET.SubElement(member, "callManager")
         _text(manager, "processNodeName", address)
         ports = ET.SubElement(manager, "ports")
-        _text(ports, "sipPort" if protocol == "SIP" else "ethernetPhonePort", port)
+        if protocol != "SIP":
+            _text(ports, "ethernetPhonePort", 2000)
+        _text(ports, "sipPort", port)  # the twin registers SCCP phones through SIP too
     if where.tvs:
         _members(ET.SubElement(root, "TVS"), where.tvs, "port")
     if where.services_url:

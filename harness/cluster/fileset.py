@@ -114,6 +114,6 @@ class AliasedFiles(MappingSource):
 
     def lookup(self, name: str) -> bytes | None:
         upper = name.upper()
-        if len(name) == 19 and upper.endswith(".TLV") and upper[3:6] == "SEP":
+        if len(name) == 22 and upper.endswith(".TLV") and upper[3:6] == "SEP":
             name = {"ITL": ITL, "CTL": CTL}.get(upper[:3], name)
         return super().lookup(name)

@@ -70,11 +70,13 @@ class TvsClient:
     def __init__(self, servers: Iterable[TvsServer | tuple[str, int, int]],
                  accept_server_cert: Callable[[bytes], bool], *,
                  client_identity: TlsIdentity | None = None, timeout: float = 10.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 local_host: str | None = None) -> None:
         members = [s if isinstance(s, TvsServer) else TvsServer(*s) for s in servers]
         self.servers = sorted(members, key=lambda s: s.priority)
         self.accept_server_cert = accept_server_cert
         self.timeout = timeout
+        self.local_host = local_host  # the phone's own address, so TVS knows who asks
         self._clock = clock
         self._context = client_context(client_identity)
         self._cache: dict[Hashable, tuple[float, TvsResult]] = {}
@@ -131,7 +133,8 @@ class TvsClient:
                         session: int) -> TvsResult:
         reader, writer = await asyncio.open_connection(
             server.host, server.port, ssl=self._context, server_hostname="",
-            ssl_handshake_timeout=self.timeout)
+            ssl_handshake_timeout=self.timeout,
+            local_addr=(self.local_host, 0) if self.local_host else None)
         try:
             der = peer_certificate(writer.get_extra_info("ssl_object"))
             if not der or not self.accept_server_cert(der):

@@ -75,7 +75,7 @@ class BootSequence:
         phone = self.phone
         servers = [TvsServer(m.address, m.port, m.priority) for m in needed.servers]
         client = TvsClient(servers, self.fw.server_cert_trusted_for_tvs,
-                           timeout=phone.profile.tvs_timeout)
+                           timeout=phone.profile.tvs_timeout, local_host=phone.address)
         device = self.fw.state.identity.tvs_device_name
         phone.emit(lines.tvs_connect(self.family, servers[0].host, servers[0].port))
         try:
@@ -147,6 +147,8 @@ class BootSequence:
         """Run the CAPF session the firmware asks for; True if the LSC changed."""
         action = self.fw.capf_action()
         if not action.connect:
+            if self.fw.state.capf_needed or "waiting" in action.reason:
+                self.phone.record("phone.capf", outcome="waiting", reason=action.reason)
             return False
         phone, state = self.phone, self.fw.state
         client = CapfClient(

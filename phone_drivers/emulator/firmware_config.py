@@ -14,6 +14,7 @@ from harness.formats.errors import FormatError, VerificationError
 from harness.formats.names import same_dn
 from harness.formats.sgn import SignedFile, parse_signed, stripped_name
 from harness.formats.trustlist import Role
+from harness.pki.identity import Identity
 from phone_drivers.emulator.config_facts import read_config
 from phone_drivers.emulator.firmware_tvs import (
     Refused,
@@ -72,6 +73,9 @@ def accept_config(
         return reject(f"config is not usable XML: {exc.reason}")
     if facts.encrypted and not encrypted:
         state.stub = facts
+        if not _own_keys(state, facts.cert_hash):  # no key of ours can open it (§7.4)
+            return reject(f"short config names certHash {facts.cert_hash or '(empty)'}: "
+                          "no matching LSC or MIC", capf=PUBLIC_KEY_MISMATCH)
         follow = stripped_name(name) + ".enc.sgn"
         return Decision("config", Outcome.DEFERRED, "short config: the full config is encrypted",
                         now, name, basis=basis, fetch_next=follow)  # fmt: skip
@@ -105,12 +109,17 @@ def verify_signed(
     return verdict
 
 
+def _own_keys(state: PhoneState, wanted: str | None) -> list[Identity]:
+    """The phone's LSC/MIC whose certificate MD5 equals the stub's certHash."""
+    own = [c for c in (state.lsc, state.identity.mic) if c is not None]
+    return [c for c in own if wanted and cert_hash(c.cert) == wanted]
+
+
 def _decrypt(state: PhoneState, encrypted: EncryptedConfig) -> bytes | str:
     """Plain XML, or the CAPF trigger reason of §7.4 when no key works."""
     own = [c for c in (state.lsc, state.identity.mic) if c is not None]
     if state.stub is not None:  # key chosen by certHash; without a stub, try each
-        wanted = state.stub.cert_hash
-        own = [c for c in own if wanted is not None and cert_hash(c.cert) == wanted]
+        own = _own_keys(state, state.stub.cert_hash)
     if not own:
         return PUBLIC_KEY_MISMATCH
     for credential in own:

@@ -1,0 +1,104 @@
+"""The digital twin of one rack: the cluster's endpoints, a fake switch, software phones.
+
+Everything is reached through the same wires as hardware (ARCHITECTURE.md
+principle 1): phones boot over real TFTP/TLS/SIP on their own loopback
+addresses, their consoles are real ptys, and their power follows the fake
+switch's PoE ports, which netmiko drives over SSH.
+"""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+from pathlib import Path
+from typing import Any
+
+from harness.aio import BackgroundLoop
+from harness.cluster.cluster import Cluster
+from harness.cluster.from_spec import cluster_ports, cluster_state
+from harness.cluster.state import Service
+from harness.events import EventLog
+from harness.pki import LabPKI
+from lab_topology import LabSpec, RackSpec, phone_address
+from phone_drivers.emulator.phone import TwinPhone
+from phone_drivers.emulator.profiles import profile as timing
+from phone_drivers.emulator.switch import FakeSwitch, make_ports
+from phone_drivers.emulator.trust_state import PhoneIdentity
+
+
+class TwinRack:
+    """One emulated rack; `start()` brings it up, `stop()` tears everything down."""
+
+    def __init__(self, lab: LabSpec, rack: RackSpec, workdir: Path, *, profile: str = "fast",
+                 pki_template: Path | None = None, consoles: bool = True,
+                 mics: bool = True, events: EventLog | None = None) -> None:
+        self.lab, self.spec, self.workdir = lab, rack, workdir
+        self.events = events if events is not None else EventLog()
+        self.loop = BackgroundLoop(f"twin-{rack.name}")
+        pki_root = workdir / "pki"
+        if pki_template is not None and not pki_root.exists():
+            shutil.copytree(pki_template, pki_root)
+        self.pki = (LabPKI.load(pki_root) if pki_root.exists()
+                    else LabPKI.init(pki_root, [n.name for n in rack.cluster.nodes],
+                                     addresses={n.name: str(n.address)
+                                                for n in rack.cluster.nodes}))
+        self.cluster = Cluster(cluster_state(rack), self.pki, events=self.events,
+                               ports=cluster_ports(rack), loop=self.loop, name=rack.name)
+        self.switches = {s.name: FakeSwitch(
+            ports=make_ports(max(8, len(rack.phones))), hostname=f"{rack.name}-{s.name}",
+            username="lab", password=secrets.token_urlsafe(12), loop=self.loop,
+            events=self.events) for s in rack.switches}
+        self.phones: dict[str, TwinPhone] = {}
+        self._profile, self._consoles, self._mics = timing(profile), consoles, mics
+
+    def start(self) -> None:
+        self.cluster.start()
+        tftp = [self.cluster.tftp_address(n.name)
+                for n in self.cluster.state.nodes_running(Service.TFTP)]
+        for spec in self.spec.phones:
+            mic = self.pki.issue_mic(spec.name, spec.model) if self._mics else None
+            phone = TwinPhone(PhoneIdentity(spec.name[3:], spec.model, mic),
+                              address=str(phone_address(self.lab, self.spec, spec)),
+                              tftp_servers=tftp, events=self.events, loop=self.loop.loop,
+                              profile=self._profile, protocol=spec.protocol,
+                              console=self._consoles)
+            self.phones[spec.name] = phone
+        for switch in self.switches.values():
+            switch.start()
+        for spec in self.spec.phones:  # plugging in powers the phone (PoE auto)
+            self.switches[spec.switch].attach(spec.port, self.phones[spec.name])
+
+    def stop(self) -> None:
+        for switch in self.switches.values():
+            switch.close()
+        for phone in self.phones.values():
+            phone.close()
+        self.cluster.stop()
+        self.loop.close()
+
+    def __enter__(self) -> TwinRack:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def describe(self) -> dict[str, Any]:
+        """Where everything is: what `phonelab twin up --json` prints first."""
+        switch_spec = self.spec.switches[0]
+        switch = self.switches[switch_spec.name]
+        return {
+            "rack": self.spec.name,
+            "switch": {"host": switch.host, "port": switch.port, "username": switch.username,
+                       "password": switch.password, "device_type": switch.device_type},
+            "switches": {name: {"host": s.host, "port": s.port} for name, s in
+                         self.switches.items()},
+            "cluster": {f"{service.value}@{node}": f"{e.address[0]}:{e.address[1]}"
+                        for (service, node), e in self.cluster.plane.endpoints.items()
+                        if e.running},
+            "phones": [{"name": p.name, "mac": p.name[3:], "model": p.model,
+                        "address": str(phone_address(self.lab, self.spec, p)),
+                        "console": self.phones[p.name].console_path,
+                        "switch": p.switch, "switch_port": p.port}
+                       for p in self.spec.phones],
+        }
