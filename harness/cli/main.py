@@ -33,6 +33,7 @@ GROUPS: list[tuple[str, str, str]] = [
     ("tvs", "tvs_cmd", "Run a TVS server or query one."),
     ("capf", "capf_cmd", "Run a CAPF server or enroll against one."),
     ("lab", "lab_cmd", "Check lab topology files."),
+    ("twin", "twin_cmd", "Run the emulated lab (the digital twin)."),
 ]
 
 for _name, _module, _help in GROUPS:

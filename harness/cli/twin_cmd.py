@@ -1,0 +1,73 @@
+"""`phonelab twin up`: run an emulated rack (cluster, fake switch, phones) until stopped."""
+
+from __future__ import annotations
+
+import json
+import signal
+import tempfile
+import threading
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from harness.cli.common import out_console
+from harness.errors import UsageError
+from lab_topology import load_lab
+from lab_topology.generate import twin_lab
+from phone_drivers.emulator.twin import TwinRack
+
+app = typer.Typer(no_args_is_help=True)
+
+
+@app.command("up")
+def up(
+    phones: Annotated[int, typer.Option(help="Generate a rack with this many phones.")] = 4,
+    lab: Annotated[Path | None, typer.Option(help="Topology file (backend: twin).")] = None,
+    rack: Annotated[str | None, typer.Option(help="Rack of --lab (default: the first).")] = None,
+    profile: Annotated[str, typer.Option(help="Timing profile: fast or realistic.")] = "fast",
+    workdir: Annotated[Path | None, typer.Option(help="Keeps the PKI (default: temp).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="First line: one JSON object.")] = False,
+) -> None:
+    """Start the twin and print where its switch, consoles and endpoints are.
+
+    Runs until Ctrl-C or SIGTERM, then powers everything down cleanly.
+    """
+    spec = load_lab(lab) if lab else twin_lab(phones)
+    if spec.backend != "twin":
+        raise UsageError(f"{lab}: backend is {spec.backend!r}; `twin up` needs backend: twin")
+    chosen = next((r for r in spec.racks if rack in (None, r.name)), None)
+    if chosen is None:
+        raise UsageError(f"no rack {rack!r}; racks are {[r.name for r in spec.racks]}")
+    work = workdir or Path(tempfile.mkdtemp(prefix="phonelab-twin-"))
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    twin = TwinRack(spec, chosen, work, profile=profile)
+    twin.start()
+    try:
+        where = twin.describe()
+        if as_json:
+            print(json.dumps(where), flush=True)
+        else:
+            _show(where)
+        stop.wait()
+    finally:
+        twin.stop()
+    if not as_json:
+        out_console.print("twin stopped")
+
+
+def _show(where: dict[str, object]) -> None:
+    table = Table(title=f"twin rack {where['rack']}")
+    for column in ("phone", "model", "address", "console", "switch port"):
+        table.add_column(column)
+    phones = where["phones"]
+    assert isinstance(phones, list)
+    for p in phones:
+        table.add_row(p["name"], p["model"], p["address"], p["console"] or "-", p["switch_port"])
+    out_console.print(table)
+    out_console.print(f"switch (netmiko cisco_ios): {where['switch']}")
+    out_console.print(f"cluster endpoints: {where['cluster']}")
+    out_console.print("running; Ctrl-C to stop")
