@@ -13,6 +13,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from pydantic import SecretStr
+
 from harness.aio import BackgroundLoop
 from harness.cluster.cluster import Cluster
 from harness.cluster.from_spec import cluster_ports, cluster_state
@@ -24,6 +26,8 @@ from phone_drivers.emulator.phone import TwinPhone
 from phone_drivers.emulator.profiles import profile as timing
 from phone_drivers.emulator.switch import FakeSwitch, make_ports
 from phone_drivers.emulator.trust_state import PhoneIdentity
+from phone_drivers.poe import SwitchConnection
+from phone_drivers.wiring import Wiring
 
 
 class TwinRack:
@@ -82,6 +86,17 @@ class TwinRack:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    def wiring(self) -> Wiring:
+        """The twin's coordinates in the form hardware racks give them (same drivers)."""
+        return Wiring(
+            switches={name: SwitchConnection(host=s.host, port=s.port, username=s.username,
+                                             password=SecretStr(s.password), timeout=10)
+                      for name, s in self.switches.items()},
+            consoles={name: (p.console_path, 9600) for name, p in self.phones.items()
+                      if p.console_path},
+            addresses={name: p.address for name, p in self.phones.items()},
+        )
 
     def describe(self) -> dict[str, Any]:
         """Where everything is: what `phonelab twin up --json` prints first."""
