@@ -9,12 +9,10 @@ scriptable form of the same facts.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from rich import box
 from rich.console import Console
 from rich.table import Table
@@ -30,12 +28,12 @@ from harness.cli.sgn_cmd import (
     write_output,
 )
 from harness.errors import UsageError
+from harness.formats.describe import Json, hex_serial, key_type, summary
 from harness.formats.digest import Role, role_label
 from harness.formats.errors import FormatError
 from harness.formats.trustlist import Record, TrustList, build_trust_list, parse_trust_list
 
 app = typer.Typer(no_args_is_help=True)
-Json = dict[str, object]
 
 
 def parse_role(text: str) -> int:
@@ -46,67 +44,6 @@ def parse_role(text: str) -> int:
         return Role.from_label(text)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-
-
-def _hex(serial: int | None) -> str | None:
-    return None if serial is None else format(serial, "x")
-
-
-def _version(pair: tuple[int, int] | None) -> str | None:
-    return None if pair is None else f"{pair[0]}.{pair[1]}"
-
-
-def _key_type(record: Record) -> str | None:
-    key = record.verifying_key
-    if isinstance(key, rsa.RSAPublicKey):
-        return f"RSA-{key.key_size}"
-    if isinstance(key, ec.EllipticCurvePublicKey):
-        return f"EC-{key.curve.name}"
-    return None if record.public_key is None else "key only"
-
-
-def record_json(record: Record) -> Json:
-    """One record as `show --json` prints it."""
-    return {
-        "role": role_label(record.role),
-        "role_code": record.role,
-        "subject": record.subject,
-        "issuer": record.issuer,
-        "serial": _hex(record.serial),
-        "sha1": record.sha1,
-        "key": _key_type(record),
-        "empty": record.is_empty,
-        "cert_hash": None if record.cert_hash is None else record.cert_hash.hex(),
-        "dns_name": record.dns_name,
-        "ip_address": None if record.ip_address is None else str(record.ip_address),
-    }
-
-
-def summary(path: Path, trust: TrustList) -> Json:
-    """Everything `show` reports, as one JSON-ready object."""
-    header, signer_record = trust.header, trust.signer_record()
-    stamp = header.timestamp
-    return {
-        "file": str(path),
-        "size": len(trust.raw),
-        "sha256": trust.digest,
-        "version": _version(header.version),
-        "signer_version": _version(header.signer_version),
-        "header_length": header.header_length,
-        "filename": header.filename,
-        "timestamp": stamp,
-        "time": None if stamp is None else datetime.fromtimestamp(stamp, UTC).isoformat(),
-        "digest": header.digest.label,
-        "signer": {
-            "subject": header.signer.subject,
-            "issuer": header.signer.issuer,
-            "serial": _hex(header.signer.serial),
-        },
-        "signer_record": next((i for i, r in enumerate(trust.records) if r is signer_record), None),
-        "signature_valid": trust.verify(),
-        "rollback": trust.is_rollback,
-        "records": [record_json(record) for record in trust.records],
-    }
 
 
 def _render(info: Json, trust: TrustList) -> None:
@@ -126,8 +63,8 @@ def _render(info: Json, trust: TrustList) -> None:
     for column in ("#", "role", "subject", "issuer", "serial", "key", "sha1 (prefix)"):
         table.add_column(column, overflow="fold", no_wrap=column in ("#", "role", "key"))
     for index, record in enumerate(trust.records):
-        kind = _key_type(record) or ("empty" if record.is_empty else "hash only")
-        cells = (role_label(record.role), record.subject, record.issuer, _hex(record.serial))
+        kind = key_type(record) or ("empty" if record.is_empty else "hash only")
+        cells = (role_label(record.role), record.subject, record.issuer, hex_serial(record.serial))
         table.add_row(str(index), *(str(c or "-") for c in cells), kind, (record.sha1 or "-")[:16])
     # piped output is not squeezed to rich's default 80 columns
     (out_console if out_console.is_terminal else Console(width=160)).print(table)

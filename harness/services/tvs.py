@@ -29,6 +29,7 @@ from harness.services.truststore import TrustEntry, TrustStore, dn_key, dn_text
 from harness.tls import TlsIdentity, server_context
 
 DEFAULT_PORT = 2445
+BACKLOG = 1024  # every phone of a rack may connect at once; asyncio's default 100 drops SYNs
 
 
 class TvsEndpoint(AsyncioEndpoint):
@@ -51,7 +52,7 @@ class TvsEndpoint(AsyncioEndpoint):
         self._context = server_context(self.identity)  # TLS 1.0+, RSA-kx AES-CBC offered
         self._context.maximum_version = ssl.TLSVersion.TLSv1_2  # the range of §5.1, as CUCM
         self._stopping = False
-        return await asyncio.start_server(self._handle, self.host, self.port)
+        return await asyncio.start_server(self._handle, self.host, self.port, backlog=BACKLOG)
 
     def stop(self) -> None:
         """Also drop open connections, so a restart really cuts clients off."""

@@ -35,7 +35,8 @@ class TwinRack:
 
     def __init__(self, lab: LabSpec, rack: RackSpec, workdir: Path, *, profile: str = "fast",
                  pki_template: Path | None = None, consoles: bool = True,
-                 mics: bool = True, events: EventLog | None = None) -> None:
+                 mics: bool = True, events: EventLog | None = None,
+                 powered: bool = True) -> None:
         self.lab, self.spec, self.workdir = lab, rack, workdir
         self.events = events if events is not None else EventLog()
         self.loop = BackgroundLoop(f"twin-{rack.name}")
@@ -54,6 +55,7 @@ class TwinRack:
             events=self.events) for s in rack.switches}
         self.phones: dict[str, TwinPhone] = {}
         self._profile, self._consoles, self._mics = timing(profile), consoles, mics
+        self._powered = powered  # False: ports start at `power inline never`
 
     def start(self) -> None:
         self.cluster.start()
@@ -70,7 +72,12 @@ class TwinRack:
         for switch in self.switches.values():
             switch.start()
         for spec in self.spec.phones:  # plugging in powers the phone (PoE auto)
-            self.switches[spec.switch].attach(spec.port, self.phones[spec.name])
+            switch = self.switches[spec.switch]
+            if not self._powered:
+                port = switch.find_port(spec.port)
+                assert port is not None, f"{spec.port} missing on {spec.switch}"
+                switch.configure(port, admin_poe="never")
+            switch.attach(spec.port, self.phones[spec.name])
 
     def stop(self) -> None:
         for switch in self.switches.values():

@@ -1,0 +1,180 @@
+"""Shared pieces of the endpoint and boot-storm benchmarks.
+
+Why a module: both benchmarks need a real `Cluster` (lab PKI, real ITL and signed
+per-phone configs for N phone records) running in a process of its own, so the
+server side gets its own GIL and core, plus the same bookkeeping (descriptor
+limit, peak RSS, machine load, percentiles). The cluster process is driven over a
+`multiprocessing` pipe and stops by itself if its parent goes quiet, so no load
+loop can outlive the benchmark.
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing as mp
+import os
+import resource
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from harness.cluster.cluster import Cluster
+from harness.cluster.from_spec import cluster_ports, cluster_state
+from harness.cluster.state import Service
+from harness.events import EventLog
+from harness.pki import CertRole, LabPKI
+from lab_topology import LabSpec
+from lab_topology.generate import twin_lab
+
+import asyncio.sslproto as _sp
+if os.environ.get("DBG_SSLBUF"):
+    _sp.SSLProtocol.max_size = int(os.environ["DBG_SSLBUF"])
+CLUSTER_START_TIMEOUT = 300.0  # PKI + N signed configs; a few seconds for 1,000 phones
+
+
+def raise_nofile() -> int:
+    """Raise the soft descriptor limit to the hard one (a storm holds thousands of sockets)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident set size (ru_maxrss is in KiB on Linux)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def rss_mb() -> float:
+    """This process's current resident set size."""
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def machine_load() -> str:
+    """One line on the machine's load, to print beside the figures."""
+    one, five, fifteen = os.getloadavg()
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return f"load average {one:.2f} {five:.2f} {fifteen:.2f} on {cpus} CPUs"
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile (q in 0..100); NaN for no values."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]
+
+
+@dataclass
+class ClusterInfo:
+    """Where the cluster in the child process listens, and what phones trust."""
+
+    tftp: list[tuple[str, int]]
+    tvs: list[tuple[str, int]]
+    https: list[tuple[str, int]]
+    sip: list[tuple[str, int]]
+    tvs_der: bytes  # the TVS certificate of the first node (in the ITL, role 21)
+    tomcat_der: bytes  # the HTTPS certificate TVS vouches for
+    setup_s: float
+    files: int
+
+
+@dataclass
+class ClusterReport:
+    """What the cluster process saw, sent back when it stops."""
+
+    peak_rss_mb: float
+    cpu_s: float
+    events: Counter[str] = field(default_factory=Counter)
+    errors: list[str] = field(default_factory=list)  # a few error events, described
+
+
+def _cluster_main(lab: LabSpec, conn: Connection, idle_limit: float) -> None:
+    """Child process: run the cluster of `lab`'s first rack until told to stop."""
+    raise_nofile()
+    rack = lab.racks[0]
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="phonelab-bench-") as tmp:
+        nodes = rack.cluster.nodes
+        pki = LabPKI.init(Path(tmp) / "pki", [n.name for n in nodes],
+                          addresses={n.name: str(n.address) for n in nodes})
+        events = EventLog()
+        cluster = Cluster(cluster_state(rack), pki, events=events, ports=cluster_ports(rack),
+                          name=rack.name)
+        cluster.start()
+        try:
+            node = nodes[0].name
+
+            def where(service: Service) -> list[tuple[str, int]]:
+                return [e.address for e in cluster.plane.of(service) if e.running]
+
+            conn.send(ClusterInfo(
+                tftp=where(Service.TFTP), tvs=where(Service.TVS), https=where(Service.HTTPS),
+                sip=where(Service.SIP), tvs_der=pki.identity(CertRole.tvs, node).der,
+                tomcat_der=pki.identity(CertRole.tomcat, node).der,
+                setup_s=time.perf_counter() - started,
+                files=len(cluster.plane.files[node].names())))
+            cpu = time.process_time()
+            # wait for "stop"; a parent that vanished or hangs must not strand this process
+            if not conn.poll(idle_limit):
+                return
+            conn.recv()
+            cpu = time.process_time() - cpu
+            kinds = Counter(e.kind for e in events)
+            bad = [e for e in events if e.kind.endswith(".error")
+                   or (e.kind == "tftp.rrq" and e.data.get("result") not in ("ok", "not_found"))]
+            report = ClusterReport(peak_rss_mb(), cpu, kinds, [e.describe() for e in bad[:10]])
+        finally:
+            cluster.stop()
+        conn.send(report)
+
+
+class ClusterProcess:
+    """A `Cluster` for `twin_lab(phones)` in a spawned process; a context manager."""
+
+    def __init__(self, phones: int, *, idle_limit: float = 600.0) -> None:
+        self.lab = twin_lab(phones)
+        self.idle_limit = idle_limit
+        ctx = mp.get_context("spawn")  # no fork of a process that may hold threads
+        self._conn, child = ctx.Pipe()
+        self._proc = ctx.Process(target=_cluster_main, args=(self.lab, child, idle_limit),
+                                 name="bench-cluster", daemon=True)
+        self.info: ClusterInfo | None = None
+        self.report: ClusterReport | None = None
+
+    def __enter__(self) -> ClusterProcess:
+        self._proc.start()
+        if not self._conn.poll(CLUSTER_START_TIMEOUT):
+            self._kill()
+            raise RuntimeError(f"cluster process not up within {CLUSTER_START_TIMEOUT:g} s")
+        self.info = self._conn.recv()
+        return self
+
+    def stop(self) -> ClusterReport:
+        """Ask the cluster to stop; returns its report (peak RSS, CPU, event counts)."""
+        if self.report is None:
+            self._conn.send("stop")
+            if not self._conn.poll(60):
+                self._kill()
+                raise RuntimeError("cluster process did not report within 60 s")
+            self.report = self._conn.recv()
+            self._proc.join(30)
+        return self.report
+
+    def _kill(self) -> None:
+        if self._proc.is_alive():
+            self._proc.kill()
+        self._proc.join(10)
+
+    def __exit__(self, *exc: Any) -> None:
+        try:
+            if self.report is None and self._proc.is_alive():
+                self.stop()
+        finally:
+            self._kill()

@@ -1,0 +1,118 @@
+"""`phonelab power on|off|cycle|state`: a phone's PoE by hand, through the test driver.
+
+The bench engineer reboots a phone exactly as a test does (`IosPoePort`: netmiko,
+`power inline never|auto`, confirmed on `show power inline`), so what works here
+works in a run and the other way round. The target is a phone of a hardware
+topology, or `--switch HOST[:PORT] --port INTERFACE` for an ad-hoc switch or the
+fake switch of a running `phonelab twin up` (credentials always from the env:
+PHONELAB_SWITCH_USER / PHONELAB_SWITCH_PASSWORD). A switch that is unreachable,
+refuses the login or lacks the port is a lab error: one line, exit 3.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from harness.cli.lab_target import check_interface, parse_host_port, resolve, switch_connection
+from harness.errors import UsageError
+from phone_drivers.poe import IosPoePort, SwitchConnection, SwitchSession
+from phone_drivers.power_protocol import PowerState
+
+app = typer.Typer(no_args_is_help=True)
+
+PhoneArg = Annotated[str | None, typer.Argument(
+    metavar="PHONE", show_default=False, help="Phone of --lab, e.g. SEP0021555542E6.")]
+LabOpt = Annotated[Path | None, typer.Option(
+    "--lab", show_default=False, help="Hardware topology file that cables PHONE to a switch.")]
+RackOpt = Annotated[str | None, typer.Option(
+    "--rack", show_default=False, help="Rack of --lab (default: the phone's).")]
+SwitchOpt = Annotated[str | None, typer.Option(
+    "--switch", metavar="HOST[:PORT]", show_default=False,
+    help="Switch SSH address instead of --lab (port 22 by default); credentials from "
+         "PHONELAB_SWITCH_USER / PHONELAB_SWITCH_PASSWORD.")]
+PortOpt = Annotated[str | None, typer.Option(
+    "--port", metavar="INTERFACE", show_default=False,
+    help="Switch interface with --switch, e.g. Gi1/0/5.")]
+TimeoutOpt = Annotated[float, typer.Option(
+    "--timeout", min=0.5, help="Seconds to wait for the switch to answer.")]
+SettleOpt = Annotated[float, typer.Option(
+    "--settle", min=0.5, help="Seconds to wait for the port to report the new state.")]
+
+
+def _port(phone: str | None, lab: Path | None, rack: str | None, switch: str | None,
+          interface: str | None, timeout: float, settle: float) -> tuple[str, IosPoePort]:
+    """(label for output, PoE driver) from either way of naming the target."""
+    if switch is not None or interface is not None:
+        if lab is not None:
+            raise UsageError("give either PHONE --lab FILE, or --switch and --port, not both")
+        if switch is None or interface is None:
+            raise UsageError("--switch HOST[:PORT] and --port INTERFACE go together")
+        host, ssh_port = parse_host_port(switch, "--switch", 22)
+        name = check_interface(interface)
+        connection = SwitchConnection.from_env(host, ssh_port, timeout=timeout)
+        label = phone.upper() if phone else f"{host}:{ssh_port} {name}"
+    else:
+        if lab is None or phone is None:
+            raise UsageError("name the phone as PHONE --lab FILE [--rack R], or give "
+                             "--switch HOST[:PORT] --port INTERFACE")
+        target = resolve(lab, rack, phone)
+        assert target.phone is not None
+        target.refuse_twin("switch ports", f"--switch HOST:PORT --port {target.phone.port}")
+        connection = switch_connection(target.switch_spec(), timeout)
+        name, label = target.phone.port, target.phone.name
+    return label, IosPoePort(SwitchSession(connection), name, settle_timeout=settle,
+                             poll_interval=0.2)
+
+
+def _run(action: Callable[[IosPoePort], PowerState], phone: str | None, lab: Path | None,
+         rack: str | None, switch: str | None, interface: str | None, timeout: float,
+         settle: float) -> None:
+    # paramiko reports a refused or dropped connection through logging as well; with
+    # no handler Python prints those records, and the error must stay one line.
+    logging.getLogger("paramiko").addHandler(logging.NullHandler())
+    label, port = _port(phone, lab, rack, switch, interface, timeout, settle)
+    try:
+        state = action(port)
+    finally:
+        port.session.close()
+    print(f"{label}: {state.describe()}", flush=True)
+
+
+@app.command("on")
+def power_on(phone: PhoneArg = None, lab: LabOpt = None, rack: RackOpt = None,
+             switch: SwitchOpt = None, port: PortOpt = None, timeout: TimeoutOpt = 10.0,
+             settle: SettleOpt = 30.0) -> None:
+    """Restore PoE (`power inline auto`); print the state once the phone draws power."""
+    _run(lambda p: p.on(), phone, lab, rack, switch, port, timeout, settle)
+
+
+@app.command("off")
+def power_off(phone: PhoneArg = None, lab: LabOpt = None, rack: RackOpt = None,
+              switch: SwitchOpt = None, port: PortOpt = None, timeout: TimeoutOpt = 10.0,
+              settle: SettleOpt = 30.0) -> None:
+    """Cut PoE (`power inline never`); print the state once the switch reports it off."""
+    _run(lambda p: p.off(), phone, lab, rack, switch, port, timeout, settle)
+
+
+@app.command("cycle")
+def power_cycle(
+    phone: PhoneArg = None, lab: LabOpt = None, rack: RackOpt = None, switch: SwitchOpt = None,
+    port: PortOpt = None, timeout: TimeoutOpt = 10.0, settle: SettleOpt = 30.0,
+    off_seconds: Annotated[float, typer.Option(
+        "--off-seconds", min=0, help="How long the phone stays dark.")] = 5.0,
+) -> None:
+    """Off, wait --off-seconds, on: the documented cold boot from the switch."""
+    _run(lambda p: p.cycle(off_seconds), phone, lab, rack, switch, port, timeout, settle)
+
+
+@app.command("state")
+def power_state(phone: PhoneArg = None, lab: LabOpt = None, rack: RackOpt = None,
+                switch: SwitchOpt = None, port: PortOpt = None,
+                timeout: TimeoutOpt = 10.0) -> None:
+    """Print the port's PoE state (`show power inline`) without changing it."""
+    _run(lambda p: p.state(), phone, lab, rack, switch, port, timeout, 1.0)

@@ -1,0 +1,46 @@
+"""§3 Trust on first use: a phone with no trust list accepts the first ITL it sees."""
+
+from __future__ import annotations
+
+import allure
+
+from fixtures.expect import served_itl, settle, trusting
+from fixtures.lab_run import LabRun
+from fixtures.reporting import step
+
+
+@allure.feature("Identity Trust List")
+@allure.story("First boot: trust on first use")
+@allure.severity(allure.severity_level.BLOCKER)
+def test_first_itl_is_trusted_and_signed_config_verifies(lab: LabRun) -> None:
+    settle(lab)
+    with step("Erase the CTL and ITL on every phone (Settings > Security > Trust List)"):
+        for name in lab.sbd_phones():
+            lab.phones[name].keypad.erase_ctl()
+            lab.phones[name].erase_itl()
+    with step("Reset all phones"):
+        mark = lab.reset_all()
+    with step("Every phone trusts the first ITL, verifies its signed config, uses HTTPS "
+              "through TVS and registers"):
+        found = trusting(lab, lab.plain_phones(), after=mark)
+    itl = served_itl(lab)
+    assert itl.verify()
+    for name, outcome in found.items():
+        assert outcome.requested("ITLFile.tlv") + outcome.requested(f"ITL{name}.tlv") >= 1
+        assert ("verify", "valid") in outcome.tvs, f"{name} never asked TVS about HTTPS"
+
+
+@allure.feature("Identity Trust List")
+@allure.story("Models without Security by Default")
+def test_model_without_sbd_gets_unsigned_config_and_no_itl(lab: LabRun) -> None:
+    legacy = lab.legacy_phones()
+    if not legacy:
+        import pytest
+        pytest.skip("no phone without Security by Default in this rack")
+    mark = lab.reset_all()
+    settle(lab, legacy, after=mark)
+    for name in legacy:
+        outcome = lab.outcome(name, mark)
+        files = [f for f, _ in outcome.requests]
+        assert not any(f.endswith(".tlv") for f in files), files
+        assert f"{name}.cnf.xml" in files and not any(f.endswith(".sgn") for f in files)
