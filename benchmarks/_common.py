@@ -121,11 +121,16 @@ def _cluster_main(lab: LabSpec, conn: Connection, idle_limit: float) -> None:
                 setup_s=time.perf_counter() - started,
                 files=len(cluster.plane.files[node].names())))
             cpu = time.process_time()
+            if os.environ.get("DBG_PROF"):
+                import yappi
+                yappi.set_clock_type("cpu"); yappi.start()
             # wait for "stop"; a parent that vanished or hangs must not strand this process
             if not conn.poll(idle_limit):
                 return
             conn.recv()
             cpu = time.process_time() - cpu
+            if os.environ.get("DBG_PROF"):
+                yappi.stop(); yappi.get_func_stats().save(os.environ["DBG_PROF"] + ".server", "pstat")
             kinds = Counter(e.kind for e in events)
             bad = [e for e in events if e.kind.endswith(".error")
                    or (e.kind == "tftp.rrq" and e.data.get("result") not in ("ok", "not_found"))]

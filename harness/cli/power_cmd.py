@@ -23,7 +23,12 @@ from harness.errors import UsageError
 from phone_drivers.poe import IosPoePort, SwitchConnection, SwitchSession
 from phone_drivers.power_protocol import PowerState
 
-app = typer.Typer(no_args_is_help=True)
+app = typer.Typer(
+    no_args_is_help=True,
+    epilog="Target: PHONE --lab FILE (a hardware topology; credentials from the env names "
+           "it gives), or --switch HOST[:PORT] --port INTERFACE with PHONELAB_SWITCH_USER "
+           "and PHONELAB_SWITCH_PASSWORD set, e.g. the switch `phonelab twin up --json` "
+           "prints. Exit 3 when the switch is unreachable or refuses.")
 
 PhoneArg = Annotated[str | None, typer.Argument(
     metavar="PHONE", show_default=False, help="Phone of --lab, e.g. SEP0021555542E6.")]

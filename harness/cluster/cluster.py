@@ -11,16 +11,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from cryptography import x509
 
 from harness.aio import BackgroundLoop
 from harness.cluster import fileset
+from harness.cluster.admin import ClusterAdmin
 from harness.cluster.configs import Endpoints
 from harness.cluster.plane import Ports, ServicePlane
-from harness.cluster.releases import Release, ctl_client_required
 from harness.cluster.state import ClusterState, Param, SecurityMode, Service
 from harness.cluster.trust import capf_records, trusted_entries
 from harness.errors import UsageError
@@ -33,7 +32,7 @@ from harness.services.truststore import TrustEntry
 PowerCycle = Callable[[str], None]
 
 
-class Cluster:
+class Cluster(ClusterAdmin):
     """A cluster's state + PKI + live endpoints, driven by procedure methods."""
 
     def __init__(self, state: ClusterState, pki: LabPKI, *, events: EventLog | None = None,
@@ -205,11 +204,6 @@ class Cluster:
             self.plane.files[node.name].update(fileset.ctl_file(self.state, self.pki,
                                                                self._next_stamp()))
 
-    def set_parameter(self, param: Param | str, value: bool) -> None:
-        param = Param(param)
-        self._step(f"Set enterprise parameter '{param.value}' = {value}")
-        self.state.parameters[param] = value
-
     def reset_phones(self, how: str = "notify", action: str = "reset") -> list[str]:
         """Reset (or restart) every phone: over SIP to registered phones, or by power."""
         self._step(f"{action.capitalize()} all phones", how=how)
@@ -226,58 +220,3 @@ class Cluster:
             if isinstance(registrar, Registrar) and registrar.running:
                 done += [d for d in list(registrar.registrations) if registrar.notify(d, action)]
         return done
-
-    def backup(self, path: Path, passphrase: str) -> None:
-        self._step("Back up the cluster (DRS)", path=str(path))
-        self.pki.backup(path, passphrase)
-
-    def restore(self, path: Path, passphrase: str) -> None:
-        self._step("Restore the cluster from backup (DRS)", path=str(path))
-        self.pki.restore(path, passphrase)
-        self.sync_trust()
-
-    def crash(self, node: str) -> None:
-        """The node is rebuilt: its keys are lost and new certificates generated."""
-        self._step("Server crash: rebuild without backup", node=node)
-        for role in (CertRole.tftp, CertRole.tvs, CertRole.capf, CertRole.tomcat):
-            self.pki.forget(role, node)
-            self.pki.regenerate(role, node)
-        self.sync_trust()
-        for service in self.state.node(node).services:
-            if self.plane.endpoint(service, node).running or service is Service.TFTP:
-                self.restart_service(service, node, record=False)
-
-    def upgrade(self, to_release: str) -> None:
-        """Upgrade every node (§8); the CTL must be rebuilt if the old release needs it."""
-        self._change_release(Release.parse(to_release), "Upgrade every node to")
-
-    def switch_version(self, to_release: str) -> None:
-        """Switch every node to the inactive partition (rollback §9, return §10)."""
-        self._change_release(Release.parse(to_release), "Switch every server to")
-        for node in self.state.nodes:  # a version switch reboots the servers
-            for service in node.services:
-                self.restart_service(service, node.name, record=False)
-
-    def _change_release(self, target: Release, wording: str) -> None:
-        old = self.state.release
-        legacy = old if not old.has_security_by_default else target
-        self._step(f"{wording} {target}", from_release=str(old))
-        mixed = self.state.mode is SecurityMode.MIXED
-        self.state.ctl_current = not ctl_client_required(legacy, mixed)
-        self.state.release = target
-        for endpoint in self.plane.of(Service.TVS):
-            endpoint.start() if target.has_security_by_default else endpoint.stop()
-
-    def provision_bulk_certificates(self, other: Cluster) -> None:
-        """EMCC: each cluster's TVS learns the other's current TFTP and TVS certificates."""
-        self._step("Bulk certificate provisioning (EMCC)", peer=other.name)
-        self.peer_entries[other.name] = other.exportable_entries()
-        other.peer_entries[self.name] = self.exportable_entries()
-        self.sync_trust()
-        other.sync_trust()
-
-    def exportable_entries(self) -> list[TrustEntry]:
-        roles = (CertRole.tftp, CertRole.tvs)
-        return [e for e in trusted_entries(self.state, self.pki)
-                if any(e.certificate == self.pki.identity(r, n.name).cert
-                       for r in roles for n in self.state.nodes)]

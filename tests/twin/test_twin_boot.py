@@ -35,18 +35,38 @@ def test_model_without_sbd_takes_the_unsigned_config(rack: TwinRack) -> None:
     assert rack.phones[P7960].observe()["itl_digest"] is None
 
 
+def enc_accepted(rack: TwinRack, after: int) -> Event:
+    return rack.events.wait_for(lambda e: e.kind == "phone.config" and e.phone == P7942
+                                and (e.data["name"] or "").endswith(".enc.sgn")
+                                and e.data["outcome"] == "accepted", 15, after=after)
+
+
 def test_encrypted_phone_enrolls_with_capf_then_decrypts(rack: TwinRack) -> None:
-    phone = rack.phones[P7942]
+    """Null-string CAPF install: automatic enrollment, then the .enc.sgn decrypts."""
+    enc_accepted(rack, 0)
+    ready(rack, P7942)
+    assert rack.phones[P7942].observe()["lsc_serial"]
+    sessions = [e for e in rack.events.of_kind("capf.session") if e.phone == P7942]
+    assert sessions and sessions[0].data["operation"] == "install"
+
+
+def test_password_mode_waits_for_the_string_typed_on_the_phone(rack: TwinRack) -> None:
+    ready(rack, P7942)
+    first_lsc = rack.phones[P7942].observe()["lsc_serial"]
+    record = rack.cluster.state.phones[P7942]
+    record.capf_operation, record.capf_auth, record.capf_password = "install", "password", "1234"
+    rack.cluster.sync_capf()
+    rack.cluster.restart_service("tftp")
+    mark = rack.events.mark()
+    rack.phones[P7942].reset()
     rack.events.wait_for(lambda e: e.kind == "phone.capf" and e.phone == P7942
-                         and e.data["outcome"] == "waiting", 15)
-    assert phone.observe()["lsc_serial"] is None and not phone.observe()["registered"]
+                         and e.data["outcome"] == "waiting", 15, after=mark)
+    phone = rack.phones[P7942]
     assert phone.console_path is not None
     with serial.serial_for_url(phone.console_path, timeout=1) as console:
         console.write(b"capf auth 1234\r\n")  # typed on the keypad, via the console path
-        rack.events.wait_for(lambda e: e.kind == "phone.config" and e.phone == P7942
-                             and (e.data["name"] or "").endswith(".enc.sgn")
-                             and e.data["outcome"] == "accepted", 15)
-    ready(rack, P7942)
-    assert phone.observe()["lsc_serial"]
-    sessions = [e for e in rack.events.of_kind("capf.session") if e.phone == P7942]
-    assert sessions and sessions[-1].data["result"] in ("ok", "installed", "success")
+        session = rack.events.wait_for(lambda e: e.kind == "capf.session" and e.phone == P7942,
+                                       15, after=mark)
+        assert session.data["auth"] == "password" and session.data["operation"] == "install"
+        enc_accepted(rack, session.seq)
+    assert phone.observe()["lsc_serial"] not in (None, first_lsc)

@@ -1,0 +1,160 @@
+"""`phonelab serve`: run a rack's whole cluster (TFTP, TVS, CAPF, HTTPS, SIP) for real phones.
+
+This is the bench use of the harness's security plane: the same `Cluster` a test
+run starts, built from the topology (nodes, release, mode, phones in the database)
+with the lab PKI in `--pki`, so a phone cabled to the bench boots against exactly
+what the tests will serve it. Progress comes from the event timeline: on a
+terminal a live table (endpoint, address, requests so far, last event); when
+stdout is a pipe or file, where a live table would print nothing until the end,
+one line per event instead and the table once at the end. A port that cannot be
+bound (busy, or below 1024 without root) is a lab error: one line, exit 3.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.live import Live
+from rich.table import Table
+
+from harness.cli.common import out_console
+from harness.cli.lab_target import resolve
+from harness.cluster.cluster import Cluster
+from harness.cluster.from_spec import cluster_ports, cluster_state
+from harness.cluster.plane import Ports
+from harness.errors import LabError, UsageError
+from harness.events import Event, EventLog
+from harness.pki import LabPKI
+from harness.pki.store import MANIFEST
+from lab_topology.schema import RackSpec
+
+app = typer.Typer(
+    invoke_without_command=True, no_args_is_help=True, subcommand_metavar="",
+    context_settings={"allow_interspersed_args": True},
+    epilog="Ports come from the topology (0 = any free port) unless --standard-ports "
+           "(69, 2445, 3804, 8443, 5060: what real phones use; below 1024 needs root) or "
+           "--ephemeral-ports. Ctrl-C or SIGTERM stop every endpoint and exit 0.")
+_NOT_REQUESTS = {"tftp.rebuilt"}  # the server's own doing, not a phone's request
+
+
+class _Status:
+    """Requests and the last event per endpoint, fed by the event log's listener."""
+
+    def __init__(self, cluster: Cluster) -> None:
+        self.cluster = cluster
+        self.endpoints = {f"{s.value}@{n}": e for (s, n), e in cluster.plane.endpoints.items()}
+        self.requests: Counter[str] = Counter()
+        self.last: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def key(self, event: Event) -> str | None:
+        """Which endpoint recorded `event` (TVS and CAPF name their node in the data)."""
+        if event.source in self.endpoints:
+            return event.source
+        node = f"{event.source}@{event.data.get('node')}"
+        if node in self.endpoints:
+            return node
+        return next((k for k in self.endpoints if k.startswith(f"{event.source}@")), None)
+
+    def record(self, event: Event) -> str | None:
+        key = self.key(event)
+        if key is None:
+            return None
+        details = " ".join(f"{k}={v}" for k, v in event.data.items() if k not in ("peer", "node"))
+        stamp = time.strftime("%H:%M:%S", time.localtime(event.time))
+        text = f"{stamp} {event.kind} {event.phone or event.data.get('peer', '-')} {details}"
+        with self._lock:
+            self.requests[key] += event.kind not in _NOT_REQUESTS
+            self.last[key] = text.strip()
+        return f"{key:<14} {text.strip()}"
+
+    def address(self, key: str) -> str:
+        endpoint = self.endpoints[key]
+        return f"{endpoint.address[0]}:{endpoint.address[1]}" if endpoint.running else "not running"
+
+    def table(self) -> Table:
+        table = Table(title=f"cluster {self.cluster.name} (Ctrl-C stops)")
+        for column in ("endpoint", "address", "requests", "last event"):
+            table.add_column(column, overflow="fold")
+        with self._lock:
+            for key in self.endpoints:
+                table.add_row(key, self.address(key), str(self.requests[key]),
+                              self.last.get(key, "-"))
+        return table
+
+
+def _pki(root: Path, rack: RackSpec) -> LabPKI:
+    """Load the lab PKI, or create it for the rack's nodes (saying so) when missing."""
+    nodes = rack.cluster.nodes
+    if not (root / MANIFEST).is_file():
+        pki = LabPKI.init(root, [n.name for n in nodes],
+                          addresses={n.name: str(n.address) for n in nodes})
+        print(f"initialised a lab PKI for {', '.join(pki.nodes)} in {root}", flush=True)
+        return pki
+    pki = LabPKI.load(root)
+    if missing := [n.name for n in nodes if n.name not in pki.nodes]:
+        raise UsageError(f"lab PKI {root} has nodes {', '.join(pki.nodes)}, not "
+                         f"{', '.join(missing)}; give another --pki directory")
+    return pki
+
+
+@app.callback()
+def serve(
+    lab: Annotated[Path, typer.Option("--lab", show_default=False, help="Topology file.")],
+    rack: Annotated[str | None, typer.Option(
+        "--rack", show_default=False, help="Rack of --lab (default: the first).")] = None,
+    standard: Annotated[bool | None, typer.Option(
+        "--standard-ports/--ephemeral-ports", show_default=False,
+        help="Override the topology's ports: the real ones, or any free ones.")] = None,
+    pki_dir: Annotated[Path | None, typer.Option(
+        "--pki", show_default=False, help="Lab PKI directory; created when missing "
+        "(default: ./pki/LAB-RACK).")] = None,
+) -> None:
+    """Serve every endpoint of the rack's cluster until Ctrl-C, with a live status table."""
+    target = resolve(lab, rack)
+    spec = target.rack
+    ports = cluster_ports(spec) if standard is None else Ports.standard() if standard else Ports()
+    pki = _pki(pki_dir or Path("pki") / f"{target.lab.name}-{spec.name}", spec)
+    events = EventLog()
+    cluster = Cluster(cluster_state(spec), pki, events=events, ports=ports, name=spec.name)
+    status = _Status(cluster)
+    live = out_console.is_terminal
+
+    def on_event(event: Event) -> None:
+        line = status.record(event)
+        if line and not live:
+            print(line, flush=True)
+
+    events.subscribe(on_event)
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set())
+                for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        try:
+            cluster.start()
+        except (OSError, LabError) as exc:
+            low = any(0 < p < 1024 for p in vars(ports).values())
+            hint = " (ports below 1024 need root; --ephemeral-ports picks free ones)" if low else ""
+            raise LabError(f"cannot start cluster {spec.name}: {exc}{hint}") from None
+        if live:
+            with Live(get_renderable=status.table, console=out_console, refresh_per_second=2):
+                while not stop.wait(0.25):
+                    pass
+        else:
+            for key in status.endpoints:
+                print(f"{key:<14} {status.address(key)}", flush=True)
+            print(f"serving cluster {spec.name} of {lab}; Ctrl-C stops", flush=True)
+            while not stop.wait(0.25):
+                pass
+            out_console.print(status.table())
+    finally:
+        cluster.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    print(f"stopped after {sum(status.requests.values())} requests", flush=True)
