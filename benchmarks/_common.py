@@ -31,9 +31,6 @@ from harness.pki import CertRole, LabPKI
 from lab_topology import LabSpec
 from lab_topology.generate import twin_lab
 
-import asyncio.sslproto as _sp
-if os.environ.get("DBG_SSLBUF"):
-    _sp.SSLProtocol.max_size = int(os.environ["DBG_SSLBUF"])
 CLUSTER_START_TIMEOUT = 300.0  # PKI + N signed configs; a few seconds for 1,000 phones
 
 

@@ -91,7 +91,10 @@ class _Session:
                 chunk = os.read(0, 4096)
             except OSError:
                 chunk = b""
-            *lines, pending = (pending + chunk).split(b"\n") if chunk else [pending, b""]
+            if chunk:
+                *lines, pending = (pending + chunk).split(b"\n")
+            else:  # end of input: a last line without a newline is still sent
+                lines, pending = [pending] if pending.strip() else [], b""
             try:
                 for line in lines:
                     self.console.sendline(line.decode(errors="replace").rstrip("\r"))
@@ -143,7 +146,7 @@ def console(
 ) -> None:
     """Open a phone's serial console: show what it prints, send what you type."""
     where, speed, name = _coordinates(phone, lab, rack, url, baud)
-    log_path = log or Path(f"{name}.console.log")
+    log_path = log or Path(f"{name}.console.log" if name != "console" else "console.log")
     try:
         driver = SerialConsole(where, name=name, log_path=log_path, baudrate=speed)
     except OSError as exc:

@@ -24,6 +24,8 @@ from phone_drivers.poe import SwitchConnection
 
 _INTERFACE = re.compile(
     r"^(Gi|GigabitEthernet|Fa|FastEthernet|Te|TenGigabitEthernet)\d+(/\d+){1,2}$", re.I)
+_HOST_PORT = re.compile(
+    r"\[(?P<v6>[^\]]+)\](?::(?P<p6>[^:]*))?|(?P<host>[^:\s]+)(?::(?P<port>.*))?")
 
 
 @dataclass(frozen=True)
@@ -76,8 +78,7 @@ def resolve(path: Path, rack: str | None = None, phone: str | None = None) -> La
 def parse_host_port(text: str, option: str, default_port: int | None) -> tuple[str, int]:
     """`HOST`, `HOST:PORT` or `[V6]:PORT`; a bad value is a UsageError naming `option`."""
     example = f"{option} 127.0.0.1:2222"
-    match = re.fullmatch(r"\[(?P<v6>[^\]]+)\](?::(?P<p6>[^:]*))?|(?P<host>[^:\s]+)(?::(?P<port>.*))?",
-                         text.strip())
+    match = _HOST_PORT.fullmatch(text.strip())
     host = match and (match["v6"] or match["host"])
     port_text = match and (match["p6"] if match["v6"] else match["port"])
     if not host:

@@ -66,7 +66,8 @@ class _Status:
         key = self.key(event)
         if key is None:
             return None
-        details = " ".join(f"{k}={v}" for k, v in event.data.items() if k not in ("peer", "node"))
+        details = " ".join(f"{k}={_short(v)}" for k, v in event.data.items()
+                           if k not in ("peer", "node"))
         stamp = time.strftime("%H:%M:%S", time.localtime(event.time))
         text = f"{stamp} {event.kind} {event.phone or event.data.get('peer', '-')} {details}"
         with self._lock:
@@ -87,6 +88,12 @@ class _Status:
                 table.add_row(key, self.address(key), str(self.requests[key]),
                               self.last.get(key, "-"))
         return table
+
+
+def _short(value: object) -> str:
+    """Serials and digests are 40 hex digits; a table cell needs only their start."""
+    text = str(value)
+    return text if len(text) <= 20 else f"{text[:12]}…"
 
 
 def _pki(root: Path, rack: RackSpec) -> LabPKI:

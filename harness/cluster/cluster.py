@@ -120,14 +120,32 @@ class Cluster(ClusterAdmin):
         if phone is None:
             return
         phone.capf_operation = record.operation.value  # done: back to "none" (§6.9)
-        if not phone.encrypted_config:
-            return
+        self._republish(phone.name)
+
+    def update_phone(self, name: str, **changes: Any) -> None:
+        """Device > Phone > Save and Apply Config: that phone's files change at once."""
+        phone = self.state.phones.get(name)
+        if phone is None:
+            raise UsageError(f"no phone {name} in the cluster database")
+        for key, value in changes.items():
+            if not hasattr(phone, key):
+                raise UsageError(f"phone records have no field {key!r}")
+            setattr(phone, key, value)
+        self._step(f"Save and apply config for {name}",
+                   **{k: v for k, v in changes.items() if "password" not in k})
+        self.sync_capf()
+        self._republish(name)
+
+    def _republish(self, name: str) -> None:
+        """Rebuild one phone's config files with the key TFTP last published with."""
+        phone = self.state.phones[name]
+        cert = self.device_certificates().get(name)
         for node in self.state.nodes_running(Service.TFTP):
             signer = self._signers.get(node.name)
             if signer is None:  # TFTP never started: nothing published yet
                 continue
             self.plane.files[node.name].update(fileset.phone_files(
-                self.state, phone, signer, self.endpoints_for_phones(), record.certificate,
+                self.state, phone, signer, self.endpoints_for_phones(), cert,
                 self._next_stamp()))
 
     def _registration_policy(self, device: str) -> tuple[int, str]:
@@ -200,6 +218,7 @@ class Cluster(ClusterAdmin):
         self._step("Run the CTL client")
         self.state.mode = SecurityMode.MIXED
         self.state.ctl_current = True
+        self.sync_trust()  # the tokens are now in the Phone-SAST-trust store
         for node in self.state.nodes_running(Service.TFTP):
             self.plane.files[node.name].update(fileset.ctl_file(self.state, self.pki,
                                                                self._next_stamp()))

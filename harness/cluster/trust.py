@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from harness.cluster.state import ClusterState, Service
+from harness.cluster.state import ClusterState, SecurityMode, Service
 from harness.formats.trustlist import Role
 from harness.pki import CertRole, LabPKI
 from harness.services.capf_directory import AuthMode, DeviceRecord, Operation
@@ -27,8 +27,16 @@ _SERVICE_OF = {CertRole.tftp: Service.TFTP, CertRole.tvs: Service.TVS,
 
 
 def trusted_entries(state: ClusterState, pki: LabPKI, ttl: int = 86400) -> list[TrustEntry]:
-    """One entry per current certificate of a service some node runs."""
+    """One entry per current certificate of a service some node runs.
+
+    In mixed mode the CTL client has also put the SAST tokens into the
+    Phone-SAST-trust store, which TVS reports with role SAST (PROTOCOLS.md §5.6):
+    that is how a phone holding only an ITL accepts its first CTL (§7.3).
+    """
     entries: list[TrustEntry] = []
+    if state.mode is SecurityMode.MIXED:
+        entries += [TrustEntry(pki.identity(token).cert, frozenset({Role.SAST}), ttl)
+                    for token in (CertRole.sast1, CertRole.sast2) if pki.has(token)]
     for node in state.nodes:
         for role, roles in _ROLES_BY_CERT.items():
             if _SERVICE_OF[role] in node.services and pki.has(role, node.name):

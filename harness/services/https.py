@@ -2,19 +2,24 @@
 
 Phones authenticate this server through TVS (SECURITY_BY_DEFAULT.md §1, PROTOCOLS.md
 §7.6), so what matters is the certificate it presents (the node's Tomcat
-identity) and a record of who fetched what. Built on the standard library's
-threaded HTTP server wrapped in TLS; it serves a few fixed XML pages.
+identity) and a record of who fetched what. It serves a few fixed XML pages to
+GET/HEAD over HTTP/1.0 and 1.1 (keep-alive honoured), on `tls_stream` over an
+asyncio loop: its own `BackgroundLoop` thread unless one is handed in. Hand-written
+rather than the standard library's threaded server, which costs an OS thread per
+connection: a thousand threads fighting over the GIL (and ~90 MB) when a rack
+boots at once (benchmarks/bench_boot_storm.py).
 """
 
 from __future__ import annotations
 
+import asyncio
+import socket
 import ssl
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
+from harness.aio import BackgroundLoop
 from harness.events import EventLog
 from harness.services.base import Endpoint
+from harness.services.tls_stream import Listener, TlsStream
 from harness.tls import TlsIdentity, server_context
 
 PAGES: dict[str, bytes] = {
@@ -25,50 +30,10 @@ PAGES: dict[str, bytes] = {
     b"<Text>Enter user ID</Text></CiscoIPPhoneText>",
     "/services": b"<CiscoIPPhoneMenu><Title>Services</Title></CiscoIPPhoneMenu>",
 }
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-    protocol_version = "HTTP/1.1"
-
-    def do_GET(self) -> None:
-        path = self.path.split("?", 1)[0]
-        body = PAGES.get(path)
-        status = 200 if body is not None else 404
-        payload = body if body is not None else b"<error>not found</error>"
-        self.send_response(status)
-        self.send_header("Content-Type", "text/xml")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-        self.server.events.record(
-            "https.get", source=self.server.source, address=self.client_address[0],
-            path=path, status=status,
-        )
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Silence stderr logging: the event timeline is the log."""
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 1024  # a rack booting at once: the default 5 drops SYNs (1 s stalls)
-
-    def __init__(self, address: tuple[str, int], events: EventLog, source: str,
-                 context: ssl.SSLContext) -> None:
-        super().__init__(address, _Handler)
-        self.events = events
-        self.source = source
-        self.context = context
-
-    def get_request(self) -> tuple[Any, Any]:
-        sock, addr = self.socket.accept()
-        sock.settimeout(10)
-        return self.context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False), addr
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """A failed handshake or a dropped client is an event, not a traceback."""
-        self.events.record("https.error", source=self.source, address=client_address[0])
+BACKLOG = 1024  # a rack booting at once: a short accept queue drops SYNs (1 s stalls)
+TIMEOUT = 10.0  # handshake, and silence between requests
+MAX_HEAD = 16384  # request line + headers
+REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 501: "Not Implemented"}
 
 
 class HttpsServicesEndpoint(Endpoint):
@@ -77,40 +42,143 @@ class HttpsServicesEndpoint(Endpoint):
     name = "https"
 
     def __init__(self, identity: TlsIdentity, events: EventLog, host: str = "127.0.0.1",
-                 port: int = 0, source: str = "https") -> None:
+                 port: int = 0, source: str = "https", *,
+                 loop: BackgroundLoop | None = None) -> None:
         super().__init__(events, host, port)
         self.identity = identity
         self.source = source
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
+        self._given_loop = loop
+        self._loop: BackgroundLoop | None = None
+        self._listener: Listener | None = None
+        self._bound: tuple[str, int] | None = None
+        self._streams: set[TlsStream] = set()
 
     @property
     def running(self) -> bool:
-        return self._server is not None
+        return self._listener is not None
 
     @property
     def address(self) -> tuple[str, int]:
-        if self._server is None:
+        if self._bound is None:
             raise RuntimeError("https endpoint is not running")
-        host, port = self._server.server_address[:2]
-        return str(host), int(port)
+        return self._bound
 
     def start(self) -> None:
-        if self._server is not None:
+        if self._listener is not None:
             return
-        server = _Server((self.host, self.port), self.events, self.source,
-                         server_context(self.identity))
-        self._server = server
-        self.port = self.address[1]
-        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
-                                        name=f"{self.source}-serve", daemon=True)
-        self._thread.start()
+        self._context = server_context(self.identity)
+        loop = self._given_loop or BackgroundLoop(f"{self.source}-loop")
+        listener = Listener(self._handle, backlog=BACKLOG)
+        try:
+            self._bound = loop.run(listener.start(self.host, self.port))
+        except BaseException:
+            if loop is not self._given_loop:
+                loop.close()
+            raise
+        self._loop, self._listener = loop, listener
+        self.port = self._bound[1]  # a restart keeps the same port
 
     def stop(self) -> None:
-        server, self._server = self._server, None
-        if server is None:
+        listener, loop, self._listener = self._listener, self._loop, None
+        if listener is None or loop is None:
             return
-        server.shutdown()
-        server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        try:
+            loop.run(self._shutdown(listener), timeout=10)
+        finally:
+            if loop is not self._given_loop:
+                loop.close()
+            self._loop = self._bound = None
+
+    async def _shutdown(self, listener: Listener) -> None:
+        listener.close()
+        for stream in list(self._streams):
+            stream.abort()
+        if listener.tasks:
+            await asyncio.wait(list(listener.tasks), timeout=2.0)
+
+    def _error(self, peer: str, reason: str) -> None:
+        """A failed handshake or a dropped client is an event, not a traceback."""
+        self.events.record("https.error", source=self.source, address=peer, reason=reason)
+
+    async def _handle(self, raw: socket.socket, peer_address: tuple[str, int]) -> None:
+        peer = peer_address[0]
+        try:
+            stream = TlsStream.wrap(raw, self._context, server_side=True)
+        except (ssl.SSLError, OSError) as exc:
+            return self._error(peer, f"{type(exc).__name__}: {exc}")
+        self._streams.add(stream)
+        try:
+            try:
+                async with asyncio.timeout(TIMEOUT):
+                    await stream.handshake()
+            except (ssl.SSLError, OSError) as exc:
+                stream.reject()
+                return self._error(peer, f"TLS handshake: {type(exc).__name__}: {exc}")
+            while await self._request(stream, peer):
+                pass
+            stream.close()
+        except TimeoutError:
+            self._error(peer, "timed out")
+        except (ssl.SSLError, OSError, EOFError, ValueError) as exc:
+            if self._listener is not None:  # not a connection we cut on stop()
+                self._error(peer, f"{type(exc).__name__}: {exc}")
+        finally:
+            stream.abort()
+            self._streams.discard(stream)
+
+    async def _request(self, stream: TlsStream, peer: str) -> bool:
+        """Serve one request; False when the connection should close."""
+        async with asyncio.timeout(TIMEOUT):
+            head = await _read_head(stream)
+        if not head:
+            return False  # the client closed between requests
+        lines = head.decode("latin-1").split("\r\n")
+        parts = lines[0].split()
+        if len(parts) != 3 or not parts[2].startswith("HTTP/"):
+            await _reply(stream, 400, b"<error>bad request</error>", close=True)
+            self._error(peer, f"bad request line {lines[0][:80]!r}")
+            return False
+        method, target, version = parts
+        headers = {k.strip().lower(): v.strip() for k, _, v in
+                   (line.partition(":") for line in lines[1:] if line)}
+        connection = headers.get("connection", "").lower()
+        close = connection == "close" or (version == "HTTP/1.0" and connection != "keep-alive")
+        if method not in ("GET", "HEAD"):
+            await _reply(stream, 501, b"<error>not implemented</error>", close=True)
+            return False
+        path = target.split("?", 1)[0]
+        body = PAGES.get(path)
+        status = 200 if body is not None else 404
+        payload = body if body is not None else b"<error>not found</error>"
+        await _reply(stream, status, payload, close=close, head_only=method == "HEAD")
+        self.events.record("https.get", source=self.source, address=peer, path=path,
+                           status=status)
+        return not close
+
+
+async def _read_head(stream: TlsStream) -> bytes:
+    """Request line and headers, without the blank line; b"" if closed before any."""
+    head = b""
+    while True:
+        line = await stream.readline(MAX_HEAD)
+        if not line:
+            if head:
+                raise EOFError("client closed inside the request head")
+            return b""
+        if line in (b"\r\n", b"\n"):
+            if head:
+                return head
+            continue  # tolerate blank lines before a request (RFC 9112 §2.2)
+        head += line if line.endswith(b"\r\n") else line.rstrip(b"\n") + b"\r\n"
+        if len(head) > MAX_HEAD:
+            raise ValueError("request head too long")
+
+
+async def _reply(stream: TlsStream, status: int, payload: bytes, *, close: bool,
+                 head_only: bool = False) -> None:
+    head = [f"HTTP/1.1 {status} {REASONS[status]}", "Server: phonelab",
+                       "Content-Type: text/xml", f"Content-Length: {len(payload)}"]
+    if close:
+        head.append("Connection: close")
+    data = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1")
+    await stream.write(data if head_only else data + payload)

@@ -88,7 +88,9 @@ class Registrar(Endpoint):
             await tcp.wait_closed()
 
         self.loop.run(_close(), timeout=10)
-        self.registrations.clear()
+        # Phones re-register within seconds after a CallManager restart (keepalives);
+        # UDP bindings stay valid across a restart, TCP ones died with the connection.
+        self.registrations = {d: r for d, r in self.registrations.items() if r.writer is None}
 
     # --- requests --------------------------------------------------------
     def handle(self, data: bytes, peer: tuple[str, int], transport: str,

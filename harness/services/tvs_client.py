@@ -11,18 +11,19 @@ cache for TTL seconds, and session ids 1001, 1002, ... as an 8861 sends them.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import hashlib
+import ssl
 import time
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 
 from harness.formats.errors import FormatError
 from harness.services import tvs_wire as wire
+from harness.services.tls_stream import TlsStream
 from harness.services.truststore import dn_key
 from harness.services.tvs import DEFAULT_PORT
-from harness.tls import TlsIdentity, client_context, peer_certificate
+from harness.tls import TlsIdentity, client_context
 
 FIRST_SESSION_ID = 1001
 
@@ -78,7 +79,7 @@ class TvsClient:
         self.timeout = timeout
         self.local_host = local_host  # the phone's own address, so TVS knows who asks
         self._clock = clock
-        self._context = client_context(client_identity)
+        self._context = _client_context(client_identity)
         self._cache: dict[Hashable, tuple[float, TvsResult]] = {}
         self._next_session = FIRST_SESSION_ID
 
@@ -131,26 +132,39 @@ class TvsClient:
 
     async def _exchange(self, server: TvsServer, frame: bytes, reply: int,
                         session: int) -> TvsResult:
-        reader, writer = await asyncio.open_connection(
-            server.host, server.port, ssl=self._context, server_hostname="",
-            ssl_handshake_timeout=self.timeout,
-            local_addr=(self.local_host, 0) if self.local_host else None)
+        stream = await TlsStream.connect(server.host, server.port, self._context,
+                                         local_host=self.local_host)
         try:
-            der = peer_certificate(writer.get_extra_info("ssl_object"))
+            der = stream.peer_certificate()
             if not der or not self.accept_server_cert(der):
                 raise _ServerRejected("server certificate is not an accepted TVS certificate")
-            writer.write(frame)
-            await writer.drain()
-            head = await reader.readexactly(wire.HEADER_SIZE)
+            await stream.write(frame)
+            head = await stream.readexactly(wire.HEADER_SIZE)
             header = wire.parse_header(head)
-            message = wire.parse_message(head + await reader.readexactly(header.length))
+            message = wire.parse_message(head + await stream.readexactly(header.length))
         finally:
-            writer.close()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(writer.wait_closed(), 1.0)
+            stream.close()
         if header.command != reply or header.session_id != session:
             raise FormatError(f"unexpected answer: command {header.command}, "
                               f"session {header.session_id}")
         answer = wire.decode_response(message)
         return TvsResult(answer.status, answer.roles, answer.ttl, answer.certificate,
                          (server.host, server.port))
+
+
+_CONTEXTS: dict[int, tuple[TlsIdentity | None, ssl.SSLContext]] = {}
+_MAX_CONTEXTS = 256
+
+
+def _client_context(identity: TlsIdentity | None) -> ssl.SSLContext:
+    """One client context per identity: building one costs ~150 us and a few KiB, and
+    a rack of phones makes a TvsClient per boot. Keyed by identity object (held, so
+    its id cannot be reused); bounded, oldest dropped first."""
+    hit = _CONTEXTS.get(id(identity))
+    if hit is not None and hit[0] is identity:
+        return hit[1]
+    if len(_CONTEXTS) >= _MAX_CONTEXTS:
+        del _CONTEXTS[next(iter(_CONTEXTS))]
+    context = client_context(identity)
+    _CONTEXTS[id(identity)] = (identity, context)
+    return context

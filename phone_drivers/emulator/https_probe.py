@@ -2,7 +2,8 @@
 
 The phone decides trust itself (CTL/ITL match, else TVS VERIFY, PROTOCOLS.md
 §7.6), so the TLS layer checks nothing and hands back the leaf certificate;
-the request is only sent once the caller has judged that certificate.
+the request is only sent once the caller has judged that certificate. TLS runs on
+`harness.services.tls_stream` (a few KiB per connection, not asyncio's 256 KiB).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from harness.services.tls_stream import TlsStream
 from harness.tls import client_context
 
 
@@ -35,18 +37,18 @@ async def fetch(url: str, judge: Callable[[bytes], Awaitable[bool]], *, local_ho
     """Connect, let `judge` decide on the server certificate, then GET the path."""
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 443
-    reader, writer = await asyncio.wait_for(
-        asyncio.open_connection(host, port, ssl=_context(), local_addr=(local_host, 0)), timeout)
+    stream = await asyncio.wait_for(
+        TlsStream.connect(host, port, _context(), local_host=local_host), timeout)
     try:
-        ssl_object = writer.get_extra_info("ssl_object")
-        der = ssl_object.getpeercert(binary_form=True) or b""
+        der = stream.peer_certificate()
         if not await judge(der):
             return HttpsResult(False, None, der)
         path = parts.path or "/"
-        writer.write(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
-        status_line = await asyncio.wait_for(reader.readline(), timeout)
+        await stream.write(
+            f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+        status_line = await asyncio.wait_for(stream.readline(), timeout)
         fields = status_line.split()
         status = int(fields[1]) if len(fields) > 1 and fields[1].isdigit() else None
         return HttpsResult(True, status, der)
     finally:
-        writer.close()
+        stream.close()

@@ -1,0 +1,62 @@
+"""§1/§6 CAPF enrollment and encrypted configuration files (.enc.sgn)."""
+
+from __future__ import annotations
+
+import allure
+import pytest
+
+from fixtures.expect import settle
+from fixtures.lab_run import LabRun
+from fixtures.reporting import step
+
+pytestmark = [allure.feature("CAPF and encrypted configuration")]
+
+
+def encrypted_phone(lab: LabRun) -> str:
+    names = [n for n, p in lab.cluster.state.phones.items() if p.encrypted_config]
+    if not names:
+        pytest.skip("no phone with encrypted configuration in this rack")
+    return names[0]
+
+
+@allure.story("Null-string enrollment")
+@allure.severity(allure.severity_level.CRITICAL)
+def test_phone_enrolls_then_decrypts_its_config(lab: LabRun) -> None:
+    name = encrypted_phone(lab)
+    settle(lab, [name])
+    outcome = lab.outcome(name)
+    assert "installed" in outcome.capf or "ok" in outcome.capf, outcome.summary()
+    assert (f"{name}.cnf.xml.enc.sgn", "accepted") in outcome.configs, outcome.summary()
+    assert lab.cluster.served(f"{name}.cnf.xml") is None, "no clear-text config may be served"
+
+
+def schedule_password_install(lab: LabRun, name: str) -> int:
+    with step(f"Install/Upgrade for {name} by authentication string; reset it"):
+        lab.cluster.update_phone(name, capf_operation="install", capf_auth="password",
+                                 capf_password="4711")
+        return lab.reset_all()
+
+
+@allure.story("Authentication string")
+@allure.severity(allure.severity_level.NORMAL)
+def test_authentication_string_entered_on_the_phone(lab: LabRun) -> None:
+    name = encrypted_phone(lab)
+    settle(lab, [name])
+    mark = schedule_password_install(lab, name)
+    lab.wait_console(name, "authenticated successfully", after=mark)
+    with step("Enter the authentication string on the phone"):
+        lab.phones[name].keypad.enter_capf_auth("4711")
+    session = lab.wait_event(name, "capf.session", after=mark, operation="install")
+    assert session.data["auth"] == "password" and session.data["reason"] == 1
+
+
+@allure.story("Authentication string")
+def test_wrong_authentication_string_is_refused(lab: LabRun) -> None:
+    name = encrypted_phone(lab)
+    settle(lab, [name])
+    mark = schedule_password_install(lab, name)
+    lab.wait_console(name, "authenticated successfully", after=mark)
+    with step("Enter a wrong authentication string"):
+        lab.phones[name].keypad.enter_capf_auth("9999")
+    session = lab.wait_event(name, "capf.session", after=mark)
+    assert session.data["reason"] == 7, session.data
