@@ -10,6 +10,7 @@ loop can outlive the benchmark.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import multiprocessing as mp
 import os
@@ -17,7 +18,7 @@ import resource
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -92,9 +93,10 @@ class ClusterReport:
     errors: list[str] = field(default_factory=list)  # a few error events, described
 
 
-def _cluster_main(lab: LabSpec, conn: Connection, idle_limit: float) -> None:
-    """Child process: run the cluster of `lab`'s first rack until told to stop."""
-    raise_nofile()
+@contextlib.contextmanager
+def running_cluster(lab: LabSpec) -> Iterator[tuple[Cluster, ClusterInfo, EventLog]]:
+    """A started `Cluster` for `lab`'s first rack (fresh lab PKI in a temporary
+    directory, one signed config per phone record), stopped on exit."""
     rack = lab.racks[0]
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="phonelab-bench-") as tmp:
@@ -111,30 +113,38 @@ def _cluster_main(lab: LabSpec, conn: Connection, idle_limit: float) -> None:
             def where(service: Service) -> list[tuple[str, int]]:
                 return [e.address for e in cluster.plane.of(service) if e.running]
 
-            conn.send(ClusterInfo(
+            info = ClusterInfo(
                 tftp=where(Service.TFTP), tvs=where(Service.TVS), https=where(Service.HTTPS),
                 sip=where(Service.SIP), tvs_der=pki.identity(CertRole.tvs, node).der,
                 tomcat_der=pki.identity(CertRole.tomcat, node).der,
                 setup_s=time.perf_counter() - started,
-                files=len(cluster.plane.files[node].names())))
-            cpu = time.process_time()
-            if os.environ.get("DBG_PROF"):
-                import yappi
-                yappi.set_clock_type("cpu"); yappi.start()
-            # wait for "stop"; a parent that vanished or hangs must not strand this process
-            if not conn.poll(idle_limit):
-                return
-            conn.recv()
-            cpu = time.process_time() - cpu
-            if os.environ.get("DBG_PROF"):
-                yappi.stop(); yappi.get_func_stats().save(os.environ["DBG_PROF"] + ".server", "pstat")
-            kinds = Counter(e.kind for e in events)
-            bad = [e for e in events if e.kind.endswith(".error")
-                   or (e.kind == "tftp.rrq" and e.data.get("result") not in ("ok", "not_found"))]
-            report = ClusterReport(peak_rss_mb(), cpu, kinds, [e.describe() for e in bad[:10]])
+                files=len(cluster.plane.files[node].names()))
+            yield cluster, info, events
         finally:
             cluster.stop()
-        conn.send(report)
+
+
+def _cluster_main(lab: LabSpec, conn: Connection, idle_limit: float) -> None:
+    """Child process: run the cluster of `lab`'s first rack until told to stop."""
+    raise_nofile()
+    with running_cluster(lab) as (_cluster, info, events):
+        conn.send(info)
+        cpu = time.process_time()
+        if os.environ.get("DBG_PROF"):
+            import yappi
+            yappi.set_clock_type("cpu"); yappi.start()
+        # wait for "stop"; a parent that vanished or hangs must not strand this process
+        if not conn.poll(idle_limit):
+            return
+        conn.recv()
+        cpu = time.process_time() - cpu
+        if os.environ.get("DBG_PROF"):
+            yappi.stop(); yappi.get_func_stats().save(os.environ["DBG_PROF"] + ".server", "pstat")
+        kinds = Counter(e.kind for e in events)
+        bad = [e for e in events if e.kind.endswith(".error")
+               or (e.kind == "tftp.rrq" and e.data.get("result") not in ("ok", "not_found"))]
+        report = ClusterReport(peak_rss_mb(), cpu, kinds, [e.describe() for e in bad[:10]])
+    conn.send(report)
 
 
 class ClusterProcess:

@@ -86,13 +86,13 @@ class ClusterAdmin:
             if self.plane.endpoint(service, node).running or service is Service.TFTP:
                 self.restart_service(service, node, record=False)
 
-    def upgrade(self, to_release: str) -> None:
+    def upgrade(self, to_release: str, *, es: bool = False) -> None:
         """Upgrade every node (§8); the CTL must be rebuilt if the old release needs it."""
-        self._change_release(Release.parse(to_release), "Upgrade every node to")
+        self._change_release(Release.parse(to_release, es=es), "Upgrade every node to")
 
-    def switch_version(self, to_release: str) -> None:
+    def switch_version(self, to_release: str, *, es: bool = False) -> None:
         """Switch every node to the inactive partition (rollback §9, return §10)."""
-        self._change_release(Release.parse(to_release), "Switch every server to")
+        self._change_release(Release.parse(to_release, es=es), "Switch every server to")
         for node in self.state.nodes:  # a version switch reboots the servers
             for service in node.services:
                 self.restart_service(service, node.name, record=False)

@@ -60,6 +60,7 @@ class TftpEndpoint(Endpoint):
         self._wake: socket.socket | None = None  # stop() writes here to wake the loop
         # sock -> (ctx, file, ip); only the endpoint's thread (_serve and below) touches it
         self._live: dict[socket.socket, tuple[Any, str, str]] = {}
+        self._asked: dict[tuple[Any, str], socket.socket] = {}  # (peer, file) -> live transfer
 
     @property
     def running(self) -> bool:
@@ -141,6 +142,8 @@ class TftpEndpoint(Endpoint):
         try:
             name, data = policy.fetch(self.files, raw)
             if data is not None:
+                if (peer, name) in self._asked:
+                    return None  # the client's retransmitted RRQ: that transfer is under way
                 return self._begin(name, data, policy.supported_options(options), peer)
             shown, result, code = name, "not_found", NOT_FOUND
         except PermissionError as exc:
@@ -162,6 +165,7 @@ class TftpEndpoint(Endpoint):
             ctx.end()
             raise
         self._live[ctx.sock] = (ctx, name, peer[0])
+        self._asked[(peer, name)] = ctx.sock
         self._sel.register(ctx.sock, selectors.EVENT_READ)
 
     def _advance(self, sock: socket.socket) -> None:
@@ -188,6 +192,7 @@ class TftpEndpoint(Endpoint):
 
     def _finish(self, sock: socket.socket, result: str, **extra: str) -> None:
         ctx, name, ip = self._live.pop(sock)
+        self._asked.pop(((ctx.host, ctx.port), name), None)
         self._sel.unregister(sock)
         ctx.end()
         self.events.record("tftp.rrq", source=self.source_name, address=ip, file=name,

@@ -1,0 +1,29 @@
+"""§2 TVS failover: when the TVS a phone asks first is down, it tries the next one."""
+
+from __future__ import annotations
+
+import allure
+
+from fixtures.expect import settle, trusting
+from fixtures.lab_run import LabRun
+from fixtures.reporting import step
+from harness.cluster.state import Service
+
+pytestmark = [allure.feature("Trust Verification Service"), allure.story("Failover")]
+
+
+@allure.severity(allure.severity_level.NORMAL)
+def test_phones_fail_over_to_the_next_tvs(lab: LabRun) -> None:
+    tvs_nodes = [n.name for n in lab.cluster.state.nodes_running(Service.TVS)]
+    if len(tvs_nodes) < 2:
+        import pytest
+        pytest.skip("failover needs two TVS nodes")
+    settle(lab)
+    first, second = tvs_nodes[:2]
+    with step(f"Stop the TVS service on {first}"):
+        lab.cluster.stop_service(Service.TVS, first)
+    with step("Reset all phones"):
+        mark = lab.reset_all()
+    trusting(lab, lab.plain_phones(), after=mark, itl="unchanged")
+    answered = {e.data.get("node") for e in lab.events.since(mark) if e.kind == "tvs.verify"}
+    assert answered == {second}, f"TVS answers came from {answered}"
