@@ -3,7 +3,7 @@
 # and generate the Allure report. Prints where the report is.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh --report
+bash scripts/setup.sh
 results=reports/allure-results
 report=reports/allure-report
 rm -rf "$results"

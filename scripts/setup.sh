@@ -1,12 +1,11 @@
 #!/usr/bin/env bash
 # Set up phonelab from nothing: a virtual environment with the project and its
-# dev tools, the system libraries scapy/tshark need, and (with --report) the
-# Allure command-line tool. Safe to run again; it only does what is missing.
+# dev tools, the system packages scapy, tshark and the report check need
+# (libpcap, tshark, chromium), and the Allure command-line tool (npm).
+# Safe to run again; it only does what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-want_report=0
-[ "${1:-}" = "--report" ] && want_report=1
 
 PY=${PYTHON:-python3}
 if ! "$PY" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
@@ -31,19 +30,23 @@ fi
 need_apt=()
 dpkg -s libpcap0.8 >/dev/null 2>&1 || dpkg -s libpcap0.8t64 >/dev/null 2>&1 || need_apt+=(libpcap0.8)
 command -v tshark >/dev/null 2>&1 || need_apt+=(tshark)
-if [ "$want_report" = 1 ] && ! command -v chromium >/dev/null 2>&1; then need_apt+=(chromium); fi
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "==> installing system packages: ${need_apt[*]}"
     apt-get update -qq >/dev/null
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
   else
-    echo "note: missing system packages (${need_apt[*]}); capture tests will skip" >&2
+    echo "note: missing system packages (${need_apt[*]}); capture and report checks will skip" >&2
   fi
 fi
 
-if [ "$want_report" = 1 ] && [ ! -x tools/allure/node_modules/.bin/allure ]; then
-  echo "==> installing the Allure command-line tool (npm allure@3)"
-  mkdir -p tools/allure
-  (cd tools/allure && npm install --no-audit --no-fund --silent allure@3 >/dev/null)
+if [ ! -x tools/allure/node_modules/.bin/allure ]; then
+  if command -v npm >/dev/null 2>&1; then
+    echo "==> installing the Allure command-line tool (npm allure@3)"
+    mkdir -p tools/allure
+    (cd tools/allure && npm install --no-audit --no-fund --no-package-lock --silent >/dev/null)
+  else
+    echo "note: npm not found; the Allure report cannot be generated" >&2
+  fi
 fi

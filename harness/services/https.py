@@ -19,7 +19,7 @@ import ssl
 from harness.aio import BackgroundLoop
 from harness.events import EventLog
 from harness.services.base import Endpoint
-from harness.services.tls_stream import Listener, TlsStream
+from harness.services.tls_stream import MAX_HANDSHAKES, Listener, TlsStream
 from harness.tls import TlsIdentity, server_context
 
 PAGES: dict[str, bytes] = {
@@ -52,6 +52,7 @@ class HttpsServicesEndpoint(Endpoint):
         self._listener: Listener | None = None
         self._bound: tuple[str, int] | None = None
         self._streams: set[TlsStream] = set()
+        self._handshakes = asyncio.Semaphore(MAX_HANDSHAKES)
 
     @property
     def running(self) -> bool:
@@ -67,6 +68,7 @@ class HttpsServicesEndpoint(Endpoint):
         if self._listener is not None:
             return
         self._context = server_context(self.identity)
+        self._handshakes = asyncio.Semaphore(MAX_HANDSHAKES)
         loop = self._given_loop or BackgroundLoop(f"{self.source}-loop")
         listener = Listener(self._handle, backlog=BACKLOG)
         try:
@@ -93,6 +95,8 @@ class HttpsServicesEndpoint(Endpoint):
         listener.close()
         for stream in list(self._streams):
             stream.abort()
+        for task in listener.tasks:  # those still queued for a handshake
+            task.cancel()
         if listener.tasks:
             await asyncio.wait(list(listener.tasks), timeout=2.0)
 
@@ -102,18 +106,17 @@ class HttpsServicesEndpoint(Endpoint):
 
     async def _handle(self, raw: socket.socket, peer_address: tuple[str, int]) -> None:
         peer = peer_address[0]
+        stream: TlsStream | None = None
         try:
-            stream = TlsStream.wrap(raw, self._context, server_side=True)
-        except (ssl.SSLError, OSError) as exc:
-            return self._error(peer, f"{type(exc).__name__}: {exc}")
-        self._streams.add(stream)
-        try:
-            try:
-                async with asyncio.timeout(TIMEOUT):
-                    await stream.handshake()
-            except (ssl.SSLError, OSError) as exc:
-                stream.reject()
-                return self._error(peer, f"TLS handshake: {type(exc).__name__}: {exc}")
+            async with self._handshakes:  # a storm queues here, in arrival order
+                stream = TlsStream.wrap(raw, self._context, server_side=True)
+                self._streams.add(stream)
+                try:
+                    async with asyncio.timeout(TIMEOUT):
+                        await stream.handshake()
+                except (ssl.SSLError, OSError) as exc:
+                    stream.reject()
+                    return self._error(peer, f"TLS handshake: {type(exc).__name__}: {exc}")
             while await self._request(stream, peer):
                 pass
             stream.close()
@@ -123,8 +126,11 @@ class HttpsServicesEndpoint(Endpoint):
             if self._listener is not None:  # not a connection we cut on stop()
                 self._error(peer, f"{type(exc).__name__}: {exc}")
         finally:
-            stream.abort()
-            self._streams.discard(stream)
+            if stream is None:
+                raw.close()
+            else:
+                stream.abort()
+                self._streams.discard(stream)
 
     async def _request(self, stream: TlsStream, peer: str) -> bool:
         """Serve one request; False when the connection should close."""

@@ -1,17 +1,18 @@
 """The cluster's TFTP endpoint: phones fetch CTL, ITL and configs here (HARDWARE.md §1).
 
-Transfers (DATA/ACK, retransmits, blksize/tsize) run in tftpy's `TftpContextServer`; the
-loop is ours, as tftpy 0.8.7's `TftpServer.listen` answers only errors 1 and 4, dies on a
-3-byte ACK, a non-ASCII name, `blksize=abc` or a finished `dyn_file_func` transfer (flock
-on BytesIO), reports no outcome, stops only at its select timeout, uses `select()` (fails
-above fd 1023, as in a 1000-phone storm) and adds blksize to an OACK asking only tsize.
-Requests are judged in `tftp_files`; replies leave from ports other than the request
-port; transfer sockets are connected, so the kernel drops foreign TIDs."""
+The loop is ours, not tftpy's `TftpServer.listen`, which (0.8.7) answers only errors 1 and
+4, dies on a 3-byte ACK, a non-ASCII name, `blksize=abc` or a finished `dyn_file_func`
+transfer (flock on BytesIO), reports no outcome, stops only at its select timeout, uses
+`select()` (fails above fd 1023, as in a 1000-phone storm) and adds blksize to an OACK
+asking only tsize. Transfers (DATA/ACK, retransmits, blksize/tsize) are `tftp_transfer`,
+which replaced tftpy's per-packet machinery for speed. Requests are judged in
+`tftp_files`; replies leave from ports other than the request port; transfer sockets are
+connected, so the kernel drops foreign TIDs; a client's retransmitted RRQ does not start
+a second transfer."""
 
 from __future__ import annotations
 
 import contextlib
-import io
 import logging
 import selectors
 import socket
@@ -19,28 +20,18 @@ import threading
 import time
 from typing import Any
 
-from tftpy.TftpContexts import TftpContextServer
-from tftpy.TftpShared import TftpTimeoutExpectACK
-from tftpy.TftpStates import TftpStateServerRecvRRQ
-
 from harness.errors import LabError
 from harness.events import EventLog
 from harness.services import tftp_files as policy
 from harness.services.base import Endpoint
+from harness.services.tftp_transfer import ReadTransfer, TransferError
 
-logging.getLogger("tftpy").addHandler(logging.NullHandler())  # no lastResort noise on stderr
-_NOWHERE = "/dev/null"  # tftpy's "root": holds no files, so its disk lookup always misses
+# tftpy no longer serves here, but its client and server still run beside this endpoint
+# (tests, benchmarks/bench_tftp_quick.py): keep their warnings off stderr, as before
+logging.getLogger("tftpy").addHandler(logging.NullHandler())
 NOT_DEFINED, NOT_FOUND, ACCESS_VIOLATION, ILLEGAL = 0, 1, 2, 4  # TFTP error codes
 MESSAGES = {NOT_DEFINED: b"Server error\0", NOT_FOUND: b"File not found\0",
             ACCESS_VIOLATION: b"Access violation\0", ILLEGAL: b"Illegal TFTP operation\0"}
-
-
-class _ReadState(TftpStateServerRecvRRQ):  # type: ignore[misc]
-    """tftpy's RRQ state, with an OACK that echoes only the options the client sent."""
-
-    def sendOACK(self) -> None:  # tftpy's method name; `asked` is set by TftpEndpoint._begin
-        self.context.options = {key: self.context.options[key] for key in self.context.asked}
-        super().sendOACK()
 
 
 class TftpEndpoint(Endpoint):
@@ -58,9 +49,9 @@ class TftpEndpoint(Endpoint):
         self._thread: threading.Thread | None = None
         self._bound: tuple[str, int] | None = None
         self._wake: socket.socket | None = None  # stop() writes here to wake the loop
-        # sock -> (ctx, file, ip); only the endpoint's thread (_serve and below) touches it
-        self._live: dict[socket.socket, tuple[Any, str, str]] = {}
-        self._asked: dict[tuple[Any, str], socket.socket] = {}  # (peer, file) -> live transfer
+        # sock -> (transfer, file, peer); only the endpoint's thread (_serve and below) uses it
+        self._live: dict[socket.socket, tuple[ReadTransfer, str, Any]] = {}
+        self._asked: set[tuple[Any, str]] = set()  # (peer, file) of the live transfers
 
     @property
     def running(self) -> bool:
@@ -117,8 +108,11 @@ class TftpEndpoint(Endpoint):
                     if key.fileobj is not sock:
                         self._advance(key.fileobj)  # type: ignore[arg-type]
                         continue
-                    with contextlib.suppress(BlockingIOError):  # one datagram per wake-up
-                        self._request(*sock.recvfrom(4096))
+                    for _ in range(64):  # a storm's requests arrive in bursts
+                        try:
+                            self._request(*sock.recvfrom(4096))
+                        except BlockingIOError:
+                            break
                 if self._live and time.monotonic() >= next_check:
                     self._check_timeouts()
                     next_check = time.monotonic() + self.timeout / 4
@@ -153,50 +147,50 @@ class TftpEndpoint(Endpoint):
         self._refuse(peer, code, "tftp.rrq", file=shown, result=result, bytes=0, **why)
 
     def _begin(self, name: str, data: bytes, options: dict[str, str], peer: Any) -> None:
-        ctx = TftpContextServer(peer[0], peer[1], self.timeout, _NOWHERE, flock=False,
-                                dyn_file_func=lambda *_a, **_k: io.BytesIO(data))
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         try:
-            ctx.sock.bind((self.address[0], 0))
-            ctx.sock.connect(peer)
-            ctx.state, ctx.asked = _ReadState(ctx), tuple(options)
-            wire = b"".join(f"{key}\0{value}\0".encode() for key, value in options.items())
-            ctx.start(b"\0\1" + name.encode() + b"\0octet\0" + wire)  # sends OACK or DATA 1
+            sock.setblocking(False)
+            sock.bind((self.address[0], 0))
+            sock.connect(peer)
+            transfer = ReadTransfer(sock, data, options)
+            transfer.start(time.monotonic())  # sends OACK or DATA 1
         except Exception:
-            ctx.end()
+            sock.close()
             raise
-        self._live[ctx.sock] = (ctx, name, peer[0])
-        self._asked[(peer, name)] = ctx.sock
-        self._sel.register(ctx.sock, selectors.EVENT_READ)
+        self._live[sock] = (transfer, name, peer)
+        self._asked.add((peer, name))
+        self._sel.register(sock, selectors.EVENT_READ)
 
     def _advance(self, sock: socket.socket) -> None:
-        ctx = self._live[sock][0]
+        transfer = self._live[sock][0]
         try:
-            ctx.cycle()
-        except TftpTimeoutExpectACK:  # a stale duplicate ACK: resend our DATA at the next tick
-            ctx.last_update = 0.0
-        except Exception as exc:  # peer ERROR, garbage on the transfer port, ICMP unreachable
-            self._finish(sock, "error", reason=repr(exc))
-        if sock in self._live and ctx.state is None:
+            finished = transfer.receive(sock.recv(65536), time.monotonic())
+        except BlockingIOError:
+            return
+        except TransferError as exc:  # the client's ERROR, garbage on the transfer port
+            return self._finish(sock, "error", reason=str(exc))
+        except OSError as exc:  # ICMP unreachable: the client has gone
+            return self._finish(sock, "error", reason=repr(exc))
+        if finished:
             self._finish(sock, "ok")
 
     def _check_timeouts(self) -> None:
-        for sock, (ctx, _, _) in list(self._live.items()):
-            if (now := time.time()) - ctx.last_update > self.timeout:  # tftpy's clock
-                ctx.retry_count, ctx.last_update = ctx.retry_count + 1, now  # spaced retries
-                try:
-                    if ctx.retry_count > self.retries:
-                        raise TimeoutError(f"no ACK after {self.retries} retries")
-                    ctx.state.resendLast()
-                except Exception as exc:
-                    self._finish(sock, "error", reason=str(exc))
+        now = time.monotonic()
+        for sock, (transfer, _, _) in list(self._live.items()):
+            try:
+                transfer.tick(now, self.timeout, self.retries)
+            except TransferError as exc:
+                self._finish(sock, "error", reason=str(exc))
+            except OSError as exc:
+                self._finish(sock, "error", reason=repr(exc))
 
     def _finish(self, sock: socket.socket, result: str, **extra: str) -> None:
-        ctx, name, ip = self._live.pop(sock)
-        self._asked.pop(((ctx.host, ctx.port), name), None)
+        transfer, name, peer = self._live.pop(sock)
+        self._asked.discard((peer, name))
         self._sel.unregister(sock)
-        ctx.end()
-        self.events.record("tftp.rrq", source=self.source_name, address=ip, file=name,
-                           result=result, bytes=ctx.metrics.bytes, **extra)
+        sock.close()
+        self.events.record("tftp.rrq", source=self.source_name, address=peer[0], file=name,
+                           result=result, bytes=transfer.bytes_sent, **extra)
 
     def _refuse(self, peer: tuple[str, int], code: int | None, kind: str, **data: Any) -> None:
         if code is not None:

@@ -56,7 +56,7 @@ def parse_request(packet: bytes) -> tuple[int, str, dict[str, str]]:
 
 def supported_options(asked: dict[str, str]) -> dict[str, str]:
     """blksize (clamped to 8..65464) and tsize; others are dropped, so never echoed."""
-    kept = {"tsize": "0"} if "tsize" in asked else {}  # tftpy fills in the real size
+    kept = {"tsize": "0"} if "tsize" in asked else {}  # the transfer fills in the size
     with contextlib.suppress(KeyError, ValueError):  # absent or not a number: 512 blocks
         kept["blksize"] = str(min(max(int(asked["blksize"]), 8), MAX_BLKSIZE))
     return kept

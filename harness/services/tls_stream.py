@@ -25,6 +25,10 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 READ_CHUNK = 4096
 ACCEPT_RETRY_DELAY = 1.0  # out of descriptors: stop accepting this long, as asyncio does
+# Servers run at most this many handshakes at once and queue the rest (accepted, not yet
+# wrapped): a handshake in progress holds ~40 KiB of OpenSSL buffers on each side, and one
+# loop thread gains nothing from interleaving more of them (they finish later, in a heap).
+MAX_HANDSHAKES = 128
 Handler = Callable[[socket.socket, tuple[str, int]], Coroutine[Any, Any, None]]
 
 

@@ -15,6 +15,7 @@ connection instead of 256 KiB when a whole rack asks at once.
 from __future__ import annotations
 
 import asyncio
+import functools
 import socket
 import ssl
 from typing import Any
@@ -26,7 +27,7 @@ from harness.events import EventLog
 from harness.formats.errors import FormatError
 from harness.services import tvs_wire as wire
 from harness.services.base import Endpoint
-from harness.services.tls_stream import Listener, TlsStream
+from harness.services.tls_stream import MAX_HANDSHAKES, Listener, TlsStream
 from harness.services.truststore import TrustEntry, TrustStore, dn_key, dn_text
 from harness.tls import TlsIdentity, server_context
 
@@ -50,7 +51,8 @@ class TvsEndpoint(Endpoint):
         self.idle_timeout = idle_timeout
         self._listener: Listener | None = None
         self._bound: tuple[str, int] | None = None
-        self._connections: dict[TlsStream, asyncio.Task[Any]] = {}
+        self._connections: set[TlsStream] = set()
+        self._handshakes = asyncio.Semaphore(MAX_HANDSHAKES)
         self._stopping = False
 
     @property
@@ -70,6 +72,7 @@ class TvsEndpoint(Endpoint):
         context = server_context(self.identity)  # TLS 1.0+, RSA-kx AES-CBC offered
         context.maximum_version = ssl.TLSVersion.TLSv1_2  # the range of §5.1, as CUCM
         self._context, self._stopping = context, False
+        self._handshakes = asyncio.Semaphore(MAX_HANDSHAKES)
         listener = Listener(self._handle, backlog=BACKLOG)
         self._bound = self.loop.run(listener.start(self.host, self.port))
         self._listener = listener
@@ -87,6 +90,8 @@ class TvsEndpoint(Endpoint):
         self._stopping = True
         for stream in list(self._connections):
             stream.abort()  # like a killed service: no TLS goodbye
+        for task in listener.tasks:  # those still queued for a handshake
+            task.cancel()
         if listener.tasks:
             await asyncio.wait(list(listener.tasks), timeout=2.0)
 
@@ -98,20 +103,18 @@ class TvsEndpoint(Endpoint):
 
     async def _handle(self, raw: socket.socket, peer_address: tuple[str, int]) -> None:
         peer = peer_address[0]
-        try:
-            stream = TlsStream.wrap(raw, self._context, server_side=True)
-        except (ssl.SSLError, OSError) as exc:
-            return self._error(f"connection: {type(exc).__name__}: {exc}", peer)
-        task = asyncio.current_task()
-        if task is not None:
-            self._connections[stream] = task
+        stream: TlsStream | None = None
         tls_up = False
         try:
-            try:
-                async with asyncio.timeout(self.idle_timeout):
-                    await stream.handshake()
-            except TimeoutError:
-                return self._error(f"TLS handshake not done in {self.idle_timeout:g} s", peer)
+            async with self._handshakes:  # a storm queues here, in arrival order
+                stream = TlsStream.wrap(raw, self._context, server_side=True)
+                self._connections.add(stream)
+                try:
+                    async with asyncio.timeout(self.idle_timeout):
+                        await stream.handshake()
+                except TimeoutError:
+                    return self._error(f"TLS handshake not done in {self.idle_timeout:g} s",
+                                       peer)
             tls_up = True
             await self._serve(stream, peer)
         except TimeoutError:
@@ -123,16 +126,18 @@ class TvsEndpoint(Endpoint):
         except Exception as exc:  # a bug must cost one connection, never the service
             self._error(f"internal error: {exc!r}", peer)
         finally:
-            if tls_up:
-                stream.close()  # TLS goodbye, not waiting for the peer's
+            if stream is None:
+                raw.close()
             else:
-                stream.abort()
-            self._connections.pop(stream, None)
+                if tls_up:
+                    stream.close()  # TLS goodbye, not waiting for the peer's
+                else:
+                    stream.abort()
+                self._connections.discard(stream)
 
     async def _read(self, stream: TlsStream, size: int, what: str) -> bytes:
         try:
-            async with asyncio.timeout(self.idle_timeout):
-                return await stream.readexactly(size)
+            return await stream.readexactly(size)
         except asyncio.IncompleteReadError as exc:
             raise FormatError(f"{what}: peer closed after {len(exc.partial)} of {size} bytes",
                               len(exc.partial)) from None
@@ -140,14 +145,16 @@ class TvsEndpoint(Endpoint):
     async def _serve(self, stream: TlsStream, peer: str | None) -> None:
         session: int | None = None
         while True:
-            try:
-                async with asyncio.timeout(self.idle_timeout):
+            async with asyncio.timeout(self.idle_timeout):  # one bound per message
+                try:
                     first = await stream.readexactly(1)
-            except asyncio.IncompleteReadError:
-                return  # clean close between messages
-            head = first + await self._read(stream, wire.HEADER_SIZE - 1, "truncated header")
-            header = wire.parse_header(head)
-            payload = await self._read(stream, header.length, "payload shorter than its length")
+                except asyncio.IncompleteReadError:
+                    return  # clean close between messages
+                head = first + await self._read(stream, wire.HEADER_SIZE - 1,
+                                                "truncated header")
+                header = wire.parse_header(head)
+                payload = await self._read(stream, header.length,
+                                           "payload shorter than its length")
             message = wire.parse_message(head + payload)
             if session is not None and header.session_id != session:
                 raise FormatError(f"session id {header.session_id} after {session}", 4)
@@ -202,7 +209,9 @@ class TvsEndpoint(Endpoint):
         return entry, "" if entry else "no matching certificate"
 
 
+@functools.lru_cache(maxsize=256)
 def _subject(der: bytes | None) -> str | None:
+    """Subject text for the event; cached, as a storm asks about the same few certificates."""
     try:
         return dn_text(x509.load_der_x509_certificate(der).subject) if der else None
     except ValueError:
