@@ -88,9 +88,10 @@ class ClusterReport:
     """What the cluster process saw, sent back when it stops."""
 
     peak_rss_mb: float
-    cpu_s: float
-    events: Counter[str] = field(default_factory=Counter)
-    errors: list[str] = field(default_factory=list)  # a few error events, described
+    cpu_s: float  # between "cluster up" and "stop"
+    events: Counter[str] = field(default_factory=Counter)  # by kind
+    tftp_results: Counter[str] = field(default_factory=Counter)  # ok, not_found, error...
+    errors: list[str] = field(default_factory=list)  # the first few error events, described
 
 
 @contextlib.contextmanager
@@ -130,20 +131,17 @@ def _cluster_main(lab: LabSpec, conn: Connection, idle_limit: float) -> None:
     with running_cluster(lab) as (_cluster, info, events):
         conn.send(info)
         cpu = time.process_time()
-        if os.environ.get("DBG_PROF"):
-            import yappi
-            yappi.set_clock_type("cpu"); yappi.start()
         # wait for "stop"; a parent that vanished or hangs must not strand this process
         if not conn.poll(idle_limit):
             return
         conn.recv()
         cpu = time.process_time() - cpu
-        if os.environ.get("DBG_PROF"):
-            yappi.stop(); yappi.get_func_stats().save(os.environ["DBG_PROF"] + ".server", "pstat")
-        kinds = Counter(e.kind for e in events)
-        bad = [e for e in events if e.kind.endswith(".error")
+        seen = events.snapshot()
+        results = Counter(str(e.data.get("result")) for e in seen if e.kind == "tftp.rrq")
+        bad = [e for e in seen if e.kind.endswith(".error")
                or (e.kind == "tftp.rrq" and e.data.get("result") not in ("ok", "not_found"))]
-        report = ClusterReport(peak_rss_mb(), cpu, kinds, [e.describe() for e in bad[:10]])
+        report = ClusterReport(peak_rss_mb(), cpu, Counter(e.kind for e in seen), results,
+                               [e.describe() for e in bad[:10]])
     conn.send(report)
 
 
@@ -162,22 +160,27 @@ class ClusterProcess:
 
     def __enter__(self) -> ClusterProcess:
         self._proc.start()
-        if not self._conn.poll(CLUSTER_START_TIMEOUT):
-            self._kill()
-            raise RuntimeError(f"cluster process not up within {CLUSTER_START_TIMEOUT:g} s")
-        self.info = self._conn.recv()
+        self.info = self._receive(CLUSTER_START_TIMEOUT, "start")
         return self
 
     def stop(self) -> ClusterReport:
         """Ask the cluster to stop; returns its report (peak RSS, CPU, event counts)."""
         if self.report is None:
-            self._conn.send("stop")
-            if not self._conn.poll(60):
-                self._kill()
-                raise RuntimeError("cluster process did not report within 60 s")
-            self.report = self._conn.recv()
+            with contextlib.suppress(OSError):  # it may have ended by itself
+                self._conn.send("stop")
+            self.report = self._receive(60, "report")
             self._proc.join(30)
         return self.report
+
+    def _receive(self, timeout: float, what: str) -> Any:
+        try:
+            if self._conn.poll(timeout):
+                return self._conn.recv()
+        except EOFError:
+            pass
+        self._kill()
+        raise RuntimeError(f"cluster process gave no {what} within {timeout:g} s "
+                           f"(exit code {self._proc.exitcode}; its traceback is above)")
 
     def _kill(self) -> None:
         if self._proc.is_alive():

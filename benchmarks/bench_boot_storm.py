@@ -22,6 +22,7 @@ The last line is machine-readable:
 from __future__ import annotations
 
 import argparse
+import math
 import threading
 import time
 from collections import Counter
@@ -87,7 +88,7 @@ def storm(phones: int, *, timeout: float = 120.0, profile: str = "fast",
     say = (lambda *_a: None) if quiet else print
     raise_nofile()
     say(f"machine: {machine_load()}")
-    with ClusterProcess(phones) as cluster:
+    with ClusterProcess(phones, idle_limit=timeout + 120) as cluster:
         info = cluster.info
         assert info is not None
         say(f"cluster up in {info.setup_s:.1f} s (child process): {info.files} files on TFTP "
@@ -103,33 +104,38 @@ def storm(phones: int, *, timeout: float = 120.0, profile: str = "fast",
                                events=events, loop=loop.loop, profile=timing(profile),
                                protocol=spec.protocol, console=False)
                      for spec in rack.phones]
-            start = time.time()
+            cpu, start = time.process_time(), time.time()
             for twin in twins:
                 twin.power_on()
             watch.all_ready.wait(timeout)
             end = max(watch.ready.values(), default=time.time())
+            cpu = time.process_time() - cpu
             for twin in twins:
                 twin.close()
         report = cluster.stop()
     trusted = _trusted_https(events)
     boots = [watch.ready[n] - watch.powered[n] for n in watch.ready if n in watch.powered]
     ok = sum(1 for twin in twins if twin.name in watch.ready and twin.name in trusted)
-    peak = peak_rss_mb() + report.peak_rss_mb
+    phones_peak = peak_rss_mb()
+    peak = phones_peak + report.peak_rss_mb
     result = StormResult(phones, ok, phones - ok, end - start, percentile(boots, 50),
                          percentile(boots, 99), peak)
-    say(f"{phones} phones ({profile} profile): {ok} ok, {phones - ok} failed, "
-        f"wall {result.wall_s:.2f} s = {ok / max(result.wall_s, 1e-9):.0f} phones/s")
-    say(f"boot time power-on -> ready: p50 {result.p50_s:.2f} s, p99 {result.p99_s:.2f} s, "
-        f"max {max(boots, default=float('nan')):.2f} s")
-    say(f"peak RSS: phones process {peak_rss_mb():.0f} MB (before phones {base_rss:.0f} MB), "
-        f"cluster process {report.peak_rss_mb:.0f} MB; "
-        f"{peak * 1024 / phones:.0f} KB per phone in all, "
-        f"{(peak_rss_mb() - base_rss) * 1024 / phones:.0f} KB per phone added by the twins")
-    say(f"cluster CPU during the storm: {report.cpu_s:.1f} s; events: "
-        + ", ".join(f"{k}={v}" for k, v in sorted(report.events.items())))
+    say(f"{phones} phones ({profile} profile, no consoles, no MICs): {ok} ok, "
+        f"{phones - ok} failed; wall {result.wall_s:.2f} s = "
+        f"{ok / max(result.wall_s, 1e-9):.0f} phones/s")
+    say(f"boot time power-on -> phone.ready: p50 {result.p50_s:.2f} s, "
+        f"p99 {result.p99_s:.2f} s, max {max(boots, default=math.nan):.2f} s")
+    say(f"CPU: phones process {cpu:.1f} s ({cpu * 1e3 / phones:.1f} ms per phone), "
+        f"cluster process {report.cpu_s:.1f} s, over {result.wall_s:.1f} s on 2 cores")
+    say(f"peak RSS: phones process {phones_peak:.0f} MB ({base_rss:.0f} MB before the "
+        f"phones), cluster process {report.peak_rss_mb:.0f} MB: {peak * 1024 / phones:.0f} KB "
+        f"per phone in all, {(phones_peak - base_rss) * 1024 / phones:.0f} KB added per twin")
+    say("cluster saw: " + ", ".join(f"{k}={v}" for k, v in sorted(report.events.items())
+                                    if not k.startswith("cluster.")))
+    say("TFTP results: " + ", ".join(f"{k}={v}" for k, v in sorted(report.tftp_results.items())))
     hiccups = {k: v for k, v in watch.kinds.items()
                if k in ("phone.retry", "phone.tftp_timeout", "phone.tftp_error")}
-    say(f"phone events: {sum(watch.kinds.values())}; hiccups: {hiccups or 'none'}")
+    say(f"phone events: {sum(watch.kinds.values())}; retries/timeouts: {hiccups or 'none'}")
     for line in report.errors:
         say(f"  cluster error: {line}")
     say(f"machine: {machine_load()}")
