@@ -9,4 +9,4 @@ echo "==> ruff"
 echo "==> mypy"
 .venv/bin/mypy
 echo "==> pytest"
-exec .venv/bin/pytest "$@"
+exec .venv/bin/pytest -n 2 --dist loadgroup "$@"

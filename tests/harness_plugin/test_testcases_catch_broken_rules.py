@@ -27,7 +27,7 @@ def run(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, testcase: st
             f"--rootdir={ROOT}", "-c", str(ROOT / "pytest.ini"),
             "--phonelab-log-dir", str(pytester.path / "logs")]
     if breaker:
-        pytester.makepyfile(**{f"break_{breaker}": f"def pytest_configure(config):\n"
+        pytester.makepyfile(**{f"break_{breaker}": "def pytest_configure(config):\n"
                                + "".join(f"    {line}\n" for line in
                                          BREAKERS[breaker].splitlines())})
         monkeypatch.setenv("PYTHONPATH", str(pytester.path))
