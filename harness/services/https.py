@@ -13,6 +13,7 @@ boots at once (benchmarks/bench_boot_storm.py).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import ssl
 
@@ -114,14 +115,15 @@ class HttpsServicesEndpoint(Endpoint):
                 try:
                     async with asyncio.timeout(TIMEOUT):
                         await stream.handshake()
+                except TimeoutError:
+                    return self._error(peer, f"TLS handshake not done in {TIMEOUT:g} s")
                 except (ssl.SSLError, OSError) as exc:
                     stream.reject()
                     return self._error(peer, f"TLS handshake: {type(exc).__name__}: {exc}")
-            while await self._request(stream, peer):
-                pass
+            with contextlib.suppress(TimeoutError):  # a silent client is closed, not an error
+                while await self._request(stream, peer):
+                    pass
             stream.close()
-        except TimeoutError:
-            self._error(peer, "timed out")
         except (ssl.SSLError, OSError, EOFError, ValueError) as exc:
             if self._listener is not None:  # not a connection we cut on stop()
                 self._error(peer, f"{type(exc).__name__}: {exc}")
