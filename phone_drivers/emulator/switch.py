@@ -11,20 +11,19 @@ A change of a port's operational PoE state calls the attached device's `power_on
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
 import asyncssh
 
 from harness.aio import BackgroundLoop
 from harness.events import EventLog
 from phone_drivers.emulator import ios_output
-from phone_drivers.emulator.ios_cli import IosSession
+from phone_drivers.emulator.ios_ssh import SshLogin, SshShell
 from phone_drivers.power_protocol import PoweredDevice
 
 __all__ = ["FakeSwitch", "PoeAdmin", "PoweredDevice", "SwitchPort", "make_ports"]
@@ -75,7 +74,7 @@ class FakeSwitch:
         self.host, self.port, self.events, self.loop = host, port, events, loop
         self.shutdown_cuts_poe, self._own_loop = shutdown_cuts_poe, loop is None
         self._server: asyncssh.SSHAcceptor | None = None
-        self._shells: set[_Shell] = set()
+        self._shells: set[SshShell] = set()
         self.frozen = False  # see freeze()
         self._power = ThreadPoolExecutor(1, thread_name_prefix=f"{hostname}-poe")
         self._born, self._lock = time.monotonic(), threading.RLock()
@@ -191,7 +190,7 @@ class FakeSwitch:
     # --- SSH side (on the loop) ------------------------------------------------------
     async def _listen(self) -> asyncssh.SSHAcceptor:
         key = asyncssh.generate_private_key("ssh-ed25519")
-        return await asyncssh.create_server(lambda: _Login(self), self.host, self.port,
+        return await asyncssh.create_server(lambda: SshLogin(self), self.host, self.port,
                                             server_host_keys=[key], encoding="utf-8")
 
     async def _close(self, server: asyncssh.SSHAcceptor) -> None:
@@ -200,76 +199,3 @@ class FakeSwitch:
             shell.chan.get_extra_info("connection").close()
         self.frozen = False  # a reload un-hangs the switch; parked logins fail
         await server.wait_closed()
-
-
-class _Shell(asyncssh.SSHServerSession[str]):
-    """One SSH shell. Lines are answered synchronously as the line editor hands them over,
-    so with type-ahead each answer still follows its own echo, as on a real switch."""
-
-    def __init__(self, switch: FakeSwitch) -> None:
-        self.switch, self.cli, self.chan = switch, IosSession(switch), cast(Any, None)
-        self.pending: list[str] = []
-        self.partial, self.editor = "", False
-
-    def connection_made(self, chan: Any) -> None:
-        self.chan = chan
-
-    def shell_requested(self) -> bool:
-        return True
-
-    def session_started(self) -> None:
-        self.switch._shells.add(self)
-        # asyncssh's line editor runs only with a PTY (netmiko asks for one); it adds the \r
-        self.editor = bool(self.chan.get_terminal_type()) and hasattr(self.chan, "set_echo")
-        self.eol = "\n" if self.editor else "\r\n"
-        if self.editor:  # IOS ignores the NUL that netmiko's is_alive() sends
-            self.chan.register_key("\x00", lambda line, pos: (line, pos))
-        self.pending.append("")  # answered with the first prompt
-        self.thaw()
-
-    def data_received(self, data: str, datatype: asyncssh.DataType) -> None:
-        *lines, self.partial = (self.partial + data).split("\n")
-        self.pending += [line.rstrip("\r") for line in lines]
-        self.thaw()
-
-    def thaw(self) -> None:
-        """Answer queued lines unless frozen (then they wait for `unfreeze()`)."""
-        self.set_echo(self.cli.echo and not self.switch.frozen)
-        while self.pending and not self.switch.frozen:
-            text = self.cli.handle(self.pending.pop(0))
-            self.set_echo(self.cli.echo)
-            try:
-                self.chan.write((text + ("" if self.cli.closed else self.cli.prompt))
-                                .replace("\n", self.eol))
-                if self.cli.closed:
-                    self.chan.exit(0)
-            except OSError:  # the client left while we were frozen or logging out
-                self.cli.closed = True
-            if self.cli.closed:
-                self.pending.clear()
-
-    def set_echo(self, echo: bool) -> None:
-        if self.editor:
-            self.chan.set_echo(echo)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.switch._shells.discard(self)
-
-
-class _Login(asyncssh.SSHServer):
-    """Password login that hangs while the switch is frozen and fails once it is stopped."""
-
-    def __init__(self, switch: FakeSwitch) -> None:
-        self.switch = switch
-
-    def session_requested(self) -> _Shell:
-        return _Shell(self.switch)
-
-    def password_auth_supported(self) -> bool:
-        return True
-
-    async def validate_password(self, username: str, password: str) -> bool:
-        while self.switch.frozen:
-            await asyncio.sleep(0.05)
-        ok = (username, password) == (self.switch.username, self.switch.password)
-        return ok and self.switch.running
