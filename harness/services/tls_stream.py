@@ -94,9 +94,6 @@ class TlsStream:
         """The DER certificate the peer presented (empty when none)."""
         return self._sock.getpeercert(binary_form=True) or b""
 
-    def version(self) -> str | None:
-        return self._sock.version()
-
     # --- I/O --------------------------------------------------------------------
     async def write(self, data: bytes) -> None:
         """Send all of `data`; one TLS record per 16 KiB, so one call is one answer."""
