@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,7 +21,13 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from harness.aio import BackgroundLoop
-from harness.cli.common import err_console, load_certificate, load_private_key, out_console
+from harness.cli.common import (
+    err_console,
+    load_certificate,
+    load_private_key,
+    out_console,
+    until_signalled,
+)
 from harness.errors import LabError, UsageError
 from harness.events import Event, EventLog
 from harness.services.capf import CapfEndpoint
@@ -125,13 +129,11 @@ def _serve(cert: Path, device: list[str], key: Path | None, issuer: Path | None,
         bound = endpoint.address
         print(f"CAPF listening on {bound[0]}:{bound[1]} ({len(directory.records())} devices)",
               flush=True)
-        stopping = threading.Event()  # Ctrl-C or a plain `kill`: both stop cleanly
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(signum, lambda *_: stopping.set())
-        try:
-            stopping.wait()
-        finally:
-            endpoint.stop()
+        with until_signalled() as stopping:  # Ctrl-C or a plain `kill`: both stop cleanly
+            try:
+                stopping.wait()
+            finally:
+                endpoint.stop()
 
 
 def _print_capf(event: Event) -> None:

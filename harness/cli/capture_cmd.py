@@ -12,15 +12,14 @@ imported inside the command because it costs a second at every `phonelab` start.
 from __future__ import annotations
 
 import ipaddress
-import signal
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from harness.cli.common import until_signalled
 from harness.cli.lab_target import parse_host_port, resolve
 from harness.cluster.plane import Ports
 from harness.errors import UsageError
@@ -142,10 +141,7 @@ def capture(
     if address:
         expression = f"({expression}) and host {address}"
     cap.filter = f"({expression}) and inbound" if inbound else expression
-    stop = threading.Event()
-    previous = {sig: signal.signal(sig, lambda *_: stop.set())
-                for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
+    with until_signalled() as stop:
         cap.start()  # CaptureUnavailable (a LabError, exit 3) says why it cannot
         until = f"for {duration:g} s" if duration else "until Ctrl-C"
         print(f"capturing on {where} {until}: {cap.filter}", file=sys.stderr, flush=True)
@@ -157,9 +153,6 @@ def capture(
             result = cap.stop()
         except OSError as exc:
             raise UsageError(f"cannot write {output}: {exc.strerror or exc}") from None
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
     flows = result.phones
     if not endpoints:
         from scapy.utils import rdpcap

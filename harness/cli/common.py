@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import NoReturn
 
@@ -50,3 +54,20 @@ def load_private_key(path: Path) -> PrivateKeyTypes:
         return serialization.load_pem_private_key(data, password=None)
     except (ValueError, TypeError) as exc:
         raise UsageError(f"{path}: unreadable private key ({exc})") from exc
+
+
+@contextmanager
+def until_signalled() -> Iterator[threading.Event]:
+    """An event set by Ctrl-C or SIGTERM while the block runs; old handlers restored after.
+
+    Long-running commands (`serve`, `twin up`, `console`, `capture`) stop cleanly on
+    either signal, so a plain `kill` is as good as Ctrl-C and nothing is lost.
+    """
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set())
+                for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

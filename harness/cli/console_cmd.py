@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import sys
 import threading
 import time
@@ -24,6 +23,7 @@ from typing import Annotated
 
 import typer
 
+from harness.cli.common import until_signalled
 from harness.cli.lab_target import resolve
 from harness.errors import LabError, UsageError
 from phone_drivers.console import ConsoleTimeout, SerialConsole
@@ -155,13 +155,11 @@ def console(
     print(f"console {name}: {where} at {speed} baud; log {log_path.resolve()}; "
           "Ctrl-C or end of input stops", file=sys.stderr, flush=True)
     session = _Session(driver, linger)
-    previous = {sig: signal.signal(sig, lambda *_: session.stop.set())
-                for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        gone = session.run()
-    finally:
-        driver.close()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+    with until_signalled() as stop:
+        session.stop = stop
+        try:
+            gone = session.run()
+        finally:
+            driver.close()
     if gone is not None:
         raise gone

@@ -12,7 +12,6 @@ bound (busy, or below 1024 without root) is a lab error: one line, exit 3.
 
 from __future__ import annotations
 
-import signal
 import threading
 import time
 from collections import Counter
@@ -23,7 +22,7 @@ import typer
 from rich.live import Live
 from rich.table import Table
 
-from harness.cli.common import out_console
+from harness.cli.common import out_console, until_signalled
 from harness.cli.lab_target import resolve
 from harness.cluster.cluster import Cluster
 from harness.cluster.from_spec import cluster_ports, cluster_state
@@ -139,16 +138,20 @@ def serve(
             print(line, flush=True)
 
     events.subscribe(on_event)
-    stop = threading.Event()
-    previous = {sig: signal.signal(sig, lambda *_: stop.set())
-                for sig in (signal.SIGINT, signal.SIGTERM)}
+    with until_signalled() as stop:
+        _serve_until(stop, cluster, status, spec.name, lab, ports, live)
+    print(f"stopped after {sum(status.requests.values())} requests", flush=True)
+
+
+def _serve_until(stop: threading.Event, cluster: Cluster, status: _Status, name: str,
+                 lab: Path, ports: Ports, live: bool) -> None:
     try:
         try:
             cluster.start()
         except (OSError, LabError) as exc:
             low = any(0 < p < 1024 for p in vars(ports).values())
             hint = " (ports below 1024 need root; --ephemeral-ports picks free ones)" if low else ""
-            raise LabError(f"cannot start cluster {spec.name}: {exc}{hint}") from None
+            raise LabError(f"cannot start cluster {name}: {exc}{hint}") from None
         if live:
             with Live(get_renderable=status.table, console=out_console, refresh_per_second=2):
                 while not stop.wait(0.25):
@@ -156,12 +159,9 @@ def serve(
         else:
             for key in status.endpoints:
                 print(f"{key:<14} {status.address(key)}", flush=True)
-            print(f"serving cluster {spec.name} of {lab}; Ctrl-C stops", flush=True)
+            print(f"serving cluster {name} of {lab}; Ctrl-C stops", flush=True)
             while not stop.wait(0.25):
                 pass
             out_console.print(status.table())
     finally:
         cluster.stop()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-    print(f"stopped after {sum(status.requests.values())} requests", flush=True)

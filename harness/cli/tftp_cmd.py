@@ -9,14 +9,13 @@ cannot be bound, busy or privileged, is a lab error (exit 3).
 
 from __future__ import annotations
 
-import signal
-import threading
 import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from harness.cli.common import until_signalled
 from harness.errors import LabError
 from harness.events import Event, EventLog
 from harness.services.tftp import TftpEndpoint
@@ -43,19 +42,15 @@ def serve(
         hint = "ports below 1024 need root; " if 0 < port < 1024 else ""
         other = ", e.g. --port 6969" if port != 6969 else ""
         raise LabError(f"{exc} ({hint}choose another port with --port{other})") from None
-    stop = threading.Event()
-    previous = {sig: signal.signal(sig, lambda *_: stop.set())
-                for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        bound = endpoint.address
-        print(f"TFTP serving {files.root} on {bound[0]}:{bound[1]} (read-only); "
-              "Ctrl-C stops", flush=True)
-        while not stop.wait(0.5):
-            pass
-    finally:
-        endpoint.stop()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+    with until_signalled() as stop:
+        try:
+            bound = endpoint.address
+            print(f"TFTP serving {files.root} on {bound[0]}:{bound[1]} (read-only); "
+                  "Ctrl-C stops", flush=True)
+            while not stop.wait(0.5):
+                pass
+        finally:
+            endpoint.stop()
     print(f"TFTP stopped after {len(events.of_kind('tftp.rrq'))} requests", flush=True)
 
 

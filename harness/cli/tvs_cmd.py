@@ -104,9 +104,9 @@ def serve(
         except OSError as exc:
             raise LabError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
         bound = endpoint.address
+        signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops it as cleanly as Ctrl-C
         print(f"TVS {node} listening on {bound[0]}:{bound[1]} "
               f"({len(store)} trusted certificates); Ctrl-C stops", flush=True)
-        signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops it as cleanly as Ctrl-C
         try:
             while True:
                 time.sleep(3600)

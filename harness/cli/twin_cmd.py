@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import json
-import signal
 import tempfile
-import threading
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from harness.cli.common import out_console
+from harness.cli.common import out_console, until_signalled
 from harness.errors import UsageError
 from lab_topology import load_lab
 from lab_topology.generate import twin_lab
@@ -41,20 +39,18 @@ def up(
     if chosen is None:
         raise UsageError(f"no rack {rack!r}; racks are {[r.name for r in spec.racks]}")
     work = workdir or Path(tempfile.mkdtemp(prefix="phonelab-twin-"))
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    twin = TwinRack(spec, chosen, work, profile=profile)
-    twin.start()
-    try:
-        where = twin.describe()
-        if as_json:
-            print(json.dumps(where), flush=True)
-        else:
-            _show(where)
-        stop.wait()
-    finally:
-        twin.stop()
+    with until_signalled() as stop:
+        twin = TwinRack(spec, chosen, work, profile=profile)
+        twin.start()
+        try:
+            where = twin.describe()
+            if as_json:
+                print(json.dumps(where), flush=True)
+            else:
+                _show(where)
+            stop.wait()
+        finally:
+            twin.stop()
     if not as_json:
         out_console.print("twin stopped")
 
