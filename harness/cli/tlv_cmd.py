@@ -29,8 +29,9 @@ from harness.cli.sgn_cmd import (
 )
 from harness.errors import UsageError
 from harness.formats.describe import Json, hex_serial, key_type, summary
-from harness.formats.digest import Role, role_label
 from harness.formats.errors import FormatError
+from harness.formats.roles import Role, role_label
+from harness.formats.roles import parse_role as parse_role_code
 from harness.formats.trustlist import Record, TrustList, build_trust_list, parse_trust_list
 
 app = typer.Typer(no_args_is_help=True)
@@ -38,10 +39,8 @@ app = typer.Typer(no_args_is_help=True)
 
 def parse_role(text: str) -> int:
     """A role label (SAST, CCM, CCM+TFTP, TFTP, CAPF, APP-SERVER, TVS) or a code 0-65535."""
-    if text.strip().isascii() and text.strip().isdecimal() and int(text) <= 0xFFFF:
-        return int(text)
     try:
-        return Role.from_label(text)
+        return parse_role_code(text)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
 

@@ -9,8 +9,6 @@ the expected certificate.
 
 from __future__ import annotations
 
-import signal
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
@@ -21,17 +19,12 @@ from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from harness.aio import BackgroundLoop
-from harness.cli.common import fail, load_certificate, load_private_key
+from harness.cli.common import fail, load_certificate, load_private_key, until_signalled
 from harness.errors import LabError, UsageError
 from harness.events import Event, EventLog
-from harness.services.truststore import (
-    DEFAULT_TTL,
-    MAX_TTL,
-    TrustStore,
-    dn_text,
-    role_from_label,
-)
-from harness.services.truststore import role_label as label
+from harness.formats.names import dn_string
+from harness.formats.roles import parse_role, role_label
+from harness.services.truststore import DEFAULT_TTL, MAX_TTL, TrustStore
 from harness.services.tvs import DEFAULT_PORT, TvsEndpoint
 from harness.services.tvs_client import TvsClient, TvsServer, TvsUnavailable
 from harness.services.tvs_wire import phone_of
@@ -55,7 +48,7 @@ def _trust_option(spec: str) -> tuple[list[int], Path]:
     if not sep or not roles or not path:
         raise UsageError(f"--trust {spec!r}: expected ROLE[,ROLE]=CERT, e.g. SAST,TFTP=sast.pem")
     try:
-        return [role_from_label(r) for r in roles.split(",")], Path(path)
+        return [parse_role(r) for r in roles.split(",")], Path(path)
     except ValueError as exc:
         raise UsageError(f"--trust {spec!r}: {exc}") from None
 
@@ -104,27 +97,20 @@ def serve(
         except OSError as exc:
             raise LabError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
         bound = endpoint.address
-        signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops it as cleanly as Ctrl-C
-        print(f"TVS {node} listening on {bound[0]}:{bound[1]} "
-              f"({len(store)} trusted certificates); Ctrl-C stops", flush=True)
-        try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            pass
-        finally:
-            endpoint.stop()
-
-
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
+        with until_signalled() as stop:  # `kill` stops it as cleanly as Ctrl-C
+            print(f"TVS {node} listening on {bound[0]}:{bound[1]} "
+                  f"({len(store)} trusted certificates); Ctrl-C stops", flush=True)
+            try:
+                stop.wait()
+            finally:
+                endpoint.stop()
 
 
 def _verdict(event: Event) -> str:
     data = event.data
     if event.kind == "tvs.error":
         return f"error   {data.get('peer', '-')}: {data.get('reason')}"
-    roles = ",".join(label(r) for r in data.get("roles", [])) or "-"
+    roles = ",".join(str(role_label(r)) for r in data.get("roles", [])) or "-"
     reason = f" ({data['reason']})" if data.get("reason") else ""
     return (f"{event.kind.split('.')[1]:<7} {data.get('status'):<7} {data.get('device') or '-'} "
             f"roles={roles} subject={data.get('subject')}{reason}")
@@ -150,7 +136,7 @@ def query(
                        timeout=timeout)
     try:
         if by_name:
-            result = client.query_blocking(dn_text(target.subject), dn_text(target.issuer),
+            result = client.query_blocking(dn_string(target.subject), dn_string(target.issuer),
                                            target.serial_number, device)
         else:
             result = client.verify_blocking(target.public_bytes(Encoding.DER), device)
@@ -158,6 +144,6 @@ def query(
         fail(str(exc), 3)
     print(f"status: {'valid' if result.valid else 'invalid'} ({result.status})")
     if result.valid:
-        print(f"roles:  {', '.join(label(r) for r in result.roles) or '-'}")
+        print(f"roles:  {', '.join(str(role_label(r)) for r in result.roles) or '-'}")
         print(f"ttl:    {result.ttl}")
     raise typer.Exit(0 if result.valid else 1)

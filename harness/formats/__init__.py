@@ -6,7 +6,7 @@ servers, the fixtures and the CLI agree byte for byte (PROTOCOLS.md §1-4). No
 module here touches files or sockets; malformed input raises only `FormatError`.
 """
 
-from harness.formats.digest import Digest, Role, role_label
+from harness.formats.digest import Digest
 from harness.formats.enc import (
     EncryptedConfig,
     Stub,
@@ -19,6 +19,7 @@ from harness.formats.enc import (
 from harness.formats.errors import FormatError, VerificationError
 from harness.formats.header import EncBlock, Header, Signer, SignerInfo, parse_header
 from harness.formats.names import dn_string, normalise_dn, same_dn, serial_bytes, serial_int
+from harness.formats.roles import Role, role_label
 from harness.formats.sgn import SignedFile, parse_signed, sign_file, strip, stripped_name
 from harness.formats.trustlist import Record, TrustList, build_trust_list, parse_trust_list
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from harness.formats.digest import role_label
+from harness.formats.roles import role_label
 from harness.formats.trustlist import Record, TrustList
 
 Json = dict[str, object]

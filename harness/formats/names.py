@@ -31,6 +31,10 @@ def dn_string(name: x509.Name) -> str:
     return ",".join(attribute.rfc4514_string() for attribute in name)
 
 
+# Older CUCM and eToken certificates spell some attribute types differently.
+_TYPE_ALIASES = {"S": "ST", "E": "EMAILADDRESS", "1.2.840.113549.1.9.1": "EMAILADDRESS"}
+
+
 @lru_cache(maxsize=1024)
 def normalise_dn(text: str) -> Dn:
     """((TYPE, value), ...) with types upper-cased, both sides trimmed, escapes undone.
@@ -45,7 +49,8 @@ def normalise_dn(text: str) -> Dn:
             last_kind, last_value = pairs[-1]
             pairs[-1] = (last_kind, f"{last_value}{separator}{_unescape(piece)}".strip())
         elif equals or piece.strip():
-            pairs.append((kind.strip().upper(), _unescape(value).strip()))
+            kind = kind.strip().upper()
+            pairs.append((_TYPE_ALIASES.get(kind, kind), _unescape(value).strip()))
     return tuple(pairs)
 
 

@@ -20,10 +20,11 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from harness.errors import UsageError
 from harness.formats import names
-from harness.formats.digest import Digest, Role, role_label
+from harness.formats.digest import Digest
 from harness.formats.errors import FormatError
 from harness.formats.header import Header, Signer, build_signed, parse_header, verify_signature
 from harness.formats.names import normalise_dn, public_key_bytes, read_zstring, tlv, zstring
+from harness.formats.roles import Role, role_label
 
 __all__ = ["Record", "Role", "TrustList", "build_trust_list", "parse_trust_list", "role_label"]
 

@@ -8,15 +8,11 @@ the indexes built on `add`.
 Matching follows PROTOCOLS.md §0.3: by DER (or its SHA-256), or by integer
 serial plus a normalised issuer, never by byte-equal DN strings, because CUCM
 (`;`-joined) and certutils (`,`-joined) render names differently.
-TODO(dedup): `dn_key`/`dn_text` duplicate `harness.formats.names`
-(`normalise_dn`/`dn_string`) and `ROLE_LABELS` duplicates `formats.trustlist.Role`;
-switch to those once they land.
 """
 
 from __future__ import annotations
 
 import hashlib
-import re
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -24,49 +20,15 @@ from dataclasses import dataclass, field
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
-ROLE_LABELS: dict[int, str] = {0: "SAST", 1: "CCM", 2: "CCM+TFTP", 3: "TFTP", 4: "CAPF",
-                               7: "APP-SERVER", 21: "TVS"}
+from harness.formats.names import Dn, dn_string, normalise_dn
+
 DEFAULT_TTL = 86400
 MAX_TTL = 2592000  # tvsd's accepted range is 1..2592000 s (§5.6)
-_ALIASES = {"E": "EMAILADDRESS", "1.2.840.113549.1.9.1": "EMAILADDRESS", "S": "ST"}
-_SPLIT = re.compile(r"(?<!\\)([;,])")
-DnKey = tuple[tuple[str, str], ...]
 
 
-def role_label(role: int) -> str:
-    return ROLE_LABELS.get(role, str(role))
-
-
-def role_from_label(text: str) -> int:
-    """`SAST`, `ccm+tftp`, `APP-SERVER` or a plain number; ValueError otherwise."""
-    wanted = text.strip().upper().replace("_", "-")
-    for code, label in ROLE_LABELS.items():
-        if label == wanted or (wanted == "CCM-TFTP" and code == 2):
-            return code
-    if wanted.isdigit() and int(wanted) < 256:
-        return int(wanted)
-    raise ValueError(f"unknown role {text!r} (known: {', '.join(ROLE_LABELS.values())})")
-
-
-def dn_text(name: x509.Name) -> str:
-    """certutils dialect: RFC 4514 attributes in certificate order, joined by `,`."""
-    return ",".join(attr.rfc4514_string() for rdn in name.rdns for attr in rdn)
-
-
-def dn_key(dn: str | x509.Name) -> DnKey:
-    """Comparable form of either dialect: split on unescaped `;`/`,`, trim, upper-case
-    types; a piece without `=` is glued back to the value before it (`O=Foo, Inc;...`)."""
-    text = dn_text(dn) if isinstance(dn, x509.Name) else dn
-    pieces = _SPLIT.split(text)  # [part, sep, part, sep, ...]
-    key: list[list[str]] = []
-    for index in range(0, len(pieces), 2):
-        kind, sep, value = pieces[index].partition("=")
-        if sep:
-            kind = kind.strip().upper()
-            key.append([_ALIASES.get(kind, kind), value])
-        elif key:
-            key[-1][1] += pieces[index - 1] + pieces[index]
-    return tuple((kind, re.sub(r"\\(.)", r"\1", value.strip())) for kind, value in key)
+def dn_key(dn: str | x509.Name) -> Dn:
+    """Comparable form of a DN in either dialect (`;` CUCM or `,` certutils)."""
+    return normalise_dn(dn_string(dn) if isinstance(dn, x509.Name) else dn)
 
 
 @dataclass(frozen=True)
@@ -86,7 +48,7 @@ class TrustEntry:
 
     @property
     def subject(self) -> str:
-        return dn_text(self.certificate.subject)
+        return dn_string(self.certificate.subject)
 
 
 class TrustStore:

@@ -25,10 +25,11 @@ from cryptography import x509
 from harness.aio import BackgroundLoop
 from harness.events import EventLog
 from harness.formats.errors import FormatError
+from harness.formats.names import dn_string
 from harness.services import tvs_wire as wire
 from harness.services.base import Endpoint
 from harness.services.tls_stream import MAX_HANDSHAKES, Listener, TlsStream
-from harness.services.truststore import TrustEntry, TrustStore, dn_key, dn_text
+from harness.services.truststore import TrustEntry, TrustStore, dn_key
 from harness.tls import TlsIdentity, server_context
 
 DEFAULT_PORT = 2445
@@ -213,6 +214,6 @@ class TvsEndpoint(Endpoint):
 def _subject(der: bytes | None) -> str | None:
     """Subject text for the event; cached, as a storm asks about the same few certificates."""
     try:
-        return dn_text(x509.load_der_x509_certificate(der).subject) if der else None
+        return dn_string(x509.load_der_x509_certificate(der).subject) if der else None
     except ValueError:
         return "(unparseable certificate)"

@@ -16,7 +16,8 @@ from tvs_support import Ident, ident
 
 from harness.aio import BackgroundLoop
 from harness.events import EventLog
-from harness.services.truststore import TrustStore, dn_text
+from harness.formats.names import dn_string
+from harness.services.truststore import TrustStore
 from harness.services.tvs import TvsEndpoint
 from harness.services.tvs_client import TvsClient, TvsServer, TvsUnavailable
 
@@ -75,8 +76,8 @@ def test_verify_and_query(nodes: tuple[TvsEndpoint, TvsEndpoint], certs: dict[st
     assert result.server == one.address and not result.from_cache
     assert not client.verify_blocking(certs["node2"].der, DEVICE).valid
     sast = certs["sast"].cert
-    issuer = dn_text(sast.issuer).replace(",", ";")
-    answer = client.query_blocking(dn_text(sast.subject), issuer, sast.serial_number, DEVICE)
+    issuer = dn_string(sast.issuer).replace(",", ";")
+    answer = client.query_blocking(dn_string(sast.subject), issuer, sast.serial_number, DEVICE)
     assert answer.valid and answer.certificate == certs["sast"].der and answer.roles == (0,)
 
 

@@ -8,13 +8,9 @@ import threading
 import pytest
 from tvs_support import ident
 
-from harness.services.truststore import (
-    TrustStore,
-    dn_key,
-    dn_text,
-    role_from_label,
-    role_label,
-)
+from harness.formats.names import dn_string
+from harness.formats.roles import parse_role, role_label
+from harness.services.truststore import TrustStore, dn_key
 
 
 def test_lookup_by_der_hash_issuer_serial_and_subject() -> None:
@@ -61,15 +57,15 @@ def test_dn_dialects_normalise_alike() -> None:
     assert dn_key(certutils) == dn_key(cucm)
     assert dn_key(cucm)[2] == ("O", "Stormin, Inc")
     assert dn_key("CN=a;O=b") != dn_key("O=b;CN=a")  # certificate order matters
-    assert dn_text(ident("a", 10).cert.subject) == "CN=a,OU=Test,O=Lab,C=AU"
+    assert dn_string(ident("a", 10).cert.subject) == "CN=a,OU=Test,O=Lab,C=AU"
 
 
 def test_role_labels() -> None:
-    assert [role_from_label(x) for x in ("sast", "CCM+TFTP", "app-server", "TVS", "5")] == [
+    assert [parse_role(x) for x in ("sast", "CCM+TFTP", "app-server", "TVS", "5")] == [
         0, 2, 7, 21, 5]
-    assert role_label(2) == "CCM+TFTP" and role_label(9) == "9"
+    assert role_label(2) == "CCM+TFTP" and role_label(9) == 9
     with pytest.raises(ValueError, match="unknown role"):
-        role_from_label("HTTPS")
+        parse_role("HTTPS")
 
 
 def test_concurrent_writers_and_readers() -> None:
