@@ -34,9 +34,8 @@ def test_sbd_phone_autoregisters_with_the_signed_default(lab: LabRun) -> None:
 
 
 @allure.story("Non-secure cluster")
+@pytest.mark.requires_feature("legacy_model")
 def test_model_without_sbd_autoregisters_with_the_unsigned_default(lab: LabRun) -> None:
-    if not lab.legacy_phones():
-        pytest.skip("no phone without Security by Default in this rack")
     settle(lab)
     name = lab.legacy_phones()[0]
     mark = unknown(lab, name)

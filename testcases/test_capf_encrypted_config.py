@@ -9,14 +9,12 @@ from fixtures.expect import settle
 from fixtures.lab_run import LabRun
 from fixtures.reporting import step
 
-pytestmark = [allure.feature("CAPF and encrypted configuration")]
+pytestmark = [allure.feature("CAPF and encrypted configuration"),
+              pytest.mark.requires_feature("encrypted_config")]
 
 
 def encrypted_phone(lab: LabRun) -> str:
-    names = [n for n, p in lab.cluster.state.phones.items() if p.encrypted_config]
-    if not names:
-        pytest.skip("no phone with encrypted configuration in this rack")
-    return names[0]
+    return next(n for n, p in lab.cluster.state.phones.items() if p.encrypted_config)
 
 
 @allure.story("Null-string enrollment")

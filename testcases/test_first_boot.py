@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import allure
+import pytest
 
 from fixtures.expect import served_itl, settle, trusting
 from fixtures.lab_run import LabRun
 from fixtures.reporting import step
+from phone_drivers.capture import PacketCapture
 
 
 @allure.feature("Identity Trust List")
@@ -32,11 +36,9 @@ def test_first_itl_is_trusted_and_signed_config_verifies(lab: LabRun) -> None:
 
 @allure.feature("Identity Trust List")
 @allure.story("Models without Security by Default")
+@pytest.mark.requires_feature("legacy_model")
 def test_model_without_sbd_gets_unsigned_config_and_no_itl(lab: LabRun) -> None:
     legacy = lab.legacy_phones()
-    if not legacy:
-        import pytest
-        pytest.skip("no phone without Security by Default in this rack")
     mark = lab.reset_all()
     settle(lab, legacy, after=mark)
     for name in legacy:
@@ -44,3 +46,25 @@ def test_model_without_sbd_gets_unsigned_config_and_no_itl(lab: LabRun) -> None:
         files = [f for f, _ in outcome.requests]
         assert not any(f.endswith(".tlv") for f in files), files
         assert f"{name}.cnf.xml" in files and not any(f.endswith(".sgn") for f in files)
+
+
+@allure.feature("Identity Trust List")
+@allure.story("On the wire")
+@pytest.mark.requires_feature("capture")
+def test_capture_shows_trust_lists_then_config_then_tvs(
+    lab: LabRun, capture: Callable[[str], PacketCapture]
+) -> None:
+    """HARDWARE.md §1.3: CTL, then ITL, then the signed config; then TLS to TVS."""
+    settle(lab)
+    name = lab.plain_phones()[0]
+    with capture("boot") as cap, step(f"Power-cycle {name} while capturing"):
+        mark = lab.events.mark()
+        lab.phones[name].power_cycle(off_seconds=0.5)
+        settle(lab, [name], after=mark)
+        lab.wait_event(name, "https.get", after=mark)
+    flows = cap.result.flows(name) if cap.result else None
+    assert flows is not None, "no capture result"
+    files = [f.file for f in flows.tftp]
+    assert files[:2] == [f"CTL{name}.tlv", f"ITL{name}.tlv"], cap.result and cap.result.describe()
+    assert f"{name}.cnf.xml.sgn" in files[2:]
+    assert any(t.service == "tvs" for t in flows.tls), cap.result and cap.result.describe()

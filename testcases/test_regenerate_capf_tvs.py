@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import allure
+import pytest
 
 from fixtures.expect import settle, trusting
 from fixtures.lab_run import LabRun
@@ -31,11 +32,9 @@ def test_capf_regeneration_procedure(lab: LabRun) -> None:
 
 
 @allure.story("CAPF certificate")
+@pytest.mark.requires_feature("encrypted_config")
 def test_encrypted_phone_enrolls_against_the_regenerated_capf(lab: LabRun) -> None:
     encrypted = [n for n, p in lab.cluster.state.phones.items() if p.encrypted_config]
-    if not encrypted:
-        import pytest
-        pytest.skip("no phone with encrypted configuration in this rack")
     settle(lab)
     name = encrypted[0]
     with step("Regenerate the CAPF certificate, restart CAPF and TFTP"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import allure
+import pytest
 
 from fixtures.expect import settle, trusting
 from fixtures.lab_run import LabRun
@@ -13,11 +14,9 @@ pytestmark = [allure.feature("Trust Verification Service"), allure.story("Failov
 
 
 @allure.severity(allure.severity_level.NORMAL)
+@pytest.mark.requires_feature("two_tvs")
 def test_phones_fail_over_to_the_next_tvs(lab: LabRun) -> None:
     tvs_nodes = [n.name for n in lab.cluster.state.nodes_running(Service.TVS)]
-    if len(tvs_nodes) < 2:
-        import pytest
-        pytest.skip("failover needs two TVS nodes")
     settle(lab)
     first, second = tvs_nodes[:2]
     with step(f"Stop the TVS service on {first}"):
