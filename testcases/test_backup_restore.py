@@ -15,6 +15,7 @@ PASSPHRASE = "lab-drs-passphrase"
 
 
 @allure.severity(allure.severity_level.CRITICAL)
+@pytest.mark.destructive
 def test_restore_after_crash_brings_back_the_tftp_key(lab: LabRun) -> None:
     settle(lab)
     phones = lab.plain_phones()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import allure
+import pytest
 
 from fixtures.expect import settle, trusting
 from fixtures.lab_run import LabRun
@@ -12,7 +13,8 @@ from fixtures.reporting import step
 from harness.formats.trustlist import Record, Role, build_trust_list
 from harness.pki import CertRole, LabPKI
 
-pytestmark = [allure.feature("Certificate Trust List"), allure.story("Mixed mode")]
+pytestmark = [pytest.mark.destructive, allure.feature("Certificate Trust List"),
+              allure.story("Mixed mode")]
 
 
 def go_mixed(lab: LabRun) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import allure
+import pytest
 
 from fixtures.expect import settle, stranded, trusting
 from fixtures.lab_run import LabRun
@@ -24,6 +25,7 @@ def regenerate_both_then_reset(lab: LabRun) -> int:
 
 
 @allure.severity(allure.severity_level.CRITICAL)
+@pytest.mark.destructive
 def test_both_certificates_at_once_strand_every_phone(lab: LabRun) -> None:
     mark = regenerate_both_then_reset(lab)
     found = stranded(lab, lab.plain_phones(), after=mark)
@@ -32,6 +34,7 @@ def test_both_certificates_at_once_strand_every_phone(lab: LabRun) -> None:
 
 
 @allure.severity(allure.severity_level.CRITICAL)
+@pytest.mark.destructive
 def test_manual_itl_erase_recovers_a_stranded_phone(lab: LabRun) -> None:
     mark = regenerate_both_then_reset(lab)
     phones = lab.plain_phones()
@@ -44,6 +47,7 @@ def test_manual_itl_erase_recovers_a_stranded_phone(lab: LabRun) -> None:
 
 
 @allure.severity(allure.severity_level.CRITICAL)
+@pytest.mark.destructive
 def test_documented_order_tftp_then_tvs_does_not_strand(lab: LabRun) -> None:
     settle(lab)
     phones = lab.plain_phones()

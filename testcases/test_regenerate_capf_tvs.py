@@ -50,6 +50,7 @@ def test_encrypted_phone_enrolls_against_the_regenerated_capf(lab: LabRun) -> No
 
 @allure.story("TVS certificate")
 @allure.severity(allure.severity_level.CRITICAL)
+@pytest.mark.destructive
 def test_tvs_regeneration_procedure(lab: LabRun) -> None:
     settle(lab)
     with step("1. Regenerate the TVS certificate (every node)"):
@@ -63,6 +64,7 @@ def test_tvs_regeneration_procedure(lab: LabRun) -> None:
 
 
 @allure.story("TVS certificate")
+@pytest.mark.destructive
 def test_tvs_regeneration_without_tftp_restart_breaks_https_via_tvs(lab: LabRun) -> None:
     """Negative path: skipping step 2 leaves phones with an ITL naming the old TVS cert."""
     settle(lab)

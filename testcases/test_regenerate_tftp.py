@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import allure
+import pytest
 
 from fixtures.expect import served_itl, settle, trusting
 from fixtures.lab_run import LabRun
@@ -15,6 +16,7 @@ pytestmark = [allure.feature("Certificate regeneration"), allure.story("TFTP cer
 
 
 @allure.severity(allure.severity_level.CRITICAL)
+@pytest.mark.destructive
 def test_tftp_regeneration_procedure_phones_accept_the_new_itl_via_tvs(lab: LabRun) -> None:
     settle(lab)
     old = served_itl(lab).header.signer.serial
@@ -33,6 +35,7 @@ def test_tftp_regeneration_procedure_phones_accept_the_new_itl_via_tvs(lab: LabR
 
 
 @allure.severity(allure.severity_level.CRITICAL)
+@pytest.mark.destructive
 def test_tftp_regeneration_in_mixed_mode_with_the_ctl_client(lab: LabRun) -> None:
     settle(lab)
     with step("Put the cluster in mixed mode (CTL client), restart TFTP, reset phones"):

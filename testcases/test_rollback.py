@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import allure
+import pytest
 
 from fixtures.expect import looping, served_itl, settle, trusting
 from fixtures.lab_run import LabRun
@@ -29,6 +30,7 @@ def prepare(lab: LabRun) -> int:
 
 @allure.story("Prepared rollback")
 @allure.severity(allure.severity_level.CRITICAL)
+@pytest.mark.destructive
 def test_https_services_fail_while_prepare_rollback_is_on(lab: LabRun) -> None:
     mark = prepare(lab)
     assert served_itl(lab).is_rollback
@@ -40,6 +42,7 @@ def test_https_services_fail_while_prepare_rollback_is_on(lab: LabRun) -> None:
 
 @allure.story("Prepared rollback and return to 8.0")
 @allure.severity(allure.severity_level.CRITICAL)
+@pytest.mark.destructive
 def test_prepared_rollback_then_return_to_8_0(lab: LabRun) -> None:
     phones = lab.plain_phones()
     trusting(lab, phones, after=prepare(lab), https=False)
@@ -68,6 +71,7 @@ def test_prepared_rollback_then_return_to_8_0(lab: LabRun) -> None:
 
 @allure.story("Unprepared rollback")
 @allure.severity(allure.severity_level.CRITICAL)
+@pytest.mark.destructive
 def test_unprepared_rollback_loops_until_the_itl_is_erased(lab: LabRun) -> None:
     settle(lab)
     phones = lab.plain_phones()

@@ -10,7 +10,8 @@ from fixtures.lab_run import LabRun
 from fixtures.reporting import step
 from harness.cluster.releases import Release, ctl_client_required
 
-pytestmark = [allure.feature("Upgrade from 7.x"), allure.severity(allure.severity_level.CRITICAL)]
+pytestmark = [pytest.mark.destructive, allure.feature("Upgrade from 7.x"),
+              allure.severity(allure.severity_level.CRITICAL)]
 
 
 def start_on_7x(lab: LabRun, release: str, *, mixed: bool, es: bool = False) -> None:

@@ -132,6 +132,7 @@ class Registrar(Endpoint):
             return sip.response(message, code, reason)
         call_id = message.header("call-id") or ""
         self.registrations[device] = Registration(device, transport, peer, call_id, expires, writer)
+        self.events.bind_address(peer[0], device)  # rack phones get their address by DHCP
         self.events.record("sip.register", source=self.source, phone=device, address=peer[0],
                            transport=transport, expires=expires)
         contact = message.header("contact") or f"<sip:{device}@{peer[0]}:{peer[1]}>"

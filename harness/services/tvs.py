@@ -180,9 +180,12 @@ class TvsEndpoint(Endpoint):
             result = wire.Response(wire.STATUS_VALID, roles, entry.ttl,
                                    None if verify else entry.der)
         data: dict[str, Any] = {"reason": reason} if reason else {}
+        phone = wire.phone_of(request.device_name)
+        if phone and peer:  # a rack phone's DHCP address, learnt from who asks
+            self.events.bind_address(peer, phone)
         self.events.record(
             "tvs.verify" if verify else "tvs.query", source=self.name,
-            phone=wire.phone_of(request.device_name), address=peer, node=self.node,
+            phone=phone, address=peer, node=self.node,
             status="valid" if entry else "invalid", roles=list(result.roles),
             subject=_subject(request.certificate) if verify else request.subject,
             device=request.device_name, **data)

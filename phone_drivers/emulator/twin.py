@@ -36,7 +36,8 @@ class TwinRack:
     def __init__(self, lab: LabSpec, rack: RackSpec, workdir: Path, *, profile: str = "fast",
                  pki_template: Path | None = None, consoles: bool = True,
                  mics: bool = True, events: EventLog | None = None,
-                 powered: bool = True) -> None:
+                 powered: bool = True,
+                 tftp_servers: list[tuple[str, int]] | None = None) -> None:
         self.lab, self.spec, self.workdir = lab, rack, workdir
         self.events = events if events is not None else EventLog()
         self.loop = BackgroundLoop(f"twin-{rack.name}")
@@ -56,11 +57,16 @@ class TwinRack:
         self.phones: dict[str, TwinPhone] = {}
         self._profile, self._consoles, self._mics = timing(profile), consoles, mics
         self._powered = powered  # False: ports start at `power inline never`
+        # Given: phones use that TFTP (DHCP option 150) and the twin serves no cluster of
+        # its own: "rack hardware" for a harness cluster started elsewhere.
+        self._external_tftp = tftp_servers
 
     def start(self) -> None:
-        self.cluster.start()
-        tftp = [self.cluster.tftp_address(n.name)
-                for n in self.cluster.state.nodes_running(Service.TFTP)]
+        tftp = self._external_tftp
+        if tftp is None:
+            self.cluster.start()
+            tftp = [self.cluster.tftp_address(n.name)
+                    for n in self.cluster.state.nodes_running(Service.TFTP)]
         for spec in self.spec.phones:
             mic = self.pki.issue_mic(spec.name, spec.model) if self._mics else None
             phone = TwinPhone(PhoneIdentity(spec.name[3:], spec.model, mic),
