@@ -16,11 +16,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lab_topology import DEFAULT_LAB, load_lab
+from lab_topology import load_lab
 from phone_drivers.emulator.twin import TwinRack
+from tests.isolated_lab import isolated_twin_lab
 
 ROOT = Path(__file__).resolve().parents[2]
-NODE = "127.0.9.1"
+NODE = "127.64.9.1"
 SCENARIO = '''
 import pytest
 from fixtures.expect import settle, trusting
@@ -45,7 +46,7 @@ def free_udp_port(host: str) -> int:
 @pytest.fixture
 def rack_hardware(tmp_path: Path) -> Iterator[tuple[TwinRack, int]]:
     port = free_udp_port(NODE)
-    lab = load_lab(DEFAULT_LAB)
+    lab = load_lab(isolated_twin_lab(tmp_path, 64))
     twin = TwinRack(lab, lab.racks[0], tmp_path / "twin", powered=False,
                     tftp_servers=[(NODE, port)])
     twin.start()

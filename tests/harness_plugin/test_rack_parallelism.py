@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.isolated_lab import isolated_twin_lab
+
 ROOT = Path(__file__).resolve().parents[2]
 
 PROBE = '''
@@ -39,7 +41,8 @@ def test_each_rack_runs_on_one_worker_with_its_own_addresses(
     pytester.makepyfile(test_probe=PROBE)
     result = pytester.runpytest_subprocess(
         "-n", "2", "--dist", "loadgroup", "-p", "no:randomly", f"--rootdir={pytester.path}",
-        "--lab", str(ROOT / "lab_topology" / "twin-large.yaml"),
+        "--lab", str(isolated_twin_lab(pytester.path, 63,
+                                       ROOT / "lab_topology" / "twin-large.yaml")),
         "--phonelab-lease-dir", str(pytester.path / "leases"),
         "--phonelab-log-dir", str(pytester.path / "logs"), timeout=180)
     result.assert_outcomes(passed=4)

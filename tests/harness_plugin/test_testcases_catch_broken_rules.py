@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.isolated_lab import isolated_twin_lab
+
 ROOT = Path(__file__).resolve().parents[2]
 BREAKERS = {
     # accept any ITL, whatever signed it: the ordering hazard can no longer strand phones
@@ -25,6 +27,8 @@ def run(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, testcase: st
         selector: str, breaker: str | None) -> pytest.RunResult:
     args = [str(ROOT / "testcases" / testcase), "-k", selector, "-q", "-p", "no:randomly",
             f"--rootdir={ROOT}", "-c", str(ROOT / "pytest.ini"),
+            "--lab", str(isolated_twin_lab(pytester.path, 62)),
+            "--phonelab-lease-dir", str(pytester.path / "leases"),
             "--phonelab-log-dir", str(pytester.path / "logs")]
     if breaker:
         pytester.makepyfile(**{f"break_{breaker}": "def pytest_configure(config):\n"

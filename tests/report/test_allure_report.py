@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.isolated_lab import isolated_twin_lab
+
 ROOT = Path(__file__).resolve().parents[2]
 ALLURE = ROOT / "tools" / "allure" / "node_modules" / ".bin" / "allure"
 CHROMIUM = shutil.which("chromium")
@@ -35,7 +37,8 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     results, html = work / "results", work / "report"
     run = subprocess.run(
         [sys.executable, "-m", "pytest", str(ROOT / "testcases" / "test_first_boot.py"),
-         "-q", "-p", "no:randomly", "--alluredir", str(results),
+         "-q", "-p", "no:randomly", "-k", "first_itl or model", "--alluredir", str(results),
+         "--lab", str(isolated_twin_lab(work, 61)), "--phonelab-lease-dir", str(work / "leases"),
          "--phonelab-log-dir", str(work / "logs")],
         cwd=ROOT, capture_output=True, text=True, timeout=180)
     assert run.returncode == 0, run.stdout[-2000:]

@@ -8,13 +8,14 @@ from pathlib import Path
 import pytest
 
 from harness.pki import LabPKI
-from lab_topology import DEFAULT_LAB, load_lab
+from lab_topology import load_lab
 from phone_drivers.emulator.twin import TwinRack
+from tests.isolated_lab import isolated_twin_lab
 
 
 @pytest.fixture(scope="session")
 def twin_pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    lab = load_lab(DEFAULT_LAB)
+    lab = load_lab(isolated_twin_lab(tmp_path_factory.mktemp("twin-lab"), 65))
     root = tmp_path_factory.mktemp("twin-pki") / "pki"
     nodes = lab.racks[0].cluster.nodes
     pki = LabPKI.init(root, [n.name for n in nodes], addresses={n.name: str(n.address)
@@ -26,7 +27,7 @@ def twin_pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def rack(twin_pki: Path, tmp_path: Path) -> Iterator[TwinRack]:
-    lab = load_lab(DEFAULT_LAB)
+    lab = load_lab(isolated_twin_lab(tmp_path, 65))
     twin = TwinRack(lab, lab.racks[0], tmp_path, pki_template=twin_pki)
     twin.start()
     yield twin
