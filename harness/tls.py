@@ -12,13 +12,16 @@ from __future__ import annotations
 import os
 import ssl
 import tempfile
+import warnings
 from typing import Protocol
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
-LEGACY_CIPHERS = "DEFAULT:AES128-SHA:AES256-SHA:@SECLEVEL=0"
+# Everything the library still has, down to security level 0, minus unauthenticated
+# suites: old phones (79xx) speak TLS 1.0 with RSA key exchange (PROTOCOLS.md §5.1, §6.1).
+LEGACY_CIPHERS = "ALL:!aNULL:!eNULL:@SECLEVEL=0"
 
 
 class TlsIdentity(Protocol):
@@ -45,22 +48,28 @@ def _load_identity(context: ssl.SSLContext, identity: TlsIdentity) -> None:
         os.unlink(path)
 
 
+def _legacy(context: ssl.SSLContext) -> ssl.SSLContext:
+    """TLS 1.0-1.2 at security level 0, as phones and CUCM negotiate it."""
+    with warnings.catch_warnings():  # TLS 1.0 is deprecated, and deliberately allowed here
+        warnings.simplefilter("ignore", DeprecationWarning)
+        context.minimum_version = ssl.TLSVersion.TLSv1
+    context.maximum_version = ssl.TLSVersion.TLSv1_2
+    context.set_ciphers(LEGACY_CIPHERS)
+    return context
+
+
 def server_context(identity: TlsIdentity) -> ssl.SSLContext:
     """Server side: present `identity`, accept legacy phone TLS, ask no client cert."""
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.minimum_version = ssl.TLSVersion.TLSv1
-    context.set_ciphers(LEGACY_CIPHERS)
+    context = _legacy(ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER))
     _load_identity(context, identity)
     return context
 
 
 def client_context(identity: TlsIdentity | None = None) -> ssl.SSLContext:
     """Phone side: no chain or name check (the caller judges the peer certificate)."""
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context = _legacy(ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT))
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
-    context.minimum_version = ssl.TLSVersion.TLSv1
-    context.set_ciphers(LEGACY_CIPHERS)
     if identity is not None:
         _load_identity(context, identity)
     return context

@@ -24,8 +24,9 @@ from harness.events import EventLog
 from harness.services.base import AsyncioEndpoint
 from harness.services.capf_auth import Signer
 from harness.services.capf_directory import CapfDirectory
-from harness.services.capf_io import close, server_context
+from harness.services.capf_io import close
 from harness.services.capf_session import CapfSession, SessionSettings
+from harness.tls import server_context
 
 
 class CapfEndpoint(AsyncioEndpoint):

@@ -19,9 +19,10 @@ from harness.errors import LabError
 from harness.formats.errors import FormatError
 from harness.services import capf_wire as wire
 from harness.services.capf_auth import Signer, prove, sign_sudi
-from harness.services.capf_io import client_context, close, read_message, send
+from harness.services.capf_io import close, read_message, send
 from harness.services.capf_issue import CURVES, generate_key
 from harness.services.capf_wire import AuthType, CertType, Command, Message, Tag
+from harness.tls import client_context
 
 
 @dataclass(frozen=True)
