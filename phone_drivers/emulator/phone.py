@@ -24,16 +24,17 @@ from phone_drivers.emulator import console_lines as lines
 from phone_drivers.emulator.boot import BootSequence
 from phone_drivers.emulator.firmware import Firmware
 from phone_drivers.emulator.firmware_types import Decision, Outcome
+from phone_drivers.emulator.phone_console import ConsoleCommands
 from phone_drivers.emulator.profiles import TimingProfile
 from phone_drivers.emulator.sip_client import SipAgent, SipRegistrationError
 from phone_drivers.emulator.tftp_client import TftpOptions
 from phone_drivers.emulator.trust_state import PhoneIdentity, PhoneOptions
-from phone_drivers.emulator.tty import PhoneTty, TtyCommand
+from phone_drivers.emulator.tty import PhoneTty
 
 LOAD = "9-4-2SR3-1S"
 
 
-class TwinPhone:
+class TwinPhone(ConsoleCommands):
     """One emulated phone. Thread-safe entry points: power_on/off, reset, restart."""
 
     def __init__(self, identity: PhoneIdentity, *, address: str,
@@ -166,6 +167,12 @@ class TwinPhone:
         self.registered_to = server if status == 200 else None
         return status
 
+    async def _capf_now(self) -> None:
+        """The CAPF string was typed: run the session, then the config phase again."""
+        sequence = BootSequence(self)
+        if await sequence.capf():
+            await sequence.config()
+
     def _on_sip_action(self, action: str) -> None:
         self.record("phone.notify", action=action)
         self._boot(action)
@@ -205,48 +212,6 @@ class TwinPhone:
             self.emit(lines.config_accepted(family, name))
         elif subject == "config" and decision.outcome is Outcome.REJECTED:
             self.emit(lines.config_rejected(family, name))
-
-    def _on_console(self, command: TtyCommand) -> None:
-        """Console commands arrive on the tty thread: hop onto the loop."""
-        self.loop.call_soon_threadsafe(self._console_command, command)
-
-    def _console_command(self, command: TtyCommand) -> None:
-        fw, now, family = self.firmware, time.time(), self.model_info.family
-        self.record("phone.console_command", command=command.verb)
-        if command.verb == "erase itl":
-            fw.erase_itl(now=now)
-            self.emit(lines.trust_erased(family, "ITL"))
-        elif command.verb == "erase ctl":
-            fw.erase_ctl(now=now)
-            self.emit(lines.trust_erased(family, "CTL"))
-        elif command.verb == "factory reset":
-            fw.factory_reset(now=now)
-            self.emit(lines.trust_erased(family, "CTL and ITL"))
-            self._boot("reset")
-        elif command.verb == "capf auth":
-            fw.enter_capf_string(command.argument)
-            self.loop.create_task(self._capf_now())
-        elif command.verb.startswith("show"):
-            self._show(command.verb.split()[1])
-
-    async def _capf_now(self) -> None:
-        sequence = BootSequence(self)
-        if await sequence.capf():
-            await sequence.config()
-
-    def _show(self, what: str) -> None:
-        state = self.firmware.state
-        if what == "status":
-            for message in state.status_messages[-10:] or ["(no status messages)"]:
-                self.emit(lines.Line("NOT", "status", message))
-            return
-        trust = state.itl if what == "itl" else state.ctl
-        if trust is None:
-            self.emit(lines.Line("NOT", "security", f"No {what.upper()} installed"))
-            return
-        for record in trust.records:
-            self.emit(lines.Line("NOT", "security", f"{what.upper()} record role={record.role} "
-                                 f"subject={record.subject or '(empty)'}"))
 
     # --- observation (§7.12) ---------------------------------------------------
     def observe(self) -> dict[str, Any]:
