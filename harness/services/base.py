@@ -23,15 +23,25 @@ class Endpoint(ABC):
         self.events = events
         self.host = host
         self.port = port
+        self._bound: tuple[str, int] | None = None  # where start() last listened
 
     @property
     @abstractmethod
     def running(self) -> bool: ...
 
     @property
-    @abstractmethod
     def address(self) -> tuple[str, int]:
-        """The bound (host, port); the real port once started with port 0."""
+        """The bound (host, port); the real port once started with port 0. It stays
+        known after stop(), since a restart listens there again."""
+        if self._bound is None:
+            raise RuntimeError(f"{self.name} is not running")
+        return self._bound
+
+    def _bind(self, address: tuple[str, int]) -> None:
+        """Record where start() listens; a restart keeps a port first chosen by the OS."""
+        self._bound = (str(address[0]), int(address[1]))
+        if self.port == 0:
+            self.port = self._bound[1]
 
     @abstractmethod
     def start(self) -> None: ...
@@ -60,17 +70,10 @@ class AsyncioEndpoint(Endpoint):
         super().__init__(events, host, port)
         self.loop = loop
         self._server: asyncio.Server | None = None
-        self._bound: tuple[str, int] | None = None
 
     @property
     def running(self) -> bool:
         return self._server is not None
-
-    @property
-    def address(self) -> tuple[str, int]:
-        if self._bound is None:
-            raise RuntimeError(f"{self.name} is not running")
-        return self._bound
 
     @abstractmethod
     async def _start_server(self) -> asyncio.Server:
@@ -80,11 +83,8 @@ class AsyncioEndpoint(Endpoint):
         if self._server is not None:
             return
         server = self.loop.run(self._start_server())
-        sockname = server.sockets[0].getsockname()
         self._server = server
-        self._bound = (str(sockname[0]), int(sockname[1]))
-        if self.port == 0:
-            self.port = self._bound[1]  # a restart keeps the same port
+        self._bind(server.sockets[0].getsockname())
 
     def stop(self) -> None:
         server, self._server = self._server, None

@@ -51,19 +51,12 @@ class HttpsServicesEndpoint(Endpoint):
         self._given_loop = loop
         self._loop: BackgroundLoop | None = None
         self._listener: Listener | None = None
-        self._bound: tuple[str, int] | None = None
         self._streams: set[TlsStream] = set()
         self._handshakes = asyncio.Semaphore(MAX_HANDSHAKES)
 
     @property
     def running(self) -> bool:
         return self._listener is not None
-
-    @property
-    def address(self) -> tuple[str, int]:
-        if self._bound is None:
-            raise RuntimeError("https endpoint is not running")
-        return self._bound
 
     def start(self) -> None:
         if self._listener is not None:
@@ -73,13 +66,12 @@ class HttpsServicesEndpoint(Endpoint):
         loop = self._given_loop or BackgroundLoop(f"{self.source}-loop")
         listener = Listener(self._handle, backlog=BACKLOG)
         try:
-            self._bound = loop.run(listener.start(self.host, self.port))
+            self._bind(loop.run(listener.start(self.host, self.port)))
         except BaseException:
             if loop is not self._given_loop:
                 loop.close()
             raise
         self._loop, self._listener = loop, listener
-        self.port = self._bound[1]  # a restart keeps the same port
 
     def stop(self) -> None:
         listener, loop, self._listener = self._listener, self._loop, None
@@ -90,7 +82,7 @@ class HttpsServicesEndpoint(Endpoint):
         finally:
             if loop is not self._given_loop:
                 loop.close()
-            self._loop = self._bound = None
+            self._loop = None
 
     async def _shutdown(self, listener: Listener) -> None:
         listener.close()

@@ -57,19 +57,13 @@ class Registrar(Endpoint):
     def running(self) -> bool:
         return self._tcp is not None
 
-    @property
-    def address(self) -> tuple[str, int]:
-        if self._tcp is None:
-            raise RuntimeError("registrar is not running")
-        return self.host, self.port
-
     def start(self) -> None:
         if self._tcp is None:
             self.loop.run(self._start())
 
     async def _start(self) -> None:
         self._tcp = await asyncio.start_server(self._serve_tcp, self.host, self.port)
-        self.port = int(self._tcp.sockets[0].getsockname()[1])
+        self._bind(self._tcp.sockets[0].getsockname())  # UDP shares the TCP port
         self._udp, _ = await asyncio.get_running_loop().create_datagram_endpoint(
             lambda: _UdpProtocol(self), local_addr=(self.host, self.port))
 

@@ -47,7 +47,6 @@ class TftpEndpoint(Endpoint):
         self.files, self.source_name = files, source_name
         self.timeout, self.retries = timeout, retries
         self._thread: threading.Thread | None = None
-        self._bound: tuple[str, int] | None = None
         self._wake: socket.socket | None = None  # stop() writes here to wake the loop
         # sock -> (transfer, file, peer); only the endpoint's thread (_serve and below) uses it
         self._live: dict[socket.socket, tuple[ReadTransfer, str, Any]] = {}
@@ -56,12 +55,6 @@ class TftpEndpoint(Endpoint):
     @property
     def running(self) -> bool:
         return self._thread is not None
-
-    @property
-    def address(self) -> tuple[str, int]:
-        if self._bound is None:
-            raise RuntimeError(f"{self.source_name} is not running")
-        return self._bound
 
     def start(self) -> None:
         """Bind here, so a busy port is a `LabError` from start(), then serve on a thread."""
@@ -75,12 +68,11 @@ class TftpEndpoint(Endpoint):
             raise LabError(f"cannot bind UDP {self.host}:{self.port}: {exc.strerror}") from None
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)  # boot-storm bursts
         sock.setblocking(False)
-        self._bound = sock.getsockname()
-        self.port = self.port or sock.getsockname()[1]  # a restart keeps the same port
+        self._bind(sock.getsockname())
         self._wake, wake = socket.socketpair()
         self._sel = selectors.DefaultSelector()  # epoll: no 1024-descriptor ceiling
         self._errors = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # refusals leave here
-        self._errors.bind((self._bound[0], 0))
+        self._errors.bind((self.address[0], 0))
         self._thread = threading.Thread(target=self._serve, args=(sock, wake),
                                         name=f"{self.source_name}:{self.port}", daemon=True)
         self._thread.start()
@@ -93,7 +85,7 @@ class TftpEndpoint(Endpoint):
             self._wake.send(b"!")
         self._thread.join(timeout=5)
         self._wake.close()
-        self._thread = self._wake = self._bound = None
+        self._thread = self._wake = None
 
     def _serve(self, sock: socket.socket, wake: socket.socket) -> None:
         self._sel.register(sock, selectors.EVENT_READ)

@@ -51,7 +51,6 @@ class TvsEndpoint(Endpoint):
         self.node = node
         self.idle_timeout = idle_timeout
         self._listener: Listener | None = None
-        self._bound: tuple[str, int] | None = None
         self._connections: set[TlsStream] = set()
         self._handshakes = asyncio.Semaphore(MAX_HANDSHAKES)
         self._stopping = False
@@ -60,25 +59,16 @@ class TvsEndpoint(Endpoint):
     def running(self) -> bool:
         return self._listener is not None
 
-    @property
-    def address(self) -> tuple[str, int]:
-        if self._bound is None:
-            raise RuntimeError(f"{self.name} is not running")
-        return self._bound
-
     def start(self) -> None:
         """Listen; the TLS context is built once here, from the current identity."""
         if self._listener is not None:
             return
-        context = server_context(self.identity)  # TLS 1.0+, RSA-kx AES-CBC offered
-        context.maximum_version = ssl.TLSVersion.TLSv1_2  # the range of §5.1, as CUCM
-        self._context, self._stopping = context, False
+        # TLS 1.0-1.2 with RSA key exchange, the range of §5.1 (harness.tls)
+        self._context, self._stopping = server_context(self.identity), False
         self._handshakes = asyncio.Semaphore(MAX_HANDSHAKES)
         listener = Listener(self._handle, backlog=BACKLOG)
-        self._bound = self.loop.run(listener.start(self.host, self.port))
+        self._bind(self.loop.run(listener.start(self.host, self.port)))
         self._listener = listener
-        if self.port == 0:
-            self.port = self._bound[1]  # a restart keeps the same port
 
     def stop(self) -> None:
         """Stop listening and drop open connections, so a restart really cuts clients off."""
