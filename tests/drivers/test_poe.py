@@ -9,7 +9,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 
 import pytest
 
@@ -17,28 +16,10 @@ from harness.errors import LabError, UsageError
 from harness.events import EventLog
 from phone_drivers.emulator.switch import FakeSwitch
 from phone_drivers.poe import IosPoePort, PowerControl, SwitchConnection, SwitchSession
+from tests.recording_device import RecordingPhone as Phone
 
 pytestmark = pytest.mark.filterwarnings("ignore:path is deprecated:DeprecationWarning")
 TIMEOUT = 2.0
-
-
-@dataclass
-class Phone:
-    """A PoweredDevice that records power calls."""
-
-    name: str = "SEP0021555542E6"
-    mac: str = "0021555542E6"
-    platform: str = "Cisco IP Phone 7962"
-    address: str = "10.1.20.5"
-    power_watts: float = 6.3
-    software_version: str = "SCCP42.8-4-2S"
-    calls: list[str] = field(default_factory=list)
-
-    def power_on(self) -> None:
-        self.calls.append("on")
-
-    def power_off(self) -> None:
-        self.calls.append("off")
 
 
 def connection(sw: FakeSwitch, **changes: object) -> SwitchConnection:

@@ -6,10 +6,7 @@ each test works on its own port so the order of tests does not matter.
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -19,37 +16,10 @@ from netmiko.exceptions import NetmikoAuthenticationException, ReadTimeout
 from harness.aio import BackgroundLoop
 from harness.events import EventLog
 from phone_drivers.emulator.switch import FakeSwitch
+from tests.recording_device import RecordingPhone as Phone
 
 INVALID = "% Invalid input detected at '^' marker."
 pytestmark = pytest.mark.filterwarnings("ignore:path is deprecated:DeprecationWarning")
-
-
-@dataclass
-class Phone:
-    """A PoweredDevice that records power calls."""
-
-    name: str
-    mac: str
-    address: str = "10.1.20.5"
-    platform: str = "Cisco IP Phone 7962"
-    power_watts: float = 6.3
-    software_version: str = "SCCP42.8-4-2S"
-    calls: list[str] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def power_on(self) -> None:
-        with self.lock:
-            self.calls.append("on")
-
-    def power_off(self) -> None:
-        with self.lock:
-            self.calls.append("off")
-
-    def wait_calls(self, count: int, timeout: float = 3.0) -> list[str]:
-        deadline = time.monotonic() + timeout
-        while len(self.calls) < count and time.monotonic() < deadline:
-            time.sleep(0.01)
-        return list(self.calls)
 
 
 PHONES = {n: Phone(f"SEP00215555420{n}", f"00215555420{n}", address=f"10.1.20.{n}")

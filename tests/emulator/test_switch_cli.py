@@ -2,52 +2,16 @@
 
 from __future__ import annotations
 
-import threading
 import time
-from dataclasses import dataclass, field
 
 import pytest
 
 from harness.events import EventLog
 from phone_drivers.emulator.ios_cli import IosSession
 from phone_drivers.emulator.switch import FakeSwitch, SwitchPort, make_ports
+from tests.recording_device import RecordingPhone as Phone
 
 INVALID = "% Invalid input detected at '^' marker."
-
-
-@dataclass
-class Phone:
-    """A PoweredDevice that records its calls (optionally slow or broken)."""
-
-    name: str = "SEP0021555542E6"
-    mac: str = "0021555542E6"
-    platform: str = "Cisco IP Phone 7962"
-    address: str = "10.1.20.5"
-    power_watts: float = 6.3
-    software_version: str = "SCCP42.8-4-2S"
-    delay: float = 0.0
-    broken: bool = False
-    calls: list[str] = field(default_factory=list)
-    changed: threading.Event = field(default_factory=threading.Event)
-
-    def _note(self, what: str) -> None:
-        time.sleep(self.delay)
-        if self.broken:
-            raise RuntimeError("twin exploded")
-        self.calls.append(what)
-        self.changed.set()
-
-    def power_on(self) -> None:
-        self._note("on")
-
-    def power_off(self) -> None:
-        self._note("off")
-
-    def wait_calls(self, count: int, timeout: float = 3.0) -> list[str]:
-        deadline = time.monotonic() + timeout
-        while len(self.calls) < count and time.monotonic() < deadline:
-            time.sleep(0.01)
-        return self.calls
 
 
 def cli(switch: FakeSwitch, *lines: str) -> tuple[IosSession, list[str]]:

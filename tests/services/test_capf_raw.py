@@ -59,22 +59,6 @@ def client_tls() -> ssl.SSLContext:
     return context
 
 
-@pytest.fixture(scope="module")
-def loop() -> Iterator[BackgroundLoop]:
-    with BackgroundLoop("capf-raw") as background:
-        yield background
-
-
-@pytest.fixture
-def events() -> EventLog:
-    return EventLog()
-
-
-@pytest.fixture
-def directory() -> CapfDirectory:
-    return CapfDirectory()
-
-
 @pytest.fixture
 def capf(events: EventLog, loop: BackgroundLoop,
          directory: CapfDirectory) -> Iterator[CapfEndpoint]:

@@ -32,22 +32,6 @@ from harness.services.capf_directory import CapfDirectory, DeviceRecord, Operati
 from harness.services.capf_wire import AuthType, CertType
 
 
-@pytest.fixture(scope="module")
-def loop() -> Iterator[BackgroundLoop]:
-    with BackgroundLoop("capf-tests") as background:
-        yield background
-
-
-@pytest.fixture
-def events() -> EventLog:
-    return EventLog()
-
-
-@pytest.fixture
-def directory() -> CapfDirectory:
-    return CapfDirectory()
-
-
 @pytest.fixture
 def capf(events: EventLog, loop: BackgroundLoop,
          directory: CapfDirectory) -> Iterator[CapfEndpoint]:

@@ -24,17 +24,6 @@ from harness.services.tvs_client import TvsClient, TvsServer, TvsUnavailable
 DEVICE = "CP-7962-SEP001122334455"
 
 
-@pytest.fixture(scope="module")
-def loop() -> Iterator[BackgroundLoop]:
-    with BackgroundLoop("tvs-client-tests") as background:
-        yield background
-
-
-@pytest.fixture
-def events() -> EventLog:
-    return EventLog()
-
-
 @pytest.fixture
 def certs() -> dict[str, Ident]:
     return {"node1": ident("tvs-node1", 0x21), "node2": ident("tvs-node2", 0x22, slot=2),

@@ -84,17 +84,6 @@ def closed_by_peer(sock: socket.socket) -> bool:
 
 
 # --- fixtures --------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def loop() -> Iterator[BackgroundLoop]:
-    with BackgroundLoop("tvs-server-tests") as background:
-        yield background
-
-
-@pytest.fixture
-def events() -> EventLog:
-    return EventLog()
-
-
 @pytest.fixture
 def certs() -> dict[str, Ident]:
     ca = ident("stormin-CA", 0x42, slot=2)
