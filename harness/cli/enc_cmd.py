@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from harness.cli.common import fail, load_certificate, load_private_key, out_console, read_bytes
+from harness.cli.common import fail, load_certificate, load_private_key, read_bytes
 from harness.cli.sgn_cmd import (
     DigestOpt,
     KeyOpt,
@@ -54,13 +54,10 @@ def encrypt(
     except FormatError as exc:
         fail(f"{cnf}: {exc}")
     data = encrypt_config(xml, device, pair, filename=output.name, digest=algorithm)
-    write_output(output, data)
-    summary = f"wrote {output} ({len(data)} bytes, certHash {cert_hash(device)})"
-    out_console.print(summary, markup=False, soft_wrap=True)
+    write_output(output, data, f"certHash {cert_hash(device)}, ")
     if stub is not None and short is not None:
         signed = sign_file(short, pair, filename=stub.name, digest=algorithm)
         write_output(stub, signed)
-        out_console.print(f"wrote {stub} ({len(signed)} bytes)", markup=False, soft_wrap=True)
 
 
 @app.command()
@@ -85,4 +82,3 @@ def decrypt(
     except VerificationError as exc:
         fail(f"{file}: decryption failed: {exc}", 1)
     write_output(output, plain)
-    out_console.print(f"wrote {output} ({len(plain)} bytes)", markup=False, soft_wrap=True)

@@ -62,12 +62,13 @@ def parse_digest(text: str) -> Digest:
         raise UsageError(f"--digest must be sha1 or sha512, not {text!r}") from None
 
 
-def write_output(path: Path, data: bytes) -> None:
-    """Write a result file; an unwritable path is a usage error, not a traceback."""
+def write_output(path: Path, data: bytes, detail: str = "") -> None:
+    """Write a result file and say so; an unwritable path is a usage error, not a traceback."""
     try:
         path.write_bytes(data)
     except OSError as exc:
         raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from exc
+    out_console.print(f"wrote {path} ({detail}{len(data)} bytes)", markup=False, soft_wrap=True)
 
 
 def parse_file(path: Path) -> SignedFile:
@@ -107,7 +108,6 @@ def sign(
     pair = load_signer(signer, key)
     data = sign_file(body, pair, filename=output.name, digest=parse_digest(digest))
     write_output(output, data)
-    out_console.print(f"wrote {output} ({len(data)} bytes)", markup=False, soft_wrap=True)
 
 
 @app.command(name="strip")
@@ -122,4 +122,3 @@ def strip_command(
     except FormatError as exc:
         fail(f"{file}: {exc}")
     write_output(output, body)
-    out_console.print(f"wrote {output} ({len(body)} bytes)", markup=False, soft_wrap=True)

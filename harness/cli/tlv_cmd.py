@@ -118,9 +118,8 @@ def build(
     default = "CTLFile.tlv" if output.name.upper().startswith("CTL") else "ITLFile.tlv"
     data = build_trust_list(records, pair, digest=parse_digest(digest),
                             filename=filename or default, signer_version=(1, int(version[-1])))
-    write_output(output, data)
+    write_output(output, data, f"{len(records)} records, ")
     if not any(r.role == Role.SAST and r.matches(pair.cert) for r in records):
         warning = "phonelab: warning: the signer is not a SAST record; the list will not verify"
         err_console.print(warning, markup=False, soft_wrap=True)
-    done = f"wrote {output} ({len(records)} records, {len(data)} bytes)"
-    out_console.print(done, markup=False, soft_wrap=True)
+
