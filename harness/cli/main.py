@@ -7,21 +7,14 @@ Exit codes: 0 success, 1 a check failed (bad signature, invalid certificate),
 from __future__ import annotations
 
 import importlib
+import sys
+from collections.abc import Sequence
 
 import typer
 
 from harness.cli.common import err_console
 from harness.errors import LabError, UsageError
 from harness.formats.errors import FormatError
-
-app = typer.Typer(
-    name="phonelab",
-    help="Test harness for Cisco IP phones and CUCM Security by Default "
-    "(ITL/CTL, signed and encrypted configs, TVS, CAPF).",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
-)
 
 # (command group, module under harness.cli, one-line help)
 GROUPS: list[tuple[str, str, str]] = [
@@ -40,17 +33,38 @@ GROUPS: list[tuple[str, str, str]] = [
     ("serve", "serve_cmd", "Serve a rack's cluster (TFTP, TVS, CAPF, HTTPS, SIP) to phones."),
 ]
 
-for _name, _module, _help in GROUPS:
-    _mod = importlib.import_module(f"harness.cli.{_module}")
-    app.add_typer(_mod.app, name=_name, help=_help)
 
-app.command("models")(importlib.import_module("harness.cli.lab_cmd").models)
+
+def build_app(argv: Sequence[str]) -> typer.Typer:
+    """The CLI with only the command group `argv` asks for imported.
+
+    Groups pull in heavy libraries (netmiko, scapy, asyncssh); importing all of
+    them for every call made `phonelab tlv show` take a second. A listing
+    (`--help`, no or unknown command) loads every group.
+    """
+    app = typer.Typer(
+        name="phonelab",
+        help="Test harness for Cisco IP phones and CUCM Security by Default "
+        "(ITL/CTL, signed and encrypted configs, TVS, CAPF).",
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+        add_completion=False,
+    )
+    wanted = next((a for a in argv if not a.startswith("-")), None)
+    known = {name for name, _, _ in GROUPS}
+    for name, module, text in GROUPS:
+        if wanted not in known or wanted == name:
+            app.add_typer(importlib.import_module(f"harness.cli.{module}").app, name=name,
+                          help=text)
+    if wanted not in known:
+        app.command("models")(importlib.import_module("harness.cli.lab_cmd").models)
+    return app
 
 
 def main() -> None:
     """Console-script entry: turn known errors into one line and an exit code."""
     try:
-        app()
+        build_app(sys.argv[1:])()
     except (UsageError, FormatError) as exc:
         err_console.print(f"phonelab: {exc}", markup=False)
         raise SystemExit(2) from None
