@@ -14,6 +14,7 @@ from harness.cluster.releases import Release, ctl_client_required
 from harness.cluster.state import ClusterState, Param, PhoneRecord, SecurityMode, Service
 from harness.cluster.trust import trusted_entries
 from harness.errors import UsageError
+from harness.formats.roles import Role
 from harness.pki import CertRole, LabPKI
 from harness.services.truststore import TrustEntry
 
@@ -116,7 +117,6 @@ class ClusterAdmin:
         other.sync_trust()
 
     def exportable_entries(self) -> list[TrustEntry]:
-        roles = (CertRole.tftp, CertRole.tvs)
+        """What EMCC exchanges: the TFTP (CCM+TFTP) and TVS certificates of every node."""
         return [e for e in trusted_entries(self.state, self.pki)
-                if any(e.certificate == self.pki.identity(r, n.name).cert
-                       for r in roles for n in self.state.nodes)]
+                if e.roles & {Role.CCM_TFTP, Role.TVS}]
