@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up phonelab from nothing: a virtual environment with the project and its
 # dev tools, the system packages scapy, tshark and the report check need
-# (libpcap, tshark, chromium), and the Allure command-line tool (npm).
+# (libpcap, tshark, chromium, and the independent peers: SIPp, baresip,
+# dnsmasq, udhcpc, tftpd-hpa), and the Allure command-line tool (npm).
 # Safe to run again; it only does what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,6 +32,14 @@ need_apt=()
 dpkg -s libpcap0.8 >/dev/null 2>&1 || dpkg -s libpcap0.8t64 >/dev/null 2>&1 || need_apt+=(libpcap0.8)
 command -v tshark >/dev/null 2>&1 || need_apt+=(tshark)
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+# Independent peers the wire tests check phonelab against: SIPp and baresip (SIP),
+# dnsmasq + udhcpc (rack DHCP), tftpd-hpa (TFTP peer), iproute2 (namespaces).
+command -v sipp >/dev/null 2>&1 || need_apt+=(sip-tester)
+command -v baresip >/dev/null 2>&1 || need_apt+=(baresip-core)
+command -v dnsmasq >/dev/null 2>&1 || need_apt+=(dnsmasq-base)
+command -v udhcpc >/dev/null 2>&1 || need_apt+=(udhcpc)
+[ -x /usr/sbin/in.tftpd ] || need_apt+=(tftpd-hpa)
+command -v ip >/dev/null 2>&1 || need_apt+=(iproute2)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "==> installing system packages: ${need_apt[*]}"
