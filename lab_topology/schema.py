@@ -17,7 +17,7 @@ from harness.phone_models import MODELS
 
 _PHONE_NAME = re.compile(r"^SEP[0-9A-F]{12}$")
 _PORT = re.compile(r"^(Gi|GigabitEthernet|Fa|FastEthernet)(\d+/\d+/\d+|\d+/\d+)$")
-Service = Literal["tftp", "tvs", "capf", "https", "sip"]
+Service = Literal["tftp", "tvs", "capf", "https", "sip", "sccp"]
 
 
 class Strict(BaseModel):
@@ -30,12 +30,15 @@ class Ports(Strict):
     capf: int = Field(0, ge=0, le=65535)
     https: int = Field(0, ge=0, le=65535)
     sip: int = Field(0, ge=0, le=65535)
+    sccp: int = Field(0, ge=0, le=65535)
+    sip_tls: int = Field(0, ge=0, le=65535)
+    sccp_tls: int = Field(0, ge=0, le=65535)
 
 
 class NodeSpec(Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9.-]*$")
     address: IPv4Address
-    services: list[Service] = ["tftp", "tvs", "capf", "https", "sip"]
+    services: list[Service] = ["tftp", "tvs", "capf", "https", "sip", "sccp"]
 
 
 class ClusterSpec(Strict):
@@ -75,6 +78,26 @@ class CapfSpec(Strict):
     key_size: Literal[1024, 2048, 4096] = 2048
 
 
+class LineSpec(Strict):
+    """A directory number on the phone's next line button."""
+
+    dn: str = Field(pattern=r"^[0-9*#+]{1,24}$")
+    label: str = ""
+
+
+class FirmwareSpec(Strict):
+    """The firmware under test for one model (REAL_WIRE.md §5)."""
+
+    model: str
+    load: str = Field(pattern=r"^[A-Za-z0-9._-]{1,64}$")  # loadInformation, without .loads
+    directory: str | None = None  # folder with <load>.loads and its images; relative to the file
+
+    @field_validator("model")
+    @classmethod
+    def _model(cls, value: str) -> str:
+        return _model_key(value)
+
+
 class PhoneSpec(Strict):
     name: str
     model: str
@@ -87,6 +110,7 @@ class PhoneSpec(Strict):
     encrypted_config: bool = False
     capf: CapfSpec = CapfSpec()
     in_database: bool = True  # False: the phone must auto-register
+    lines: list[LineSpec] = []  # empty: one line with a default DN from the phone's position
 
     @field_validator("name")
     @classmethod
@@ -99,10 +123,7 @@ class PhoneSpec(Strict):
     @field_validator("model")
     @classmethod
     def _model(cls, value: str) -> str:
-        key = value.upper().removeprefix("CP-").rstrip("G")
-        if key not in MODELS:
-            raise ValueError(f"unknown model; known: {', '.join(sorted(MODELS))}")
-        return key
+        return _model_key(value)
 
     @field_validator("port")
     @classmethod
@@ -122,6 +143,7 @@ class RackSpec(Strict):
     switches: list[SwitchSpec] = Field(min_length=1)
     phones: list[PhoneSpec] = Field(min_length=1)
     capture: CaptureSpec = CaptureSpec()
+    firmware: list[FirmwareSpec] = []  # the loads under test, one per model at most
 
     @model_validator(mode="after")
     def _wiring(self) -> RackSpec:
@@ -136,6 +158,9 @@ class RackSpec(Strict):
                 raise ValueError(f"phones[{i}] ({phone.name}): port {phone.port} on "
                                  f"{phone.switch} already has a phone")
             seen_ports.add(wire)
+        models = [f.model for f in self.firmware]
+        if len(set(models)) != len(models):
+            raise ValueError(f"firmware names a model twice: {models}")
         return self
 
 
@@ -163,6 +188,13 @@ class LabSpec(Strict):
                         raise ValueError(f"rack {rack.name}: node {node.name} address "
                                          f"{node.address} must be in 127.0.0.0/8 on the twin")
         return self
+
+
+def _model_key(value: str) -> str:
+    key = value.upper().removeprefix("CP-").rstrip("G")
+    if key not in MODELS:
+        raise ValueError(f"unknown model; known: {', '.join(sorted(MODELS))}")
+    return key
 
 
 def _short_port(port: str) -> str:

@@ -4,7 +4,8 @@ Kept apart from the sniffer so the filter logic is testable without privileges. 
 behind it (HARDWARE.md §1.2, §4): TFTP data never comes from port 69 — the server
 answers from an ephemeral port — so TFTP is captured as *all UDP to/from the TFTP
 host*; HTTP file service is TCP 6970, secure config HTTPS 6971/6972, TVS 2445, CAPF
-3804, SIP 5060 over UDP and TCP, SIP-TLS 5061. Hosts must be IP literals: the filter
+3804, SIP 5060 over UDP and TCP, SIP-TLS 5061,
+SCCP 2000 and SCCP-TLS 2443 over TCP. Hosts must be IP literals: the filter
 is compiled by libpcap, which would otherwise resolve names at capture start.
 """
 
@@ -26,6 +27,8 @@ class Service(StrEnum):
     CAPF = "capf"
     SIP = "sip"
     SIP_TLS = "sip-tls"
+    SCCP = "sccp"
+    SCCP_TLS = "sccp-tls"
 
     @property
     def default_port(self) -> int:
@@ -34,11 +37,13 @@ class Service(StrEnum):
     @property
     def tls(self) -> bool:
         """Carried in TLS: only the handshake is readable on the wire (§4.3)."""
-        return self in (Service.HTTPS, Service.TVS, Service.CAPF, Service.SIP_TLS)
+        return self in (Service.HTTPS, Service.TVS, Service.CAPF, Service.SIP_TLS,
+                        Service.SCCP_TLS)
 
 
 _DEFAULT_PORTS = {Service.TFTP: 69, Service.HTTP: 6970, Service.HTTPS: 6971, Service.TVS: 2445,
-                  Service.CAPF: 3804, Service.SIP: 5060, Service.SIP_TLS: 5061}
+                  Service.CAPF: 3804, Service.SIP: 5060, Service.SIP_TLS: 5061,
+                  Service.SCCP: 2000, Service.SCCP_TLS: 2443}
 
 
 @dataclass(frozen=True)

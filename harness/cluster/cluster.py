@@ -18,7 +18,7 @@ from cryptography import x509
 from harness.aio import BackgroundLoop
 from harness.cluster import fileset
 from harness.cluster.admin import ClusterAdmin
-from harness.cluster.configs import Endpoints
+from harness.cluster.configs import CallManager, Endpoints
 from harness.cluster.plane import Ports, ServicePlane
 from harness.cluster.state import ClusterState, Param, SecurityMode, Service
 from harness.cluster.trust import capf_records, trusted_entries
@@ -84,10 +84,26 @@ class Cluster(ClusterAdmin):
 
         https = where(Service.HTTPS)
         return Endpoints(
-            call_managers=where(Service.SIP), tvs=where(Service.TVS), capf=where(Service.CAPF),
+            call_managers=self._call_managers(), tvs=where(Service.TVS), capf=where(Service.CAPF),
             services_url=f"https://{https[0][0]}:{https[0][1]}/services" if https else None,
             secure=self.state.mode is SecurityMode.MIXED,
         )
+
+    def _call_managers(self) -> list[CallManager]:
+        """Nodes running the CallManager service (SIP or SCCP side), with their ports."""
+        managers = []
+        for node in self.state.nodes:
+            ports: dict[Service, int] = {}
+            for service in (Service.SIP, Service.SCCP):
+                endpoint = self.plane.endpoints.get((service, node.name))
+                if endpoint is not None and endpoint.running:
+                    ports[service] = endpoint.address[1]
+            if ports:
+                managers.append(CallManager(
+                    node.address, sip_port=ports.get(Service.SIP, 5060),
+                    sccp_port=ports.get(Service.SCCP, 2000),
+                    secured_sip_port=self.plane.secured_sip_port(node.name)))
+        return managers
 
     def tftp_address(self, node: str | None = None) -> tuple[str, int]:
         name = node or self.state.nodes_running(Service.TFTP)[0].name

@@ -73,7 +73,7 @@ def phone_files(state: ClusterState, phone: PhoneRecord, signer: Signer, where: 
                 device_cert: x509.Certificate | None, stamp: int) -> dict[str, bytes]:
     """One phone's config: plain, signed, or stub + encrypted (§3, §4.1)."""
     name = f"{phone.name}.cnf.xml"
-    xml = device_config(phone, where, f"{{{stamp:08X}-phonelab}}")
+    xml = device_config(phone, where, f"{{{stamp:08X}-phonelab}}", state.firmware)
     sbd = state.release.has_security_by_default and phone.supports_sbd
     if sbd and phone.encrypted_config:
         files = {name + ".sgn": sign_file(stub_config(xml, device_cert), signer,

@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+import uuid
+
 from harness.cluster.plane import Ports
 from harness.cluster.releases import Release
-from harness.cluster.state import ClusterState, Node, Param, PhoneRecord, SecurityMode, Service
+from harness.cluster.state import (
+    ClusterState,
+    FirmwareLoad,
+    LineRecord,
+    Node,
+    Param,
+    PhoneRecord,
+    SecurityMode,
+    Service,
+)
 from lab_topology.schema import RackSpec
 
 
@@ -19,16 +30,40 @@ def cluster_state(rack: RackSpec) -> ClusterState:
         parameters={Param.PREPARE_ROLLBACK: spec.prepare_rollback,
                     Param.AUTO_REGISTRATION: spec.auto_registration},
     )
-    for phone in rack.phones:
+    for index, phone in enumerate(rack.phones):
         if not phone.in_database:
             continue
         state.add_phone(PhoneRecord(
             phone.name, phone.model, phone.protocol, encrypted_config=phone.encrypted_config,
             capf_operation=phone.capf.operation, capf_auth=phone.capf.auth,
-            capf_password=phone.capf.password, key_size=phone.capf.key_size))
+            capf_password=phone.capf.password, key_size=phone.capf.key_size,
+            lines=phone_lines(rack, index)))
+    for load in rack.firmware:
+        state.firmware[load.model] = FirmwareLoad(load.model, load.load, load.directory)
     return state
+
+
+def default_dn(rack: RackSpec, index: int) -> str:
+    """The DN of a phone without `lines:`: 1001, 1002… by its position in the rack."""
+    del rack
+    return str(1001 + index)
+
+
+def phone_lines(rack: RackSpec, index: int) -> list[LineRecord]:
+    """The phone's lines from the topology, or one default line; contacts are stable UUIDs."""
+    phone = rack.phones[index]
+    specs = [(line.dn, line.label) for line in phone.lines] or [(default_dn(rack, index), "")]
+    return [LineRecord(dn, label or dn, line_contact(phone.name, n))
+            for n, (dn, label) in enumerate(specs, start=1)]
+
+
+def line_contact(device: str, button: int) -> str:
+    """A per-line UUID like CUCM's `<contact>`, derived from device and button (stable)."""
+    digest = uuid.uuid5(uuid.NAMESPACE_OID, f"phonelab:{device}:{button}")
+    return str(digest)
 
 
 def cluster_ports(rack: RackSpec) -> Ports:
     p = rack.cluster.ports
-    return Ports(tftp=p.tftp, tvs=p.tvs, capf=p.capf, https=p.https, sip=p.sip)
+    return Ports(tftp=p.tftp, tvs=p.tvs, capf=p.capf, https=p.https, sip=p.sip, sccp=p.sccp,
+                 sip_tls=p.sip_tls, sccp_tls=p.sccp_tls)

@@ -32,11 +32,15 @@ class Ports:
     capf: int = 0
     https: int = 0
     sip: int = 0
+    sccp: int = 0
+    sip_tls: int = 0  # mixed mode only
+    sccp_tls: int = 0  # mixed mode only
 
     @classmethod
     def standard(cls) -> Ports:
-        """The ports phones use against a real CUCM (PROTOCOLS.md §0.3)."""
-        return cls(tftp=69, tvs=2445, capf=3804, https=8443, sip=5060)
+        """The ports phones use against a real CUCM (PROTOCOLS.md §0.3, REAL_WIRE.md §3.6)."""
+        return cls(tftp=69, tvs=2445, capf=3804, https=8443, sip=5060, sccp=2000,
+                   sip_tls=5061, sccp_tls=2443)
 
 
 class ServicePlane:
@@ -51,6 +55,8 @@ class ServicePlane:
         self.endpoints: dict[tuple[Service, str], Endpoint] = {}
         for node in state.nodes:
             for service in node.services:
+                if service is Service.SCCP:
+                    continue  # the SCCP endpoint is not built yet
                 self.endpoints[(service, node.name)] = self._make(service, node, ports, policy)
 
     def _make(self, service: Service, node: Node, ports: Ports, policy: Policy) -> Endpoint:
@@ -69,6 +75,11 @@ class ServicePlane:
             return HttpsServicesEndpoint(self.pki.identity(CertRole.tomcat, node.name),
                                          self.events, host, ports.https, source=source)
         return Registrar(self.events, self.loop, host, ports.sip, policy=policy, source=source)
+
+    def secured_sip_port(self, node: str) -> int:
+        """The node's SIP-over-TLS port as phones are told (5061 until that endpoint exists)."""
+        del node
+        return 5061
 
     def endpoint(self, service: Service, node: str) -> Endpoint:
         return self.endpoints[(service, node)]

@@ -28,7 +28,8 @@ class Service(StrEnum):
     TVS = "tvs"
     CAPF = "capf"
     HTTPS = "https"
-    SIP = "sip"
+    SIP = "sip"  # SIP line side of the CallManager service (5060; 5061 TLS in mixed mode)
+    SCCP = "sccp"  # SCCP side of the CallManager service (2000; 2443 TLS in mixed mode)
 
 
 class Param(StrEnum):
@@ -45,6 +46,24 @@ class Node:
     services: frozenset[Service] = frozenset(Service)
 
 
+@dataclass(frozen=True)
+class LineRecord:
+    """One directory number on a phone's line button (Device > Phone > Line)."""
+
+    dn: str
+    label: str = ""
+    contact: str = ""  # the per-line UUID CUCM writes into `<contact>` (REGISTER user part)
+
+
+@dataclass(frozen=True)
+class FirmwareLoad:
+    """The firmware under test for one model: its load id and the folder of its files."""
+
+    model: str
+    load: str  # e.g. SCCP42.9-4-2SR3-1S (what `loadInformation` names, without .loads)
+    directory: str | None = None  # holds <load>.loads, the .sbn/.sgn parts, term<NN>.default.loads
+
+
 @dataclass
 class PhoneRecord:
     """A phone in the CUCM database (Device > Phone)."""
@@ -57,6 +76,9 @@ class PhoneRecord:
     capf_auth: str = "no password"  # password | no password | certificate
     capf_password: str | None = None
     key_size: int = 2048
+    lines: list[LineRecord] = field(default_factory=list)  # empty: one default DN
+    ssh_user: str | None = None  # written as sshUserId/sshPassword (88xx log console)
+    ssh_password: str | None = None
 
     def __post_init__(self) -> None:
         self.name = self.name.upper()
@@ -83,6 +105,7 @@ class ClusterState:
     )
     phones: dict[str, PhoneRecord] = field(default_factory=dict)
     ctl_current: bool = True  # False after an upgrade that needs the CTL client (§8)
+    firmware: dict[str, FirmwareLoad] = field(default_factory=dict)  # model → load under test
 
     def __post_init__(self) -> None:
         if not self.nodes:

@@ -192,7 +192,8 @@ class BootSequence:
 
     async def register(self) -> bool:
         phone = self.phone
-        for server in self.fw.state.config.call_managers:
+        for manager in self.fw.state.config.call_managers:
+            server = (manager.address, manager.sip_port)
             status = await phone.sip_register(server)
             if status == 200:
                 phone.emit(lines.registered(self.family, server[0], phone.protocol))

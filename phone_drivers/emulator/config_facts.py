@@ -18,6 +18,8 @@ from harness.formats.errors import FormatError
 
 TVS_PORT = 2445
 SIP_PORT = 5060
+SECURED_SIP_PORT = 5061
+SCCP_PORT = 2000
 CAPF_PORT = 3804
 
 
@@ -39,6 +41,25 @@ class CapfServer:
 
 
 @dataclass(frozen=True)
+class CallManager:
+    """`devicePool/callManagerGroup/members/member/callManager`, in priority order."""
+
+    address: str
+    sip_port: int = SIP_PORT
+    sccp_port: int = SCCP_PORT  # ethernetPhonePort; SCCP over TLS is this port + 443
+    secured_sip_port: int = SECURED_SIP_PORT
+
+
+@dataclass(frozen=True)
+class Line:
+    """`sipProfile/sipLines/line` with featureID 9: a DN the phone registers."""
+
+    button: int
+    dn: str
+    contact: str  # REGISTER Contact user part (CUCM: a per-line UUID)
+
+
+@dataclass(frozen=True)
 class ConfigFacts:
     """Trust-relevant content of one config document (full or short)."""
 
@@ -49,8 +70,12 @@ class ConfigFacts:
     security_mode: int | None = None
     encrypted: bool = False  # short config announcing SEP<MAC>.cnf.xml.enc.sgn
     cert_hash: str | None = None
-    call_managers: tuple[tuple[str, int], ...] = ()  # (address, SIP port) by priority
+    call_managers: tuple[CallManager, ...] = ()  # by priority
     services_url: str | None = None  # phone services over HTTPS (judged per §7.6)
+    protocol: str | None = None  # deviceProtocol: SIP or SCCP
+    lines: tuple[Line, ...] = ()
+    load_information: str | None = None  # empty element: keep the running load
+    transport: int | None = None  # transportLayerProtocol: 1 TCP, 2 UDP, 3 TLS, 4 TCP+UDP
 
 
 def read_config(xml: bytes) -> ConfigFacts:
@@ -75,13 +100,31 @@ def read_config(xml: bytes) -> ConfigFacts:
         cert_hash=stub.cert_hash,
         call_managers=tuple(m for m in (_manager(e) for e in root.iter("callManager")) if m),
         services_url=(root.findtext("servicesURL") or "").strip() or None,
+        protocol=(root.findtext("deviceProtocol") or "").strip().upper() or None,
+        lines=tuple(line for line in (_line(e) for e in root.iter("line")) if line),
+        load_information=(root.findtext("loadInformation") or "").strip() or None,
+        transport=_number(root.findtext("transportLayerProtocol")),
     )
 
 
-def _manager(element: ET.Element) -> tuple[str, int] | None:
+def _manager(element: ET.Element) -> CallManager | None:
     address = (element.findtext("processNodeName") or "").strip()
-    port = _number(element.findtext("ports/sipPort")) or SIP_PORT
-    return (address, port) if address else None
+    if not address:
+        return None
+    return CallManager(
+        address, sip_port=_number(element.findtext("ports/sipPort")) or SIP_PORT,
+        sccp_port=_number(element.findtext("ports/ethernetPhonePort")) or SCCP_PORT,
+        secured_sip_port=_number(element.findtext("ports/securedSipPort")) or SECURED_SIP_PORT)
+
+
+def _line(element: ET.Element) -> Line | None:
+    if _number(element.findtext("featureID")) != 9:
+        return None
+    dn = (element.findtext("name") or "").strip()
+    if not dn:
+        return None
+    contact = (element.findtext("contact") or "").strip() or dn
+    return Line(_number(element.get("button")) or 1, dn, contact)
 
 
 def _member(element: ET.Element) -> TvsMember | None:
