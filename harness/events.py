@@ -33,11 +33,12 @@ class Event:
 
     def describe(self) -> str:
         """One readable line for reports and failure messages."""
-        stamp = time.strftime("%H:%M:%S", time.localtime(self.time))
-        frac = f"{self.time % 1:.3f}"[1:]
+        millis = int(self.time * 1000)  # truncated: 0.9996 s must not print as ".000"
+        stamp = time.strftime("%H:%M:%S", time.localtime(millis // 1000))
         who = self.phone or "-"
         details = " ".join(f"{k}={v}" for k, v in self.data.items())
-        return f"{stamp}{frac} {who:<16} {self.kind:<22} [{self.source}] {details}".rstrip()
+        line = f"{stamp}.{millis % 1000:03d} {who:<16} {self.kind:<22} [{self.source}] {details}"
+        return line.rstrip()
 
 
 class EventTimeout(AssertionError):

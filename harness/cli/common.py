@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import signal
 import threading
 from collections.abc import Iterator
@@ -61,13 +63,35 @@ def until_signalled() -> Iterator[threading.Event]:
     """An event set by Ctrl-C or SIGTERM while the block runs; old handlers restored after.
 
     Long-running commands (`serve`, `twin up`, `console`, `capture`) stop cleanly on
-    either signal, so a plain `kill` is as good as Ctrl-C and nothing is lost.
+    either signal, so a plain `kill` is as good as Ctrl-C and nothing is lost. The
+    handler only writes a byte to a pipe (a self-pipe): calling `Event.set()` from a
+    handler takes the event's lock, and a signal landing while the main thread holds
+    that lock (inside `wait()`) deadlocked on a burst of signals. A watcher thread
+    turns the byte into the event.
     """
     stop = threading.Event()
-    previous = {sig: signal.signal(sig, lambda *_: stop.set())
-                for sig in (signal.SIGINT, signal.SIGTERM)}
+    read_fd, write_fd = os.pipe()
+    os.set_blocking(write_fd, False)
+
+    def handler(signum: int, frame: object) -> None:
+        with contextlib.suppress(OSError):  # pipe full: a stop is already pending
+            os.write(write_fd, b"!")
+
+    def watch() -> None:
+        with contextlib.suppress(OSError):
+            if os.read(read_fd, 1) == b"!":
+                stop.set()
+
+    watcher = threading.Thread(target=watch, name="phonelab-signals", daemon=True)
+    watcher.start()
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield stop
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+        with contextlib.suppress(OSError):
+            os.write(write_fd, b"\0")  # wake the watcher if no signal came
+        watcher.join(timeout=1)
+        os.close(write_fd)
+        os.close(read_fd)

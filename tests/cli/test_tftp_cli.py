@@ -93,3 +93,21 @@ def test_serve_prints_requests_and_stops_cleanly(tmp_path: Path, stop_signal: in
     assert proc.returncode == 0, stderr
     assert "stopped after 2 requests" in stdout
     assert stderr == ""
+
+
+def test_bursts_of_signals_always_stop_the_server(tmp_path: Path) -> None:
+    """Five SIGTERMs at once used to deadlock the stop (Event.set inside a handler)."""
+    for _ in range(5):
+        port = free_udp_port()
+        proc = subprocess.Popen([str(PHONELAB), "tftp", "serve", "--root", str(tmp_path),
+                                 "--port", str(port)], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        try:
+            assert f"on 127.0.0.1:{port}" in read_line(proc)
+            for _ in range(5):
+                proc.send_signal(signal.SIGTERM)
+            stdout, stderr = proc.communicate(timeout=10)
+        finally:
+            proc.kill()
+        assert proc.returncode == 0, stderr
+        assert "stopped after 0 requests" in stdout

@@ -82,3 +82,14 @@ def test_listeners_see_every_event() -> None:
     log.record("a", source="x")
     log.record("b", source="x")
     assert seen == ["a", "b"]
+
+
+def test_timestamps_never_go_backwards_at_a_second_boundary() -> None:
+    """0.9996 s past a second used to print as ".000" of that same second."""
+    from harness.events import Event
+
+    base = 1_700_000_000.0
+    earlier = Event(0, base + 0.9996, "a", None, "x").describe().split()[0]
+    later = Event(1, base + 1.0002, "b", None, "x").describe().split()[0]
+    assert earlier < later
+    assert earlier.endswith(".999") and later.endswith(".000")
