@@ -39,6 +39,11 @@ TAG_LEN = 16
 # parameters so a later version can raise them and still read old backups.
 LOG2_N, R, P = 15, 8, 1
 _PLAUSIBLE = {"log2n": range(14, 21), "r": range(1, 17), "p": range(1, 5)}
+# The parameters are read before the file is authenticated, so a tampered header
+# could ask for gigabytes and tens of seconds; work (N·r·p) and memory (128·N·r
+# bytes) are capped at four times today's defaults before any derivation runs.
+MAX_WORK = 4 * (1 << LOG2_N) * R * P
+MAX_MEMORY = 4 * 128 * (1 << LOG2_N) * R
 BAD_PASSPHRASE = "wrong passphrase, or the backup was modified or truncated"
 
 
@@ -67,7 +72,8 @@ def unseal(data: bytes, passphrase: str) -> bytes:
     if version != VERSION:
         raise UsageError(f"unsupported backup version {version} (this phonelab reads {VERSION})")
     params = {"log2n": log2n, "r": r, "p": p}
-    if any(params[name] not in allowed for name, allowed in _PLAUSIBLE.items()):
+    if any(params[name] not in allowed for name, allowed in _PLAUSIBLE.items()) or (
+            (1 << log2n) * r * p > MAX_WORK or 128 * (1 << log2n) * r > MAX_MEMORY):
         raise UsageError("the backup was modified (implausible key-derivation parameters)")
     key = _derive(passphrase, salt, log2n, r, p)
     try:

@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import Protocol
 
 from harness.errors import UsageError
+from harness.services.private_keys import kind_of_private_key
 
 MAX_NAME_BYTES = 255
 MAX_BLKSIZE = 65464  # RFC 2348: the largest block that still fits one UDP datagram
 RRQ, WRQ = 1, 2
 _MODES = (b"octet", b"netascii")  # netascii is served as binary, as tftpy does
-_PEM_KEY_MARK = b"PRIVATE KEY-----"  # ends BEGIN lines of PKCS#1, PKCS#8, SEC1, encrypted
 
 
 class NameDenied(PermissionError):
@@ -111,15 +111,16 @@ def refuse_private(name: str, data: bytes | None = None) -> None:
     """Raise `NameDenied` for a private key: by name (*.key, under private/) or PEM content.
 
     Content is checked whatever the extension, since a key pasted into a .crt or a
-    combined cert+key .pem leaks just the same. DER keys are caught by name only.
+    combined cert+key .pem leaks just the same; DER, PKCS#8 and PKCS#12 keys are
+    recognised by content too (`private_keys`).
     """
     parts = name.lower().split("/")
     if parts[-1].endswith(".key"):
         raise NameDenied("private key file (*.key)")
     if "private" in parts[:-1]:
         raise NameDenied("file under a 'private' directory")
-    if data is not None and _PEM_KEY_MARK in data:
-        raise NameDenied("file contains a PEM private key")
+    if data is not None and (kind := kind_of_private_key(data)) is not None:
+        raise NameDenied(f"file contains a private key ({kind})")
 
 
 class DirectorySource:

@@ -4,6 +4,7 @@ exact restore after a crash, and every bad file refused with nothing changed."""
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -111,6 +112,9 @@ CASES: list[tuple[str, Callable[[bytes], bytes], str, str]] = [
     ("nonce bit", _flip(HEADER.size - 1), PASS, MODIFIED),
     ("kdf cost", _flip(9), PASS, MODIFIED),
     ("kdf cost absurd", lambda d: d[:9] + b"\x40" + d[10:], PASS, "implausible"),
+    # within each parameter's range, but together 2**20 x 16 = 2 GiB and ~20 s of scrypt
+    ("kdf cost in range but huge", lambda d: d[:9] + bytes([20, 16, 1]) + d[12:], PASS,
+     "implausible"),
     ("version", lambda d: d[:8] + b"\x07" + d[9:], PASS, "unsupported backup version 7"),
     ("magic", _flip(0), PASS, "not a phonelab backup"),
     ("cut at the end", lambda d: d[:-1], PASS, MODIFIED),
@@ -137,8 +141,10 @@ def test_bad_backups_are_refused_and_change_nothing(
     bad = tmp_path / "bad.bak"
     bad.write_bytes(mutate(good_backup))
     before = snapshot(pki.root)
+    started = time.monotonic()
     with pytest.raises(UsageError, match=message):
         pki.restore(bad, passphrase)
+    assert time.monotonic() - started < 5, "a refusal must not pay for an absurd derivation"
     assert snapshot(pki.root) == before
 
 

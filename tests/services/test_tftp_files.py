@@ -83,7 +83,7 @@ def test_private_keys_are_refused_by_name_and_by_content() -> None:
     for name in ("tftp.key", "certs/Node.KEY", "private/anything.pem", "a/private/b.txt"):
         with pytest.raises(NameDenied):
             refuse_private(name)
-    with pytest.raises(NameDenied, match="PEM private key"):
+    with pytest.raises(NameDenied, match="PEM/OpenSSH private key"):
         refuse_private("cert.crt", CERT_PEM + KEY_PEM)
     refuse_private("tftp.pem", CERT_PEM)  # certificates alone may be served
     refuse_private("private", b"a file named private is not a private directory")
@@ -163,3 +163,56 @@ def test_chain_source_first_hit_wins_and_a_refusal_is_final(tmp_path: Path) -> N
     assert chain.lookup("absent") is None
     with pytest.raises(PermissionError):
         fetch(chain, "key.pem")
+
+
+def _key_encodings() -> dict[str, bytes]:
+    """One private key in every encoding a lab folder might hold, under innocent names."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+    from cryptography.hazmat.primitives.serialization import pkcs12
+    from cryptography.x509.oid import NameOID
+
+    rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=1024)
+    ec_key = ec.generate_private_key(ec.SECP256R1())
+    der, pem = serialization.Encoding.DER, serialization.Encoding.PEM
+    none = serialization.NoEncryption()
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "lab")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(rsa_key.public_key()).serial_number(1).not_valid_before(now)
+            .not_valid_after(now + datetime.timedelta(days=1)).sign(rsa_key, hashes.SHA256()))
+    fmt = serialization.PrivateFormat
+    return {
+        "pkcs1.der": rsa_key.private_bytes(der, fmt.TraditionalOpenSSL, none),
+        "sec1.der": ec_key.private_bytes(der, fmt.TraditionalOpenSSL, none),
+        "pkcs8.der": rsa_key.private_bytes(der, fmt.PKCS8, none),
+        "pkcs8-encrypted.der": rsa_key.private_bytes(
+            der, fmt.PKCS8, serialization.BestAvailableEncryption(b"lab-pass")),
+        "bundle.p12": pkcs12.serialize_key_and_certificates(
+            b"lab", rsa_key, cert, None, serialization.BestAvailableEncryption(b"lab-pass")),
+        "bundle-open.p12": pkcs12.serialize_key_and_certificates(b"lab", rsa_key, cert, None,
+                                                                 none),
+        "id_ed25519": ec_key.private_bytes(pem, fmt.OpenSSH, none),
+        "cert.der": cert.public_bytes(der),  # the one that may be served
+    }
+
+
+@pytest.mark.parametrize("name", ["pkcs1.der", "sec1.der", "pkcs8.der", "pkcs8-encrypted.der",
+                                  "bundle.p12", "bundle-open.p12", "id_ed25519"])
+def test_private_keys_are_refused_by_content_in_every_encoding(name: str, tmp_path: Path) -> None:
+    data = _key_encodings()[name]
+    (tmp_path / "SEP001122334455.cnf.xml").write_bytes(data)  # an innocent name
+    with pytest.raises(NameDenied, match="private key"):
+        fetch(DirectorySource(tmp_path), "SEP001122334455.cnf.xml")
+    with pytest.raises(ValueError, match="private key"):
+        MappingSource({"ITLFile.tlv": data})
+
+
+def test_der_certificates_and_other_binaries_are_still_served(tmp_path: Path) -> None:
+    (tmp_path / "cert.der").write_bytes(_key_encodings()["cert.der"])
+    (tmp_path / "load.sbn").write_bytes(b"\x30" + bytes(range(256)) * 100)
+    assert fetch(DirectorySource(tmp_path), "cert.der")[1] is not None
+    assert fetch(DirectorySource(tmp_path), "load.sbn")[1] is not None
