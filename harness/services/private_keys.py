@@ -30,7 +30,7 @@ def kind_of_private_key(data: bytes) -> str | None:
         serialization.load_der_private_key(data, password=None)
     except TypeError:  # well-formed but encrypted: still a key
         return "encrypted DER private key"
-    except (ValueError, Exception):
+    except (ValueError, UnsupportedAlgorithm):
         return None
     return "DER private key"
 
