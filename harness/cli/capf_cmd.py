@@ -28,6 +28,8 @@ from harness.cli.common import (
     out_console,
     until_signalled,
 )
+from harness.cli.options import days as valid_days
+from harness.cli.options import port_or_any, seconds
 from harness.errors import LabError, UsageError
 from harness.events import Event, EventLog
 from harness.services.capf import CapfEndpoint
@@ -98,10 +100,13 @@ def serve(
     key: Annotated[Path | None, typer.Option(help="key PEM if not in --cert")] = None,
     issuer: Annotated[Path | None, typer.Option(help="LSC issuer cert+key PEM")] = None,
     verify_ca: Annotated[list[Path] | None, typer.Option(help="extra CA (MICs)")] = None,
-    host: str = "127.0.0.1",
-    port: int = 3804,
-    timeout: float = 10.0,
-    days: Annotated[int, typer.Option(help="LSC validity in days (1-3560)")] = 365,
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port (0 = any free port)",
+                                      callback=port_or_any)] = 3804,
+    timeout: Annotated[float, typer.Option(help="seconds a session may take",
+                                           callback=seconds)] = 10.0,
+    days: Annotated[int, typer.Option(help="LSC validity in days (1-3560)",
+                                      callback=valid_days)] = 365,
     auth_type_zero: Annotated[bool, typer.Option(help="announce AUTH_TYPE 0 like capfd")] = False,
 ) -> None:
     """Run a CAPF server until Ctrl-C, printing one line per session."""
@@ -159,7 +164,8 @@ def enroll(
     password: Annotated[str | None, typer.Option(help="authentication string")] = None,
     lsc: Annotated[Path | None, typer.Option(help="current LSC cert+key PEM")] = None,
     mic: Annotated[Path | None, typer.Option(help="MIC cert+key PEM")] = None,
-    timeout: float = 10.0,
+    timeout: Annotated[float, typer.Option(help="seconds per server",
+                                           callback=seconds)] = 10.0,
 ) -> None:
     """Play one phone's CAPF session; write the LSC if the server installed one."""
     with one_line_errors():

@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 
 import typer
+from typer.exceptions import TyperException
 
 from harness.cli.common import err_console
 from harness.errors import LabError, UsageError
@@ -62,12 +63,28 @@ def build_app(argv: Sequence[str]) -> typer.Typer:
 
 
 def main() -> None:
-    """Console-script entry: turn known errors into one line and an exit code."""
+    """Console-script entry: turn known errors into one line and an exit code.
+
+    click runs without its standalone mode so that usage errors (a bad option value,
+    a missing argument) come back here and print as one line, not a boxed panel.
+    """
     try:
-        build_app(sys.argv[1:])()
+        code = build_app(sys.argv[1:])(args=sys.argv[1:], prog_name="phonelab",
+                                       standalone_mode=False)
+    except typer.Abort:
+        raise SystemExit(130) from None
+    except TyperException as exc:  # click's usage errors: bad value, missing option…
+        ctx = getattr(exc, "ctx", None)
+        hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+        message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        if not message.strip():  # a group called bare: click printed its help already
+            raise SystemExit(getattr(exc, "exit_code", 2)) from None
+        err_console.print(f"phonelab: {message}{hint}", markup=False)
+        raise SystemExit(2) from None
     except (UsageError, FormatError) as exc:
         err_console.print(f"phonelab: {exc}", markup=False)
         raise SystemExit(2) from None
     except LabError as exc:
         err_console.print(f"phonelab: lab error: {exc}", markup=False)
         raise SystemExit(3) from None
+    raise SystemExit(code if isinstance(code, int) else 0)

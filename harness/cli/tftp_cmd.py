@@ -16,6 +16,7 @@ from typing import Annotated
 import typer
 
 from harness.cli.common import until_signalled
+from harness.cli.options import port_or_any
 from harness.errors import LabError
 from harness.events import Event, EventLog
 from harness.services.tftp import TftpEndpoint
@@ -29,7 +30,7 @@ def serve(
     root: Annotated[Path, typer.Option(help="Directory to serve, read-only.")],
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="UDP port (0 = any free port).",
-                                      min=0, max=65535)] = 69,
+                                      callback=port_or_any)] = 69,
 ) -> None:
     """Serve ROOT over TFTP until Ctrl-C or SIGTERM, printing one line per request."""
     files = DirectorySource(root)  # UsageError (exit 2) when ROOT is not a directory

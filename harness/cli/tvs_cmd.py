@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from harness.aio import BackgroundLoop
 from harness.cli.common import fail, load_certificate, load_private_key, until_signalled
+from harness.cli.options import port_or_any, seconds
 from harness.errors import LabError, UsageError
 from harness.events import Event, EventLog
 from harness.formats.names import dn_string
@@ -67,7 +68,8 @@ def serve(
     cert: Annotated[Path, typer.Option("--cert", help="TVS certificate PEM (may hold the key).")],
     key: Annotated[Path | None, typer.Option(help="Private key PEM, if not in --cert.")] = None,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="TCP port (0 = any free port).")] = DEFAULT_PORT,
+    port: Annotated[int, typer.Option(help="TCP port (0 = any free port).",
+                                      callback=port_or_any)] = DEFAULT_PORT,
     trust: Annotated[list[str] | None, typer.Option(
         "--trust", metavar="ROLE[,ROLE]=CERT",
         help="Trusted certificate and its roles; repeat. Roles: SAST CCM CCM+TFTP TFTP CAPF "
@@ -125,7 +127,7 @@ def query(
         "CP-0000-SEP000000000000"),
     by_name: Annotated[bool, typer.Option(
         help="Send QUERY (subject, issuer, serial) instead of VERIFY.")] = False,
-    timeout: Annotated[float, typer.Option(help="Seconds per attempt.")] = 10.0,
+    timeout: Annotated[float, typer.Option(help="Seconds per attempt.", callback=seconds)] = 10.0,
 ) -> None:
     """Ask a TVS whether it vouches for CERT; exit 0 valid, 1 invalid, 3 unreachable."""
     target = load_certificate(cert)
