@@ -9,9 +9,11 @@ their own threads and loops.
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 import time
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -45,11 +47,27 @@ class EventTimeout(AssertionError):
     """`wait_for` reached its bound; the message carries the last events."""
 
 
-class EventLog:
-    """Append-only, thread-safe timeline with address → phone resolution."""
+DEFAULT_WINDOW = 100_000  # events kept in memory (~50 MB); a test run stays far below
 
-    def __init__(self) -> None:
-        self._events: list[Event] = []
+
+class EventLog:
+    """Append-only, thread-safe timeline with address → phone resolution.
+
+    Memory is bounded: the newest `window` events stay in memory, older ones are
+    appended to `spill` (JSON lines) when given, or dropped. A server fed garbage
+    for days (one event per refused datagram) therefore stays flat, while `counts`
+    stays exact over the whole life of the log. Positions (`mark`, `since`, `after=`)
+    are sequence numbers, so they stay valid as old events leave the window.
+    """
+
+    def __init__(self, *, window: int = DEFAULT_WINDOW, spill: Path | None = None) -> None:
+        if window < 1:
+            raise ValueError("the event window must hold at least one event")
+        self._events: deque[Event] = deque()
+        self._window = window
+        self._spill = spill
+        self._next_seq = 0
+        self._counts: Counter[str] = Counter()
         self._cond = threading.Condition()
         self._addresses: dict[str, str] = {}
         self._listeners: list[Callable[[Event], None]] = []
@@ -79,13 +97,25 @@ class EventLog:
             who = phone or self._addresses.get(address or "")
             if address is not None:
                 data.setdefault("peer", address)
-            event = Event(len(self._events), time.time(), kind, who, source, data)
+            event = Event(self._next_seq, time.time(), kind, who, source, data)
+            self._next_seq += 1
+            self._counts[kind] += 1
             self._events.append(event)
+            if len(self._events) > self._window:
+                self._evict()
             listeners = list(self._listeners)
             self._cond.notify_all()
         for listener in listeners:
             listener(event)
         return event
+
+    def _evict(self) -> None:
+        """Move the oldest tenth of the window out (to the spill file, if any)."""
+        count = max(1, self._window // 10)
+        old = [self._events.popleft() for _ in range(min(count, len(self._events)))]
+        if self._spill is not None:
+            with self._spill.open("a", encoding="utf-8") as out:
+                out.writelines(json.dumps(asdict(e), default=str) + "\n" for e in old)
 
     def subscribe(self, listener: Callable[[Event], None]) -> None:
         with self._cond:
@@ -93,8 +123,15 @@ class EventLog:
 
     # --- queries ---------------------------------------------------------
     def __len__(self) -> int:
+        """Events recorded over the log's whole life (not only those still in memory)."""
         with self._cond:
-            return len(self._events)
+            return self._next_seq
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Exact number of events per kind since the log was created."""
+        with self._cond:
+            return dict(self._counts)
 
     def __iter__(self) -> Iterator[Event]:
         return iter(self.snapshot())
@@ -109,7 +146,13 @@ class EventLog:
 
     def since(self, mark: int) -> list[Event]:
         with self._cond:
-            return self._events[mark:]
+            return self._from(mark)
+
+    def _from(self, seq: int) -> list[Event]:
+        """In-memory events with sequence number >= `seq` (caller holds the lock)."""
+        wanted = min(len(self._events), max(0, self._next_seq - seq))
+        newest_first = list(itertools.islice(reversed(self._events), wanted))
+        return newest_first[::-1]  # from the right: waits look only at the newest few
 
     def for_phone(self, phone: str, since: int = 0) -> list[Event]:
         return [e for e in self.since(since) if e.phone == phone]
@@ -137,10 +180,10 @@ class EventLog:
         checked = after
         with self._cond:
             while True:
-                for event in self._events[checked:]:
+                for event in self._from(checked):
                     if predicate(event):
                         return event
-                checked = max(checked, len(self._events))
+                checked = max(checked, self._next_seq)
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     break
@@ -151,7 +194,7 @@ class EventLog:
                         on_progress(time.monotonic() - start)
                     finally:
                         self._cond.acquire()
-            tail = self._events[max(after, len(self._events) - 15):]
+            tail = self._from(max(after, self._next_seq - 15))
         lines = "\n".join("  " + e.describe() for e in tail) or "  (no events)"
         raise EventTimeout(f"no {what} within {timeout:g} s; last events:\n{lines}")
 

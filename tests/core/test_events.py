@@ -93,3 +93,32 @@ def test_timestamps_never_go_backwards_at_a_second_boundary() -> None:
     later = Event(1, base + 1.0002, "b", None, "x").describe().split()[0]
     assert earlier < later
     assert earlier.endswith(".999") and later.endswith(".000")
+
+
+def test_memory_is_bounded_while_counts_and_positions_stay_exact(tmp_path: Path) -> None:
+    spill = tmp_path / "spill.jsonl"
+    log = EventLog(window=1000, spill=spill)
+    mark = log.mark()
+    for i in range(20_000):
+        log.record("tftp.error", source="tftp", reason=f"garbage {i}")
+    log.record("tftp.rrq", source="tftp", file="ITLFile.tlv")
+    assert len(log.snapshot()) <= 1000
+    assert len(log) == 20_001
+    assert log.counts == {"tftp.error": 20_000, "tftp.rrq": 1}
+    assert log.since(mark)[-1].kind == "tftp.rrq"  # an old mark still reaches the newest
+    assert [e.seq for e in log.since(log.mark() - 3)] == [19_998, 19_999, 20_000]
+    spilled = spill.read_text().splitlines()
+    assert len(spilled) + len(log.snapshot()) == 20_001
+    assert json.loads(spilled[0])["data"]["reason"] == "garbage 0"
+    found = log.wait_for(lambda e: e.kind == "tftp.rrq", timeout=1, after=mark)
+    assert found.seq == 20_000
+
+
+def test_window_without_spill_drops_the_oldest() -> None:
+    log = EventLog(window=10)
+    for i in range(25):
+        log.record("x", source="s", n=i)
+    kept = [e.data["n"] for e in log.snapshot()]
+    assert len(kept) <= 10 and kept[-1] == 24 and kept == sorted(kept)
+    with pytest.raises(ValueError):
+        EventLog(window=0)
