@@ -211,6 +211,44 @@ async def _resolve(loop: asyncio.AbstractEventLoop, host: str,
     return (socket.AF_INET6 if ip.version == 6 else socket.AF_INET), (host, port)
 
 
+HELLO_POLL = 0.05  # a partly sent ClientHello keeps the socket readable: poll, don't spin
+
+
+async def client_hello(raw: socket.socket) -> bool:
+    """Wait until the client's first TLS record is entirely in the kernel's buffer.
+
+    Servers call this before taking one of their few handshake slots, so a client
+    that trickles its ClientHello (or sends nothing) waits outside and cannot starve
+    phones; the caller bounds the wait from the moment of accept. Only peeks: the
+    bytes stay for OpenSSL. False when the peer closed first; True for anything
+    that is not a handshake record too, so the handshake rejects it at once.
+    """
+    loop = asyncio.get_running_loop()
+    while True:
+        try:
+            head = raw.recv(5, socket.MSG_PEEK)
+        except (BlockingIOError, InterruptedError):
+            head = None
+        if head == b"":
+            return False
+        if head is not None and len(head) == 5:
+            if head[0] != 0x16:  # not a TLS handshake record
+                return True
+            need = 5 + int.from_bytes(head[3:5], "big")
+            with contextlib.suppress(BlockingIOError, InterruptedError):
+                if len(raw.recv(need, socket.MSG_PEEK)) >= need:
+                    return True
+        if head:  # some bytes but not the whole record: readable stays true, so poll
+            await asyncio.sleep(HELLO_POLL)
+            continue
+        waiter = loop.create_future()
+        loop.add_reader(raw.fileno(), _wake, waiter)
+        try:
+            await waiter
+        finally:
+            loop.remove_reader(raw.fileno())
+
+
 class Listener:
     """A listening TCP socket on the running loop; each connection is handed to
     `handle(sock, peer)` as a non-blocking socket, in a task of its own. Pending

@@ -28,7 +28,7 @@ from harness.formats.errors import FormatError
 from harness.formats.names import dn_string
 from harness.services import tvs_wire as wire
 from harness.services.base import Endpoint
-from harness.services.tls_stream import MAX_HANDSHAKES, Listener, TlsStream
+from harness.services.tls_stream import MAX_HANDSHAKES, Listener, TlsStream, client_hello
 from harness.services.truststore import TrustEntry, TrustStore, dn_key
 from harness.tls import TlsIdentity, server_context
 
@@ -97,15 +97,17 @@ class TvsEndpoint(Endpoint):
         stream: TlsStream | None = None
         tls_up = False
         try:
-            async with self._handshakes:  # a storm queues here, in arrival order
-                stream = TlsStream.wrap(raw, self._context, server_side=True)
-                self._connections.add(stream)
-                try:
-                    async with asyncio.timeout(self.idle_timeout):
+            try:  # one deadline from accept: waiting for the hello, a slot and the handshake
+                async with asyncio.timeout(self.idle_timeout):
+                    if not await client_hello(raw):
+                        return self._error("closed before its TLS ClientHello", peer)
+                    async with self._handshakes:  # a storm queues here, in arrival order
+                        stream = TlsStream.wrap(raw, self._context, server_side=True)
+                        self._connections.add(stream)
                         await stream.handshake()
-                except TimeoutError:
-                    return self._error(f"TLS handshake not done in {self.idle_timeout:g} s",
-                                       peer)
+            except TimeoutError:
+                return self._error(f"TLS handshake not done {self.idle_timeout:g} s after "
+                                   "connecting", peer)
             tls_up = True
             await self._serve(stream, peer)
         except TimeoutError:
