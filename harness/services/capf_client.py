@@ -8,6 +8,7 @@ returned, never retried elsewhere (an operation may already have happened).
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -19,9 +20,10 @@ from harness.errors import LabError
 from harness.formats.errors import FormatError
 from harness.services import capf_wire as wire
 from harness.services.capf_auth import Signer, prove, sign_sudi
-from harness.services.capf_io import close, read_message, send
+from harness.services.capf_io import read_message, send
 from harness.services.capf_issue import CURVES, generate_key
 from harness.services.capf_wire import AuthType, CertType, Command, Message, Tag
+from harness.services.tls_stream import TlsStream
 from harness.tls import client_context
 
 
@@ -73,44 +75,41 @@ class CapfClient:
         failures: list[str] = []
         for host, port in self.servers:
             try:
-                reader, writer, first = await self._open(host, port)
-            except (OSError, TimeoutError, FormatError, ConnectionError) as exc:
+                stream, first = await self._open(host, port)
+            except (OSError, TimeoutError, FormatError, ConnectionError, ssl.SSLError) as exc:
                 failures.append(f"{host}:{port}: {exc or type(exc).__name__}")
                 continue
             try:
-                return await self._session(reader, writer, first, (host, port))
+                return await self._session(stream, first, (host, port))
             finally:
-                await close(writer)
+                stream.close()
         raise CapfUnavailable("no CAPF server reachable: " + "; ".join(failures))
 
-    async def _open(self, host: str, port: int) -> tuple[
-            asyncio.StreamReader, asyncio.StreamWriter, Message]:
+    async def _open(self, host: str, port: int) -> tuple[TlsStream, Message]:
         async with asyncio.timeout(self.timeout):
-            reader, writer = await asyncio.open_connection(
-                host, port, ssl=client_context(), ssl_handshake_timeout=self.timeout,
-                local_addr=(self.local_host, 0) if self.local_host else None)
+            stream = await TlsStream.connect(host, port, client_context(),
+                                             local_host=self.local_host)
         try:
-            peer = writer.get_extra_info("ssl_object").getpeercert(binary_form=True)
-            if not self.accept_server_cert(peer):
+            if not self.accept_server_cert(stream.peer_certificate()):
                 raise ConnectionError("server certificate not trusted")
-            first = await read_message(reader, self.timeout)
+            first = await read_message(stream, self.timeout)
             if first.command != Command.AUTH_REQUEST:
                 raise FormatError(f"first message is command {first.command}, not AUTH_REQUEST")
         except BaseException:
-            await close(writer)
+            stream.abort()
             raise
-        return reader, writer, first
+        return stream, first
 
-    async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                       request: Message, server: tuple[str, int]) -> CapfResult:
+    async def _session(self, stream: TlsStream, request: Message,
+                       server: tuple[str, int]) -> CapfResult:
         sid = request.session_id
         result = CapfResult(server, sid, request.number(Tag.AUTH_TYPE) or AuthType.NONE)
         pending: PrivateKeyTypes | None = None
         try:
             auth = Message(Command.AUTH_RESPONSE, sid, self._auth(result))
-            await send(writer, auth, self.timeout)
+            await send(stream, auth, self.timeout)
             while True:
-                message = await read_message(reader, self.timeout)
+                message = await read_message(stream, self.timeout)
                 if message.session_id != sid:
                     result.error = f"session id {message.session_id}, expected {sid}"
                     return result
@@ -118,7 +117,7 @@ class CapfClient:
                     result.reason = message.number(Tag.REASON)
                     return result
                 if message.command == Command.KEY_GENERATE_REQUEST:
-                    await send(writer, Message(Command.REQUEST_IN_PROGRESS, sid), self.timeout)
+                    await send(stream, Message(Command.REQUEST_IN_PROGRESS, sid), self.timeout)
                     pending, elements = await self._generate(message)
                 elif message.command == Command.STORE_CERTIFICATE_REQUEST:
                     elements = [_reason(self._store(message, pending, result))]
@@ -131,7 +130,7 @@ class CapfClient:
                     result.error = f"unexpected command {message.command}"
                     return result
                 # each of these requests is answered by the next command code (3→4 … 13→14)
-                await send(writer, Message(message.command + 1, sid, elements), self.timeout)
+                await send(stream, Message(message.command + 1, sid, elements), self.timeout)
         except (FormatError, TimeoutError, OSError, asyncio.IncompleteReadError) as exc:
             result.error = "timeout" if isinstance(exc, TimeoutError) else str(exc)
             return result

@@ -20,7 +20,7 @@ from harness.formats.errors import FormatError
 from harness.services import capf_wire as wire
 from harness.services.capf_auth import Signer, certificate_auth_failure, password_matches
 from harness.services.capf_directory import AuthMode, CapfDirectory, DeviceRecord, Operation
-from harness.services.capf_io import read_message, send
+from harness.services.capf_io import FrameStream, read_message, send
 from harness.services.capf_issue import issue_lsc, key_matches, key_request
 from harness.services.capf_wire import CertType, Command, Message, Reason, Tag
 
@@ -64,10 +64,9 @@ class _End(Exception):  # finish with END_SESSION{reason}; `result` names it in 
 
 class CapfSession:
     def __init__(self, settings: SessionSettings, directory: CapfDirectory,
-                 reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                 session_id: int, known_phone: str | None) -> None:
+                 stream: FrameStream, session_id: int, known_phone: str | None) -> None:
         self.settings, self.directory = settings, directory
-        self.reader, self.writer = reader, writer
+        self.stream = stream
         self.session_id, self.known_phone = session_id, known_phone
         self.outcome = Outcome()
 
@@ -95,7 +94,7 @@ class CapfSession:
         return [(Tag.VERSION, bytes([wire.PROTOCOL_VERSION])), (Tag.AUTH_TYPE, bytes([auth_type]))]
 
     async def _send(self, command: Command, *elements: tuple[int, bytes]) -> None:
-        await send(self.writer, Message(command, self.session_id, list(elements)),
+        await send(self.stream, Message(command, self.session_id, list(elements)),
                    self.settings.timeout)
 
     async def _end(self, reason: Reason) -> None:
@@ -109,7 +108,7 @@ class CapfSession:
         deadline = loop.time() + self.settings.timeout
         extended = False
         while True:
-            message = await read_message(self.reader, max(0.0, deadline - loop.time()))
+            message = await read_message(self.stream, max(0.0, deadline - loop.time()))
             if message.session_id != self.session_id:
                 raise _End(Reason.INVALID_ELEMENT, "protocol_error",
                            f"session id {message.session_id}, expected {self.session_id}")

@@ -6,17 +6,14 @@ requests get STATUS 1; only framing errors (and a changed session id) close the
 connection. Every verdict is a `tvs.verify`/`tvs.query` event keyed by the phone
 named in DEVICE_NAME; garbage, timeouts and TLS failures are `tvs.error` events.
 
-TLS is negotiated inside the handler rather than by `start_server(ssl=...)`, because
-asyncio swallows handshake failures before any handler runs and the timeline must
-show them; it runs on `tls_stream` (not asyncio's TLS), which costs a few KiB per
-connection instead of 256 KiB when a whole rack asks at once.
+The connection lifecycle (hello gate, handshake slots, deadlines, errors as
+events) is `tls_server.TlsServerEndpoint`, shared with CAPF and HTTPS.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
-import socket
 import ssl
 from typing import Any
 
@@ -27,16 +24,15 @@ from harness.events import EventLog
 from harness.formats.errors import FormatError
 from harness.formats.names import dn_string
 from harness.services import tvs_wire as wire
-from harness.services.base import Endpoint
-from harness.services.tls_stream import MAX_HANDSHAKES, Listener, TlsStream, client_hello
+from harness.services.tls_server import TlsServerEndpoint
+from harness.services.tls_stream import TlsStream
 from harness.services.truststore import TrustEntry, TrustStore, dn_key
 from harness.tls import TlsIdentity, server_context
 
 DEFAULT_PORT = 2445
-BACKLOG = 1024  # every phone of a rack may connect at once; asyncio's default 100 drops SYNs
 
 
-class TvsEndpoint(Endpoint):
+class TvsEndpoint(TlsServerEndpoint):
     """TVS of one cluster node: `identity` is its TVS certificate and key."""
 
     name = "tvs"
@@ -44,89 +40,19 @@ class TvsEndpoint(Endpoint):
     def __init__(self, events: EventLog, loop: BackgroundLoop, identity: TlsIdentity,
                  store: TrustStore, *, node: str = "tvs", host: str = "127.0.0.1",
                  port: int = 0, idle_timeout: float = 10.0) -> None:
-        super().__init__(events, host, port)
-        self.loop = loop
+        super().__init__(events, loop, host, port, handshake_timeout=idle_timeout)
         self.identity = identity
         self.store = store
         self.node = node
         self.idle_timeout = idle_timeout
-        self._listener: Listener | None = None
-        self._connections: set[TlsStream] = set()
-        self._handshakes = asyncio.Semaphore(MAX_HANDSHAKES)
-        self._stopping = False
 
-    @property
-    def running(self) -> bool:
-        return self._listener is not None
-
-    def start(self) -> None:
-        """Listen; the TLS context is built once here, from the current identity."""
-        if self._listener is not None:
-            return
+    def _make_context(self) -> ssl.SSLContext:
         # TLS 1.0-1.2 with RSA key exchange, the range of §5.1 (harness.tls)
-        self._context, self._stopping = server_context(self.identity), False
-        self._handshakes = asyncio.Semaphore(MAX_HANDSHAKES)
-        listener = Listener(self._handle, backlog=BACKLOG)
-        self._bind(self.loop.run(listener.start(self.host, self.port)))
-        self._listener = listener
+        return server_context(self.identity)
 
-    def stop(self) -> None:
-        """Stop listening and drop open connections, so a restart really cuts clients off."""
-        listener, self._listener = self._listener, None
-        if listener is not None:
-            self.loop.run(self._shutdown(listener), timeout=10)
-
-    async def _shutdown(self, listener: Listener) -> None:
-        listener.close()
-        self._stopping = True
-        for stream in list(self._connections):
-            stream.abort()  # like a killed service: no TLS goodbye
-        for task in listener.tasks:  # those still queued for a handshake
-            task.cancel()
-        if listener.tasks:
-            await asyncio.wait(list(listener.tasks), timeout=2.0)
-
-    def _error(self, reason: str, peer: str | None, **data: Any) -> None:
-        if self._stopping:
-            return  # connections we cut on stop() are not the peer's fault
+    def _record_error(self, reason: str, peer: str) -> None:
         self.events.record("tvs.error", source=self.name, address=peer, node=self.node,
-                           reason=reason, **data)
-
-    async def _handle(self, raw: socket.socket, peer_address: tuple[str, int]) -> None:
-        peer = peer_address[0]
-        stream: TlsStream | None = None
-        tls_up = False
-        try:
-            try:  # one deadline from accept: waiting for the hello, a slot and the handshake
-                async with asyncio.timeout(self.idle_timeout):
-                    if not await client_hello(raw):
-                        return self._error("closed before its TLS ClientHello", peer)
-                    async with self._handshakes:  # a storm queues here, in arrival order
-                        stream = TlsStream.wrap(raw, self._context, server_side=True)
-                        self._connections.add(stream)
-                        await stream.handshake()
-            except TimeoutError:
-                return self._error(f"TLS handshake not done {self.idle_timeout:g} s after "
-                                   "connecting", peer)
-            tls_up = True
-            await self._serve(stream, peer)
-        except TimeoutError:
-            self._error("idle timeout", peer)
-        except FormatError as exc:
-            self._error(f"framing: {exc}", peer)
-        except (ssl.SSLError, OSError, EOFError) as exc:
-            self._error(f"connection: {type(exc).__name__}: {exc}", peer)
-        except Exception as exc:  # a bug must cost one connection, never the service
-            self._error(f"internal error: {exc!r}", peer)
-        finally:
-            if stream is None:
-                raw.close()
-            else:
-                if tls_up:
-                    stream.close()  # TLS goodbye, not waiting for the peer's
-                else:
-                    stream.abort()
-                self._connections.discard(stream)
+                           reason=reason)
 
     async def _read(self, stream: TlsStream, size: int, what: str) -> bytes:
         try:

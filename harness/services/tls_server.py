@@ -1,0 +1,140 @@
+"""The connection lifecycle every TLS endpoint of the cluster shares (TVS, CAPF, HTTPS).
+
+One place decides how a TLS server survives its clients: a connection waits for
+its whole ClientHello before it may take one of a few handshake slots (so slow or
+silent clients cannot starve phones), one deadline runs from accept to the end of
+the handshake, failures of any kind become one error event for that connection
+and never reach the loop's logger, and `stop()` cuts every connection as a killed
+service would. Subclasses only say what TLS context to use and how to serve one
+established connection. TLS runs on `tls_stream` (a few KiB per connection).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import ssl
+from abc import abstractmethod
+
+from harness.aio import BackgroundLoop
+from harness.events import EventLog
+from harness.formats.errors import FormatError
+from harness.services.base import Endpoint
+from harness.services.tls_stream import MAX_HANDSHAKES, Listener, TlsStream, client_hello
+
+BACKLOG = 1024  # every phone of a rack may connect at once; asyncio's default 100 drops SYNs
+
+
+class TlsServerEndpoint(Endpoint):
+    """A TLS listener on a background loop; subclasses serve one connection each."""
+
+    def __init__(self, events: EventLog, loop: BackgroundLoop, host: str, port: int, *,
+                 handshake_timeout: float) -> None:
+        super().__init__(events, host, port)
+        self.loop = loop
+        self.handshake_timeout = handshake_timeout
+        self._listener: Listener | None = None
+        self._connections: set[TlsStream] = set()
+        self._handshakes = asyncio.Semaphore(MAX_HANDSHAKES)
+        self._context: ssl.SSLContext | None = None
+        self._stopping = False
+
+    # --- what a subclass says ------------------------------------------------------
+    @abstractmethod
+    def _make_context(self) -> ssl.SSLContext:
+        """The server context, built at each start from the current identity."""
+
+    @abstractmethod
+    async def _serve(self, stream: TlsStream, peer: str) -> None:
+        """Serve one established connection; exceptions end only that connection."""
+
+    @abstractmethod
+    def _record_error(self, reason: str, peer: str) -> None:
+        """Put one connection's failure on the timeline (never called while stopping)."""
+
+    # --- lifecycle ---------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        return self._listener is not None
+
+    def start(self) -> None:
+        if self._listener is not None:
+            return
+        self._context, self._stopping = self._make_context(), False
+        self._handshakes = asyncio.Semaphore(MAX_HANDSHAKES)
+        listener = Listener(self._handle, backlog=BACKLOG)
+        self._bind(self.loop.run(listener.start(self.host, self.port)))
+        self._listener = listener
+
+    def stop(self) -> None:
+        """Stop listening and drop open connections, so a restart really cuts clients off."""
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            self.loop.run(self._shutdown(listener), timeout=10)
+
+    async def _shutdown(self, listener: Listener) -> None:
+        listener.close()
+        self._stopping = True
+        for stream in list(self._connections):
+            stream.abort()  # like a killed service: no TLS goodbye
+        for task in listener.tasks:  # those still waiting for a hello or a slot
+            task.cancel()
+        if listener.tasks:
+            await asyncio.wait(list(listener.tasks), timeout=2.0)
+
+    def _error(self, reason: str, peer: str) -> None:
+        if not self._stopping:  # connections we cut on stop() are not the peer's fault
+            self._record_error(reason, peer)
+
+    # --- one connection -----------------------------------------------------------------
+    async def _handle(self, raw: socket.socket, peer_address: tuple[str, int]) -> None:
+        peer = peer_address[0]
+        stream: TlsStream | None = None
+        tls_up = False
+        try:
+            stream = await self._handshake(raw, peer)
+            if stream is None:
+                return
+            tls_up = True
+            await self._serve(stream, peer)
+        except TimeoutError:
+            self._error("idle timeout", peer)
+        except FormatError as exc:
+            self._error(f"framing: {exc}", peer)
+        except (ssl.SSLError, OSError, EOFError, asyncio.IncompleteReadError) as exc:
+            self._error(f"connection: {type(exc).__name__}: {exc}", peer)
+        except Exception as exc:  # a bug must cost one connection, never the service
+            self._error(f"internal error: {exc!r}", peer)
+        finally:
+            if stream is None:
+                raw.close()
+            else:
+                if tls_up:
+                    stream.close()  # TLS goodbye, not waiting for the peer's
+                else:
+                    stream.abort()
+                self._connections.discard(stream)
+
+    async def _handshake(self, raw: socket.socket, peer: str) -> TlsStream | None:
+        """The established stream, or None (error recorded) within one deadline from accept."""
+        assert self._context is not None
+        stream: TlsStream | None = None
+        try:
+            async with asyncio.timeout(self.handshake_timeout):
+                if not await client_hello(raw):
+                    self._error("closed before its TLS ClientHello", peer)
+                    return None
+                async with self._handshakes:  # a storm queues here, in arrival order
+                    stream = TlsStream.wrap(raw, self._context, server_side=True)
+                    self._connections.add(stream)
+                    await stream.handshake()
+                    return stream
+        except TimeoutError:
+            reason = f"TLS handshake not done {self.handshake_timeout:g} s after connecting"
+        except (ssl.SSLError, OSError) as exc:
+            reason = f"TLS handshake failed: {type(exc).__name__}: {exc}"
+        if stream is not None:
+            stream.reject()
+            self._connections.discard(stream)
+        self._error(reason, peer)
+        return None
