@@ -14,14 +14,28 @@ from harness.cli.common import out_console, until_signalled
 from harness.errors import UsageError
 from lab_topology import load_lab
 from lab_topology.generate import twin_lab
+from phone_drivers.emulator.capacity import raise_fd_limit, twin_capacity
 from phone_drivers.emulator.twin import TwinRack
 
 app = typer.Typer(no_args_is_help=True)
 
 
+def _phone_count(value: int) -> int:
+    if value < 1:
+        raise typer.BadParameter(f"{value}: a twin rack needs at least one phone")
+    raise_fd_limit()
+    capacity = twin_capacity()
+    if value > capacity.max_phones:
+        raise typer.BadParameter(f"{value} phones do not fit on this host: at most "
+                                 f"{capacity.max_phones}, limited by {capacity.limited_by}")
+    return value
+
+
 @app.command("up")
 def up(
-    phones: Annotated[int, typer.Option(help="Generate a rack with this many phones.")] = 4,
+    phones: Annotated[int, typer.Option(help="Generate a rack with this many phones "
+                                        "(bounded by the host's ptys and open files).",
+                                        callback=_phone_count)] = 4,
     lab: Annotated[Path | None, typer.Option(help="Topology file (backend: twin).")] = None,
     rack: Annotated[str | None, typer.Option(help="Rack of --lab (default: the first).")] = None,
     profile: Annotated[str, typer.Option(help="Timing profile: fast or realistic.")] = "fast",

@@ -26,6 +26,9 @@ MISTAKES = [
     (["tftp", "serve", "--root", ".", "--port", "99999"], "99999 is not a port"),
     (["tvs", "serve"], "Missing option '--cert'"),
     (["tvs", "bogus"], "No such command 'bogus'"),
+    (["twin", "up", "--phones", "0"], "at least one phone"),
+    (["twin", "up", "--phones", "-1"], "at least one phone"),
+    (["twin", "up", "--phones", "5000000"], "do not fit on this host"),
     (["tvs", "serve", "--cert", "c.pem", "--port", "abc"], "Invalid value for '--port'"),
 ]
 
@@ -40,3 +43,16 @@ def test_mistake_is_one_line_and_exit_2(argv: list[str], says: str, tmp_path: Pa
     assert lines[0].startswith("phonelab: ") and says in lines[0]
     assert "Traceback" not in result.stderr and result.stdout == ""
     assert "--help`)" in lines[0] or "cannot" in lines[0]
+
+
+def test_twin_capacity_is_read_from_the_host() -> None:
+    import resource
+
+    from phone_drivers.emulator.capacity import FDS_BASE, FDS_PER_PHONE, twin_capacity
+
+    capacity = twin_capacity(consoles=False)
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    assert capacity.max_phones == max(0, (soft - FDS_BASE) // FDS_PER_PHONE)
+    assert "open files" in capacity.limited_by
+    with_ptys = twin_capacity(consoles=True)
+    assert with_ptys.max_phones <= capacity.max_phones
