@@ -18,6 +18,7 @@ from lab_topology.schema import LabSpec, PhoneSpec, RackSpec
 
 EXAMPLES = Path(__file__).parent
 DEFAULT_LAB = EXAMPLES / "twin.yaml"
+MAX_TOPOLOGY_BYTES = 4 * 1024 * 1024  # a 10,000-phone rack is about 1 MiB of YAML
 
 
 def _path(loc: tuple[int | str, ...]) -> str:
@@ -54,9 +55,20 @@ def load_lab(path: Path | str) -> LabSpec:
     """Read and validate a topology file."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except OSError as exc:
         raise UsageError(f"cannot read topology {path}: {exc.strerror or exc}") from None
+    if len(raw) > MAX_TOPOLOGY_BYTES:
+        raise UsageError(f"{path}: {len(raw)} bytes is far too large for a topology file "
+                         f"(limit {MAX_TOPOLOGY_BYTES}); is this the right file?")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{path}: not a text file (binary byte at offset {exc.start}); a "
+                         "topology is a YAML file such as lab_topology/twin.yaml") from None
+    if "\x00" in text:
+        raise UsageError(f"{path}: not a text file (NUL byte at offset {text.index(chr(0))}); "
+                         "a topology is a YAML file such as lab_topology/twin.yaml")
     try:
         document = yaml.safe_load(text)
     except yaml.YAMLError as exc:

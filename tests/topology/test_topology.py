@@ -113,3 +113,23 @@ def test_twin_phone_addresses_are_distinct_per_rack() -> None:
     addresses = [phone_address(lab, r, p) for r in lab.racks for p in r.phones]
     assert len(set(addresses)) == len(addresses)
     assert all(a.is_loopback for a in addresses)
+
+
+@pytest.mark.parametrize(("content", "says"), [
+    (bytes(range(256)) * 4, "not a text file"),
+    (b"name: lab\x00\n", "NUL byte"),
+    (b"\xff\xfe" + "name: lab".encode("utf-16-le"), "not a text file"),
+])
+def test_binary_files_are_refused_by_name(tmp_path: Path, content: bytes, says: str) -> None:
+    path = tmp_path / "rack.yaml"
+    path.write_bytes(content)
+    with pytest.raises(UsageError, match=says) as caught:
+        load_lab(path)
+    assert str(path) in str(caught.value)
+
+
+def test_a_huge_file_is_refused_before_parsing(tmp_path: Path) -> None:
+    path = tmp_path / "huge.yaml"
+    path.write_bytes(b"# " + b"x" * (5 * 1024 * 1024))
+    with pytest.raises(UsageError, match="far too large"):
+        load_lab(path)
