@@ -22,6 +22,7 @@ from typing import Any
 
 from harness.errors import LabError
 from harness.events import EventLog
+from harness.formats.errors import FormatError
 from harness.services import tftp_files as policy
 from harness.services.base import Endpoint
 from harness.services.tftp_transfer import ReadTransfer, TransferError
@@ -118,7 +119,7 @@ class TftpEndpoint(Endpoint):
     def _request(self, packet: bytes, peer: tuple[str, int]) -> None:
         try:
             opcode, raw, options = policy.parse_request(packet)
-        except ValueError as exc:
+        except FormatError as exc:
             silent = packet[:2] == b"\x00\x05"  # never answer an ERROR packet
             return self._refuse(peer, None if silent else ILLEGAL, "tftp.error", reason=str(exc))
         if opcode == policy.WRQ:

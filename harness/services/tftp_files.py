@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Protocol
 
 from harness.errors import UsageError
+from harness.formats.errors import FormatError
 from harness.services.private_keys import kind_of_private_key
 
 MAX_NAME_BYTES = 255
@@ -35,20 +36,20 @@ class FileSource(Protocol):
 
 
 def parse_request(packet: bytes) -> tuple[int, str, dict[str, str]]:
-    """(opcode, raw name, lower-cased options) of an RRQ/WRQ; ValueError if malformed.
+    """(opcode, raw name, lower-cased options) of an RRQ/WRQ; FormatError if malformed.
 
     The name runs up to the first field that is a mode, so a NUL smuggled into a
     name ('ITLFile.tlv\\0../x') is seen whole and denied rather than misparsed.
     """
     opcode = int.from_bytes(packet[:2], "big")
     if len(packet) < 4 or opcode not in (RRQ, WRQ):
-        raise ValueError(f"not a request: opcode {opcode}, {len(packet)} bytes")
+        raise FormatError(f"not a request: opcode {opcode}, {len(packet)} bytes", 0)
     fields = packet[2:].split(b"\0")
     if fields.pop() != b"":
-        raise ValueError("request not NUL-terminated")
+        raise FormatError("request not NUL-terminated", len(packet))
     mode = next((i for i in range(1, len(fields)) if fields[i].lower() in _MODES), None)
     if mode is None:
-        raise ValueError("request without an octet/netascii mode")
+        raise FormatError("request without an octet/netascii mode", 2)
     opts = [field.decode("latin-1") for field in fields[mode + 1:]]
     options = {key.lower(): value for key, value in zip(opts[0::2], opts[1::2], strict=False)}
     return opcode, b"\0".join(fields[:mode]).decode("latin-1"), options
