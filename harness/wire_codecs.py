@@ -90,8 +90,9 @@ def _capf_samples() -> list[bytes]:
     der = _signer().cert.public_bytes(Encoding.DER)
     tag, message = capf_wire.Tag, capf_wire.Message
     request: list[tuple[int, bytes]] = [(tag.VERSION, b"\x03"), (tag.AUTH_TYPE, b"\x02")]
-    response: list[tuple[int, bytes]] = [(tag.VERSION, b"\x03"), (tag.DEVICE_NAME, capf_wire.zstring("SEP001122334455")),
-                (tag.CERTIFICATE, capf_wire.wrap_certificate(der, 1))]
+    response: list[tuple[int, bytes]] = [
+        (tag.VERSION, b"\x03"), (tag.DEVICE_NAME, capf_wire.zstring("SEP001122334455")),
+        (tag.CERTIFICATE, capf_wire.wrap_certificate(der, 1))]
     return [capf_wire.encode(message(1, 1, request)), capf_wire.encode(message(2, 1, response))]
 
 

@@ -8,6 +8,8 @@ past the first length checks that random bytes never pass. The benchmark
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -30,10 +32,8 @@ def test_samples_decode(name: str) -> None:
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.binary(max_size=600))
 def test_arbitrary_bytes_raise_only_format_error(name: str, data: bytes) -> None:
-    try:
+    with contextlib.suppress(FormatError):  # anything else fails the test
         CODECS[name].decode(data)
-    except FormatError:
-        pass
 
 
 @pytest.mark.parametrize("name", NAMES)
