@@ -30,6 +30,7 @@ from harness.cli.common import (
 )
 from harness.cli.options import days as valid_days
 from harness.cli.options import port_or_any, seconds
+from harness.cli.printer import printing
 from harness.errors import LabError, UsageError
 from harness.events import Event, EventLog
 from harness.services.capf import CapfEndpoint
@@ -120,8 +121,8 @@ def _serve(cert: Path, device: list[str], key: Path | None, issuer: Path | None,
            auth_type_zero: bool) -> None:
     directory = CapfDirectory(parse_device(spec) for spec in device)
     events = EventLog()
-    events.subscribe(_print_capf)
-    with BackgroundLoop("capf-serve") as loop:
+    with printing(_capf_line) as listener, BackgroundLoop("capf-serve") as loop:
+        events.subscribe(listener)
         endpoint = CapfEndpoint(
             events, loop, identity(cert, key), directory, host=host, port=port,
             issuer=identity(issuer) if issuer else None,
@@ -141,9 +142,8 @@ def _serve(cert: Path, device: list[str], key: Path | None, issuer: Path | None,
                 endpoint.stop()
 
 
-def _print_capf(event: Event) -> None:
-    if event.kind.startswith("capf."):
-        print(event.describe(), flush=True)
+def _capf_line(event: Event) -> str | None:
+    return event.describe() if event.kind.startswith("capf.") else None
 
 
 def _server(text: str) -> tuple[str, int]:

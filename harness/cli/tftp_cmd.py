@@ -17,6 +17,7 @@ import typer
 
 from harness.cli.common import until_signalled
 from harness.cli.options import port_or_any
+from harness.cli.printer import printing
 from harness.errors import LabError
 from harness.events import Event, EventLog
 from harness.services.tftp import TftpEndpoint
@@ -35,7 +36,13 @@ def serve(
     """Serve ROOT over TFTP until Ctrl-C or SIGTERM, printing one line per request."""
     files = DirectorySource(root)  # UsageError (exit 2) when ROOT is not a directory
     events = EventLog()
-    events.subscribe(lambda event: print(_line(event), flush=True))
+    with printing(_line) as listener:
+        events.subscribe(listener)
+        _serve(files, events, host, port)
+    print(f"TFTP stopped after {events.counts.get('tftp.rrq', 0)} requests", flush=True)
+
+
+def _serve(files: DirectorySource, events: EventLog, host: str, port: int) -> None:
     endpoint = TftpEndpoint(files, events, host=host, port=port)
     try:
         endpoint.start()
@@ -52,7 +59,6 @@ def serve(
                 pass
         finally:
             endpoint.stop()
-    print(f"TFTP stopped after {len(events.of_kind('tftp.rrq'))} requests", flush=True)
 
 
 def _line(event: Event) -> str:

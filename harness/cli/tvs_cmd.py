@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from harness.aio import BackgroundLoop
 from harness.cli.common import fail, load_certificate, load_private_key, until_signalled
 from harness.cli.options import port_or_any, seconds
+from harness.cli.printer import printing
 from harness.errors import LabError, UsageError
 from harness.events import Event, EventLog
 from harness.formats.names import dn_string
@@ -91,8 +92,8 @@ def serve(
         except ValueError as exc:
             raise UsageError(f"--trust {spec!r}: {exc}") from None
     events = EventLog()
-    events.subscribe(lambda event: print(_verdict(event), flush=True))
-    with BackgroundLoop("phonelab-tvs") as loop:
+    with printing(_verdict) as listener, BackgroundLoop("phonelab-tvs") as loop:
+        events.subscribe(listener)
         endpoint = TvsEndpoint(events, loop, identity, store, node=node, host=host, port=port)
         try:
             endpoint.start()
