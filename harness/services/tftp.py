@@ -30,9 +30,22 @@ from harness.services.tftp_transfer import ReadTransfer, TransferError
 # tftpy no longer serves here, but its client and server still run beside this endpoint
 # (tests, benchmarks/bench_tftp_quick.py): keep their warnings off stderr, as before
 logging.getLogger("tftpy").addHandler(logging.NullHandler())
-NOT_DEFINED, NOT_FOUND, ACCESS_VIOLATION, ILLEGAL = 0, 1, 2, 4  # TFTP error codes
+NOT_DEFINED, NOT_FOUND, ACCESS_VIOLATION, ILLEGAL, UNKNOWN_TID = 0, 1, 2, 4, 5  # error codes
 MESSAGES = {NOT_DEFINED: b"Server error\0", NOT_FOUND: b"File not found\0",
-            ACCESS_VIOLATION: b"Access violation\0", ILLEGAL: b"Illegal TFTP operation\0"}
+            ACCESS_VIOLATION: b"Access violation\0", ILLEGAL: b"Illegal TFTP operation\0",
+            UNKNOWN_TID: b"Unknown transfer ID\0"}
+
+
+IP_RECVERR = getattr(socket, "IP_RECVERR", 11)  # Linux value; Python does not export it
+
+
+def _failed_destination(sock: socket.socket) -> tuple[str, int] | None:
+    """Where the datagram went whose ICMP error is queued on `sock` (None if unknown)."""
+    try:
+        _, _, _, address = sock.recvmsg(1, 1024, socket.MSG_ERRQUEUE)
+    except OSError:
+        return None
+    return (str(address[0]), int(address[1])) if address else None
 
 
 class TftpEndpoint(Endpoint):
@@ -143,9 +156,10 @@ class TftpEndpoint(Endpoint):
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         try:
             sock.setblocking(False)
-            sock.bind((self.address[0], 0))
-            sock.connect(peer)
-            transfer = ReadTransfer(sock, data, options)
+            sock.bind((self.address[0], 0))  # not connected: strangers get ERROR 5
+            # unconnected UDP hears ICMP errors only with IP_RECVERR; they say a client left
+            sock.setsockopt(socket.IPPROTO_IP, IP_RECVERR, 1)
+            transfer = ReadTransfer(sock, data, options, peer)
             transfer.start(time.monotonic())  # sends OACK or DATA 1
         except Exception:
             sock.close()
@@ -155,11 +169,26 @@ class TftpEndpoint(Endpoint):
         self._sel.register(sock, selectors.EVENT_READ)
 
     def _advance(self, sock: socket.socket) -> None:
-        transfer = self._live[sock][0]
+        transfer, name, peer = self._live[sock]
         try:
-            finished = transfer.receive(sock.recv(65536), time.monotonic())
+            packet, source = sock.recvfrom(65536)
         except BlockingIOError:
             return
+        except OSError as exc:  # ICMP: the client left, or a stranger we answered did
+            if _failed_destination(sock) in (peer, None):
+                return self._finish(sock, "error", reason=repr(exc))
+            return None
+        if source != peer:  # another port or host: tell it, leave the transfer alone
+            if packet[:2] != b"\x00\x05":
+                with contextlib.suppress(OSError):
+                    sock.sendto(b"\x00\x05" + UNKNOWN_TID.to_bytes(2, "big")
+                                + MESSAGES[UNKNOWN_TID], source)
+            self.events.record("tftp.error", source=self.source_name, address=source[0],
+                               file=name, reason=f"packet from unknown transfer ID "
+                                                 f"{source[0]}:{source[1]}")
+            return None
+        try:
+            finished = transfer.receive(packet, time.monotonic())
         except TransferError as exc:  # the client's ERROR, garbage on the transfer port
             return self._finish(sock, "error", reason=str(exc))
         except OSError as exc:  # ICMP unreachable: the client has gone

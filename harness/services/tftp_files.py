@@ -22,6 +22,7 @@ from harness.services.private_keys import kind_of_private_key
 
 MAX_NAME_BYTES = 255
 MAX_BLKSIZE = 65464  # RFC 2348: the largest block that still fits one UDP datagram
+MIN_BLKSIZE = 8
 RRQ, WRQ = 1, 2
 _MODES = (b"octet", b"netascii")  # netascii is served as binary, as tftpy does
 
@@ -56,10 +57,12 @@ def parse_request(packet: bytes) -> tuple[int, str, dict[str, str]]:
 
 
 def supported_options(asked: dict[str, str]) -> dict[str, str]:
-    """blksize (clamped to 8..65464) and tsize; others are dropped, so never echoed."""
+    """blksize (8..65464, larger clamped, smaller ignored) and tsize; others are dropped."""
     kept = {"tsize": "0"} if "tsize" in asked else {}  # the transfer fills in the size
     with contextlib.suppress(KeyError, ValueError):  # absent or not a number: 512 blocks
-        kept["blksize"] = str(min(max(int(asked["blksize"]), 8), MAX_BLKSIZE))
+        size = int(asked["blksize"])
+        if size >= MIN_BLKSIZE:  # below 8 is invalid (RFC 2348): ignored, 512 it is
+            kept["blksize"] = str(min(size, MAX_BLKSIZE))  # too large: the most that fits
     return kept
 
 

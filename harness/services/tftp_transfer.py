@@ -8,7 +8,9 @@ state object and a dozen debug-log calls for every block: measured, that was abo
 here; benchmarks/bench_tftp_quick.py, bench_endpoints.py). This class only turns a
 datagram or a clock tick into the next packet; the endpoint owns readiness and
 outcome events. Stale duplicate ACKs are ignored rather than answered, so a delayed
-ACK never doubles the traffic (the "Sorcerer's Apprentice" bug of RFC 1350).
+ACK never doubles the traffic (the "Sorcerer's Apprentice" bug of RFC 1350). The
+endpoint leaves the transfer socket unconnected so that it sees datagrams from other
+ports too and can answer them with ERROR 5 without disturbing the transfer (RFC 1350).
 """
 
 from __future__ import annotations
@@ -29,11 +31,13 @@ class ReadTransfer:
     """Serves `data` to the peer `sock` is connected to; `options` as negotiated (already
     filtered and clamped by `tftp_files.supported_options`, in the client's order)."""
 
-    __slots__ = ("blksize", "block", "data", "last_block", "packet", "retry_count",
+    __slots__ = ("blksize", "block", "data", "last_block", "packet", "peer", "retry_count",
                  "sent_at", "sock")
 
-    def __init__(self, sock: socket.socket, data: bytes, options: dict[str, str]) -> None:
+    def __init__(self, sock: socket.socket, data: bytes, options: dict[str, str],
+                 peer: tuple[str, int] | None = None) -> None:
         self.sock, self.data = sock, data
+        self.peer = peer  # None: `sock` is connected to the client
         self.blksize = int(options.get("blksize", 512))
         self.last_block = len(data) // self.blksize + 1  # the last block is short, maybe empty
         self.retry_count, self.sent_at = 0, 0.0
@@ -90,4 +94,7 @@ class ReadTransfer:
     def _send(self, now: float) -> None:
         self.sent_at = now
         with contextlib.suppress(BlockingIOError):  # buffer full: as if lost; timer resends
-            self.sock.send(self.packet)
+            if self.peer is None:
+                self.sock.send(self.packet)
+            else:
+                self.sock.sendto(self.packet, self.peer)

@@ -241,3 +241,55 @@ def test_busy_port_is_a_lab_error(tftp: TftpEndpoint, events: EventLog) -> None:
     assert not other.running
     with pytest.raises(RuntimeError, match="not running"):
         _ = other.address
+
+
+def test_a_stranger_on_the_transfer_port_gets_error_5_and_the_transfer_goes_on(
+        tftp: TftpEndpoint, events: EventLog) -> None:
+    """RFC 1350: a packet from another TID is answered with ERROR 5, not obeyed."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client, \
+            socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as stranger:
+        client.settimeout(2)
+        stranger.settimeout(2)
+        client.sendto(rrq(b"ITLFile.tlv"), tftp.address)
+        first, transfer_port = client.recvfrom(70000)
+        assert first[:4] == b"\x00\x03\x00\x01"
+        stranger.sendto(b"\x00\x04\x00\x01", transfer_port)  # an ACK from the wrong port
+        reply, source = stranger.recvfrom(100)
+        assert error_code(reply) == 5 and source == transfer_port
+        got = first[4:]
+        block = 1
+        while True:  # the real client finishes undisturbed
+            client.sendto(struct.pack("!HH", 4, block), transfer_port)
+            if len(first) < 516:
+                break
+            first, _ = client.recvfrom(70000)
+            block += 1
+            assert first[:4] == struct.pack("!HH", 3, block)
+            got += first[4:]
+        assert got == ITL
+    assert rrq_event(events, 0, "ok").data["bytes"] == len(ITL)
+    assert any("unknown transfer ID" in e.data.get("reason", "")
+               for e in events.of_kind("tftp.error"))
+
+
+def test_blksize_below_8_is_ignored_not_clamped(tftp: TftpEndpoint) -> None:
+    reply, _ = exchange(tftp, rrq(b"ITLFile.tlv", b"blksize", b"0"))
+    assert reply[:4] == b"\x00\x03\x00\x01" and len(reply) == 516  # plain 512-byte DATA
+
+
+def test_an_icmp_error_about_a_stranger_does_not_end_the_transfer(
+        tftp: TftpEndpoint, events: EventLog) -> None:
+    """A stranger that pokes the transfer port and leaves draws ERROR 5 and then an ICMP
+    port-unreachable; only an error about the client itself may end the transfer."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client:
+        client.settimeout(2)
+        client.sendto(rrq(b"ITLFile.tlv"), tftp.address)
+        first, transfer_port = client.recvfrom(70000)
+        for _ in range(3):
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as hit_and_run:
+                hit_and_run.sendto(b"\x00\x04\x00\x01", transfer_port)
+            # closed at once: our ERROR 5 to it comes back as ICMP port unreachable
+        time.sleep(0.2)
+        client.sendto(struct.pack("!HH", 4, 1), transfer_port)
+        second, _ = client.recvfrom(70000)
+        assert second[:4] == b"\x00\x03\x00\x02"  # still going

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from harness.errors import UsageError
+from harness.formats.errors import FormatError
 from harness.services.tftp_files import (
     RRQ,
     WRQ,
@@ -47,8 +48,8 @@ def test_parse_request_keeps_a_nul_smuggled_into_the_name() -> None:
     b"\x00\x03\x00\x01data", b"\x00\x05\x00\x01oops\x00",  # not a request
     b"\x00\x01name\x00mail\x00", b"\x00\x01name\x00",  # no usable mode
 ])
-def test_malformed_requests_raise_value_error(packet: bytes) -> None:
-    with pytest.raises(ValueError):
+def test_malformed_requests_raise_format_error(packet: bytes) -> None:
+    with pytest.raises(FormatError):
         parse_request(packet)
 
 
@@ -56,7 +57,10 @@ def test_supported_options_keep_blksize_and_tsize_only() -> None:
     assert supported_options({"blksize": "1024", "tsize": "0", "windowsize": "8"}) == {
         "blksize": "1024", "tsize": "0"}
     assert supported_options({"blksize": "70000"}) == {"blksize": "65464"}
-    assert supported_options({"blksize": "4"}) == {"blksize": "8"}
+    assert supported_options({"blksize": "8"}) == {"blksize": "8"}
+    assert supported_options({"blksize": "4"}) == {}  # invalid (RFC 2348): ignored, not 8
+    assert supported_options({"blksize": "0", "tsize": "0"}) == {"tsize": "0"}
+    assert supported_options({"blksize": "-5"}) == {}
     assert supported_options({"blksize": "abc", "timeout": "1"}) == {}
 
 
