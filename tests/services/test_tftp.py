@@ -284,7 +284,7 @@ def test_an_icmp_error_about_a_stranger_does_not_end_the_transfer(
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client:
         client.settimeout(2)
         client.sendto(rrq(b"ITLFile.tlv"), tftp.address)
-        first, transfer_port = client.recvfrom(70000)
+        _, transfer_port = client.recvfrom(70000)
         for _ in range(3):
             with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as hit_and_run:
                 hit_and_run.sendto(b"\x00\x04\x00\x01", transfer_port)
