@@ -1,0 +1,1 @@
+"""`phonelab preflight`: what a planned certificate procedure would do to each phone."""
