@@ -67,6 +67,7 @@ class PhoneFact:
     verified: bool | None = None
     encrypted: bool = False
     load: str | None = None
+    own_itl: str | None = None  # ITLSEP<MAC>.tlv: "same as ITLFile.tlv", "differs", "absent"
 
 
 @dataclass
@@ -166,6 +167,9 @@ def read_cluster(tftp: list[tuple[str, int]], tvs: list[tuple[str, int]],
                 break
         fact = _config_fact(name, served, data, signer)
         fact.model = model or fact.model
+        own = reader.fetch(f"ITL{name}.tlv") if snap.itl is not None else None
+        fact.own_itl = ("absent" if own is None else
+                        "same as ITLFile.tlv" if snap.itl and own == snap.itl.raw else "differs")
         snap.phones.append(fact)
     snap.tvs = [_ask_tvs(server, snap, timeout) for server in tvs]
     snap.files_read = reader.read

@@ -70,7 +70,9 @@ def test_a_safe_plan_exits_0_and_json_names_signers_and_expiry(twin: TwinRack) -
                       "SEP00000A000003": "trusting",
                       "SEP00000A000004": "not supporting Security by Default"}
     assert all(t["in_itl"] and t["vouches_for_tftp"] for t in report["tvs"])
-    assert set(report["files_read"]) >= {"ITLFile.tlv", "SEP00000A000001.cnf.xml.sgn"}
+    assert set(report["files_read"]) >= {"ITLFile.tlv", "SEP00000A000001.cnf.xml.sgn",
+                                         "ITLSEP00000A000001.tlv"}
+    assert all(p["own_itl"] == "same as ITLFile.tlv" for p in report["phones"])
 
 
 def test_an_unreachable_cluster_is_exit_3() -> None:
