@@ -4,6 +4,7 @@ rendered by headless Chromium, showing suites, documented steps and attachments.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -31,10 +32,23 @@ class _Quiet(SimpleHTTPRequestHandler):
         """No request log on stderr."""
 
 
+LAB_ERROR_TEST = """
+from harness.errors import LabError
+
+def test_rack_power_dies():
+    raise LabError("switch sw1: power inline did not come back on Gi1/0/3")
+"""
+
+
 @pytest.fixture(scope="module")
-def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two runs built with `phonelab report build`: the second is what the tests see."""
     work = tmp_path_factory.mktemp("allure")
-    results, html = work / "results", work / "report"
+    results, out = work / "results", work / "reports" / "allure-report"
+    (work / "test_lab_error.py").write_text(LAB_ERROR_TEST)
+    subprocess.run([sys.executable, "-m", "pytest", str(work / "test_lab_error.py"), "-q",
+                    "-p", "no:phonelab", "-p", "no:randomly", "--alluredir", str(results)],
+                   cwd=work, capture_output=True, text=True, timeout=60)
     run = subprocess.run(
         [sys.executable, "-m", "pytest", str(ROOT / "testcases" / "test_first_boot.py"),
          "-q", "-p", "no:randomly", "-k", "first_itl or model", "--alluredir", str(results),
@@ -42,9 +56,18 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
          "--phonelab-log-dir", str(work / "logs")],
         cwd=ROOT, capture_output=True, text=True, timeout=180)
     assert run.returncode == 0, run.stdout[-2000:]
-    subprocess.run([str(ALLURE), "generate", str(results), "-o", str(html)], check=True,
-                   capture_output=True, timeout=180)
-    return html
+    phonelab = Path(sys.executable).with_name("phonelab")
+    for _ in range(2):  # the second build shows the first in its history
+        done = subprocess.run([str(phonelab), "report", "build", "--results", str(results),
+                               "--out", str(out)], capture_output=True, text=True, timeout=300,
+                              env={**os.environ, "PHONELAB_COMMIT": "abc1234"})
+        assert done.returncode == 0, done.stderr
+    return out
+
+
+@pytest.fixture(scope="module")
+def report(built: Path) -> Path:
+    return built / "site"
 
 
 @pytest.fixture(scope="module")
@@ -88,3 +111,22 @@ def test_test_page_shows_documented_steps_and_attachments(report: Path, served: 
     assert "Erase the CTL and ITL on every phone" in dom
     assert "event timeline" in dom and "console SEP00000A000001" in dom
     assert "ITLFile.tlv (served now)" in dom
+
+
+def test_single_file_report_opens_from_disk_with_title_and_categories(built: Path) -> None:
+    page = (built / "index.html").resolve().as_uri()
+    dom = chromium("--dump-dom", page)
+    assert "phonelab sign-off: lab twin-isolated-61 (rack1), CUCM 8.0" in dom
+    assert "commit abc1234" in dom and "firmware" in dom
+    categories = chromium("--dump-dom", f"{page}#categories")
+    assert "Lab errors (infrastructure, not the phone)" in categories
+
+
+def test_history_is_kept_across_runs(built: Path) -> None:
+    history = built.parent / "allure-history.jsonl"
+    assert len(history.read_text().splitlines()) == 2  # one point per build, none per file
+
+
+def test_a_rebuild_leaves_no_earlier_report_behind(built: Path, tmp_path: Path) -> None:
+    assert sorted(p.name for p in built.iterdir()) == ["index.html", "site"]
+    assert not (built / "awesome").exists()
