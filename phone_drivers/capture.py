@@ -137,6 +137,8 @@ class PacketCapture:
         wrpcap(str(self.pcap_path), packets, linktype=None if packets else 1)
         self.result = CaptureResult(self.pcap_path, len(packets),
                                     analyse(packets, self.endpoints, self.phones))
+        # the per-phone flow summary beside the pcap, for reports (pcaps are download-only)
+        self.pcap_path.with_suffix(".flows.txt").write_text(self.result.describe() + "\n")
         return self.result
 
     def __enter__(self) -> PacketCapture:

@@ -111,6 +111,9 @@ def test_test_page_shows_documented_steps_and_attachments(report: Path, served: 
     assert "Erase the CTL and ITL on every phone" in dom
     assert "event timeline" in dom and "console SEP00000A000001" in dom
     assert "ITLFile.tlv (served now)" in dom
+    assert "boot swimlane" in dom and "end state per phone" in dom
+    svgs = list((report / "data" / "attachments").glob("*.svg"))
+    assert svgs and b"<svg" in svgs[0].read_bytes()
 
 
 def test_single_file_report_opens_from_disk_with_title_and_categories(built: Path) -> None:
