@@ -7,8 +7,10 @@ Exit codes: 0 success, 1 a check failed (bad signature, invalid certificate),
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 import sys
 from collections.abc import Sequence
+from typing import Annotated
 
 import typer
 from typer.exceptions import TyperException
@@ -38,6 +40,22 @@ GROUPS: list[tuple[str, str, str]] = [
 
 
 
+def _show_version(value: bool) -> None:
+    if value:
+        try:
+            version = importlib.metadata.version("phonelab")
+        except importlib.metadata.PackageNotFoundError:
+            version = "unknown (not installed)"
+        print(f"phonelab {version}")
+        raise typer.Exit(0)
+
+
+def _root(version: Annotated[bool, typer.Option(
+        "--version", help="Print phonelab's version and exit.", callback=_show_version,
+        is_eager=True)] = False) -> None:
+    """Test harness for Cisco IP phones and CUCM Security by Default."""
+
+
 def build_app(argv: Sequence[str]) -> typer.Typer:
     """The CLI with only the command group `argv` asks for imported.
 
@@ -53,6 +71,7 @@ def build_app(argv: Sequence[str]) -> typer.Typer:
         pretty_exceptions_enable=False,
         add_completion=False,
     )
+    app.callback()(_root)
     wanted = next((a for a in argv if not a.startswith("-")), None)
     known = {name for name, _, _ in GROUPS}
     for name, module, text in GROUPS:

@@ -65,3 +65,9 @@ def test_twin_capacity_is_read_from_the_host() -> None:
     assert "open files" in capacity.limited_by
     with_ptys = twin_capacity(consoles=True)
     assert with_ptys.max_phones <= capacity.max_phones
+
+
+def test_version_is_printed() -> None:
+    result = subprocess.run([str(PHONELAB), "--version"], capture_output=True, text=True,
+                            timeout=30)
+    assert result.returncode == 0 and result.stdout.startswith("phonelab ")
