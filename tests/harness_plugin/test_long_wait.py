@@ -39,5 +39,5 @@ def test_a_290_second_wait_survives_the_time_limit(pytester: pytest.Pytester) ->
         "realistic", "--lab", str(isolated_twin_lab(pytester.path, 70)),
         "--phonelab-lease-dir", str(pytester.path / "leases"), timeout=800)
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines(["WAITED 29*"])
+    result.stdout.fnmatch_lines(["*WAITED 29*"])
     print(f"long wait test took {time.monotonic() - started:.0f} s")
