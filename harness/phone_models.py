@@ -38,7 +38,7 @@ class PhoneModel:
         return f"Cisco IP Phone {self.model}"
 
 
-_AUX = "AUX serial jack, 9600 8N1 (HARDWARE.md §2.1)"
+_AUX = "AUX serial jack, 9600 8N1 (docs/HARDWARE.md: consoles)"
 _SSH = "no public serial console: SSH + web Console Logs"
 _CGI = "HTTP CGI/Execute key pushes (web access on)"
 

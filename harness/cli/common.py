@@ -51,7 +51,8 @@ def load_private_key(path: Path) -> PrivateKeyTypes:
     """The private key from a PEM file (which may also hold the certificate)."""
     data = read_bytes(path, "key")
     if b"PRIVATE KEY-----" not in data:
-        raise UsageError(f"{path}: no private key in this PEM (pass --key)")
+        raise UsageError(f"{path}: holds no private key (it looks like a certificate); give the "
+                         "PEM file that holds the private key")
     try:
         return serialization.load_pem_private_key(data, password=None)
     except (ValueError, TypeError) as exc:

@@ -34,6 +34,7 @@ from harness.formats.roles import Role, role_label
 from harness.formats.roles import parse_role as parse_role_code
 from harness.formats.trustlist import Record, TrustList, build_trust_list, parse_trust_list
 
+ROLLBACK_WORDS = "YES (blank TFTP/TVS entries: prepared for rollback)"
 app = typer.Typer(no_args_is_help=True)
 
 
@@ -54,7 +55,7 @@ def _render(info: Json, trust: TrustList) -> None:
         f"{header.header_length} bytes, digest {header.digest.label}",
         f"filename    {header.filename}   timestamp {info['time']} ({header.timestamp})",
         f"signer      {signer.subject}  issuer {signer.issuer}  serial {signer.serial:x}",
-        f"rollback    {'YES (blank TFTP/TVS entries, §2.7)' if trust.is_rollback else 'no'}",
+        f"rollback    {ROLLBACK_WORDS if trust.is_rollback else 'no'}",
     ]
     for line in lines:
         out_console.print(line, markup=False, soft_wrap=True)

@@ -130,13 +130,19 @@ def query(
         help="Send QUERY (subject, issuer, serial) instead of VERIFY.")] = False,
     timeout: Annotated[float, typer.Option(help="Seconds per attempt.", callback=seconds)] = 10.0,
 ) -> None:
-    """Ask a TVS whether it vouches for CERT; exit 0 valid, 1 invalid, 3 unreachable."""
+    """Ask a TVS whether it vouches for CERT; exit 0 valid, 1 invalid, 2 wrong --tvs-cert,
+    3 unreachable."""
     target = load_certificate(cert)
     expected = load_certificate(tvs_cert).public_bytes(Encoding.DER)
     if phone_of(device) is None:
         raise UsageError(f"--device {device!r}: expected CP-<model>-SEP<12 hex digits>")
-    client = TvsClient([TvsServer(*_host_port(host))], lambda der: der == expected,
-                       timeout=timeout)
+    presented: list[bytes] = []
+
+    def accept(der: bytes) -> bool:
+        presented.append(der)
+        return der == expected
+
+    client = TvsClient([TvsServer(*_host_port(host))], accept, timeout=timeout)
     try:
         if by_name:
             result = client.query_blocking(dn_string(target.subject), dn_string(target.issuer),
@@ -144,6 +150,11 @@ def query(
         else:
             result = client.verify_blocking(target.public_bytes(Encoding.DER), device)
     except TvsUnavailable as exc:
+        if presented and expected not in presented:  # reached it; the user named another cert
+            shown = x509.load_der_x509_certificate(presented[-1])
+            raise UsageError(f"{host} presented {dn_string(shown.subject)} (serial "
+                             f"{shown.serial_number:x}), not the certificate in {tvs_cert}; "
+                             "pass that TVS's certificate with --tvs-cert") from None
         fail(str(exc), 3)
     print(f"status: {'valid' if result.valid else 'invalid'} ({result.status})")
     if result.valid:

@@ -79,7 +79,8 @@ def encrypt_config(
     """
     device_key = device_cert.public_key()
     if not isinstance(device_key, rsa.RSAPublicKey):
-        raise UsageError("config encryption needs an RSA device certificate (§4.4)")
+        raise UsageError("config encryption needs an RSA device certificate: the AES key is "
+                         "wrapped with the phone's RSA key (enroll the phone with an RSA LSC)")
     key, iv = aes_key or os.urandom(16), iv or os.urandom(16)
     if len(key) != 16 or len(iv) != 16:
         raise UsageError("AES-128-CBC needs a 16-byte key and a 16-byte IV")

@@ -114,11 +114,14 @@ def test_query_invalid_exits_1(served: Served, pems: dict[str, Path]) -> None:
     assert "certificate not in the trust store" in served.next_line()
 
 
-def test_query_exits_3_when_tvs_is_not_the_given_cert_or_unreachable(
+def test_query_exits_2_for_the_wrong_tvs_cert_and_3_when_unreachable(
         served: Served, pems: dict[str, Path]) -> None:
     wrong = phonelab("tvs", "query", "--host", served.address, "--tvs-cert",
                      str(pems["stranger"]), str(pems["sast"]))
-    assert wrong.returncode == 3 and "not an accepted TVS certificate" in wrong.stderr
+    assert wrong.returncode == 2, wrong.stderr  # a user mistake: name the certificate it showed
+    assert len(wrong.stderr.strip().splitlines()) == 1
+    assert f"not the certificate in {pems['stranger']}" in wrong.stderr
+    assert "pass that TVS's certificate with --tvs-cert" in wrong.stderr
     host = served.address.rpartition(":")[0]
     gone = phonelab("tvs", "query", "--host", f"{host}:1", "--tvs-cert", str(pems["tvs"]),
                     "--timeout", "2", str(pems["sast"]))
