@@ -87,6 +87,8 @@ class Cluster(ClusterAdmin):
             call_managers=self._call_managers(), tvs=where(Service.TVS), capf=where(Service.CAPF),
             services_url=f"https://{https[0][0]}:{https[0][1]}/services" if https else None,
             secure=self.state.mode is SecurityMode.MIXED,
+            authentication_url=(f"https://{https[0][0]}:{https[0][1]}/ccmcip/authenticate.jsp"
+                                if https else None),
         )
 
     def _call_managers(self) -> list[CallManager]:
@@ -102,7 +104,8 @@ class Cluster(ClusterAdmin):
                 managers.append(CallManager(
                     node.address, sip_port=ports.get(Service.SIP, 5060),
                     sccp_port=ports.get(Service.SCCP, 2000),
-                    secured_sip_port=self.plane.secured_sip_port(node.name)))
+                    secured_sip_port=self.plane.secured_sip_port(node.name),
+                    description=node.name))
         return managers
 
     def tftp_address(self, node: str | None = None) -> tuple[str, int]:
