@@ -31,6 +31,7 @@ GROUPS: list[tuple[str, str, str]] = [
     ("console", "console_cmd", "Open a phone's serial console: see output, type commands."),
     ("capture", "capture_cmd", "Capture phone traffic to a pcap with a per-phone summary."),
     ("serve", "serve_cmd", "Serve a rack's cluster (TFTP, TVS, CAPF, HTTPS, SIP) to phones."),
+    ("firmware", "firmware_cmd", "Make and check firmware load folders (synthetic loads)."),
 ]
 
 
