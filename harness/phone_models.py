@@ -31,7 +31,7 @@ class PhoneModel:
     console: str  # how engineers reach its log
     keypad: str  # how to press keys remotely
     http_first: bool = False  # tries HTTP 6970 before TFTP
-    device_type: int = 0  # SCCP device type = SIP `+u.sip!model` = XMLDefault id (REAL_WIRE.md §3.9)
+    device_type: int = 0  # SCCP device type = XMLDefault id (docs/REAL_WIRE.md §3.9)
 
     @property
     def platform(self) -> str:

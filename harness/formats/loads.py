@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from harness.formats.digest import Digest
 from harness.formats.errors import FormatError
 from harness.formats.header import Header, Signer, build_signed, parse_header
-from harness.formats.digest import Digest
 
 FIRMWARE_VERSION = (1, 2)  # tag 1 of Cisco's .loads/.sbn files
 IMAGE_MAGIC = b"CNU_File_Archive_3.0"
