@@ -14,6 +14,7 @@ import yaml
 from pydantic import ValidationError
 
 from harness.errors import UsageError
+from harness.firmware.folder import check_folder
 from lab_topology.schema import LabSpec, PhoneSpec, RackSpec
 
 EXAMPLES = Path(__file__).parent
@@ -42,13 +43,30 @@ def _explain(error: dict[str, Any]) -> str:
     return str(message)
 
 
-def parse_lab(document: Any, source: str = "<topology>") -> LabSpec:
-    """Validate an already-parsed YAML document."""
+def parse_lab(document: Any, source: str = "<topology>", base: Path | None = None) -> LabSpec:
+    """Validate an already-parsed YAML document; firmware folders are relative to `base`."""
     try:
-        return LabSpec.model_validate(document)
+        lab = LabSpec.model_validate(document)
     except ValidationError as exc:
         lines = [f"{source}: {_path(e['loc'])}: {_explain(dict(e))}" for e in exc.errors()]
         raise UsageError("\n".join(lines)) from None
+    return _with_firmware_folders(lab, source, base or Path.cwd())
+
+
+def _with_firmware_folders(lab: LabSpec, source: str, base: Path) -> LabSpec:
+    """Each `firmware[].directory` made absolute (relative to the topology file) and
+    checked to hold `<load>.loads` (docs/REAL_WIRE.md §5.2)."""
+    racks = []
+    for r, rack in enumerate(lab.racks):
+        loads = []
+        for f, load in enumerate(rack.firmware):
+            if load.directory is not None:
+                where = f"{source}: racks[{r}].firmware[{f}].directory"
+                folder = check_folder(base / Path(load.directory).expanduser(), load.load, where)
+                load = load.model_copy(update={"directory": str(folder)})
+            loads.append(load)
+        racks.append(rack.model_copy(update={"firmware": loads}))
+    return lab.model_copy(update={"racks": racks})
 
 
 def load_lab(path: Path | str) -> LabSpec:
@@ -78,7 +96,7 @@ def load_lab(path: Path | str) -> LabSpec:
         raise UsageError(f"{path}:{where}: not valid YAML ({problem})") from None
     if not isinstance(document, dict):
         raise UsageError(f"{path}: a topology is a mapping with name, backend and racks")
-    return parse_lab(document, str(path))
+    return parse_lab(document, str(path), path.parent)
 
 
 def phone_address(lab: LabSpec, rack: RackSpec, phone: PhoneSpec) -> IPv4Address:

@@ -46,6 +46,8 @@ class ConsoleEvent(StrEnum):
     CONFIG_REJECTED = "config_rejected"
     REGISTERED = "registered"
     UNKNOWN_COMMAND = "unknown_command"
+    LOAD_UPGRADE = "load_upgrade"
+    LOAD_FAILED = "load_failed"
 
 
 _E = ConsoleEvent
@@ -70,6 +72,8 @@ _BODY: dict[ConsoleEvent, str] = {
                          r" Reason:(?P<reason>\d+)"),
     _E.REGISTERED: r"Registered to (?P<server>\S+) \((?P<protocol>\w+)\)",
     _E.UNKNOWN_COMMAND: r"unknown command '(?P<command>[^'\r\n]*)'",
+    _E.LOAD_UPGRADE: r"Upgrading load (?P<running>\S+) to (?P<load>\S+)",
+    _E.LOAD_FAILED: r"(?P<reason>File not found|Load Auth Failed) <(?P<file>[^>\r\n]+)>",
 }
 _MODULE: dict[tuple[ConsoleEvent, Family], str] = {  # where the emitting module is public
     (_E.FETCH_START, Family.C88XX): r"dgetfile\(\d+\)",

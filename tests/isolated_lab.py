@@ -24,6 +24,9 @@ def isolated_twin_lab(directory: Path, octet: int, source: Path = DEFAULT_LAB) -
             node["address"] = f"127.{octet}.{third}.{fourth}"
         for index, phone in enumerate(rack["phones"], 1):
             phone["address"] = f"127.{octet}.{100 + r}.{index}"
+        for load in rack.get("firmware", []):  # folders are relative to the source file
+            if load.get("directory"):
+                load["directory"] = str((source.parent / load["directory"]).resolve())
     path = directory / f"{source.stem}-isolated.yaml"
     path.write_text(yaml.safe_dump(document))
     return path

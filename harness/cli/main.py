@@ -36,6 +36,7 @@ GROUPS: list[tuple[str, str, str]] = [
     ("serve", "serve_cmd", "Serve a rack's cluster (TFTP, TVS, CAPF, HTTPS, SIP) to phones."),
     ("report", "report_cmd", "Build the sign-off report from Allure results; show the latest."),
     ("preflight", "preflight_cmd", "Predict which phones a planned certificate change strands."),
+    ("firmware", "firmware_cmd", "Make and check firmware load folders (synthetic loads)."),
 ]
 
 

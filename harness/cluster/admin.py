@@ -11,10 +11,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.cluster.releases import Release, ctl_client_required
-from harness.cluster.state import ClusterState, Param, PhoneRecord, SecurityMode, Service
+from harness.cluster.state import (
+    ClusterState,
+    FirmwareLoad,
+    Param,
+    PhoneRecord,
+    SecurityMode,
+    Service,
+)
 from harness.cluster.trust import trusted_entries
 from harness.errors import UsageError
 from harness.formats.roles import Role
+from harness.phone_models import lookup
 from harness.pki import CertRole, LabPKI
 from harness.services.truststore import TrustEntry
 
@@ -54,6 +62,16 @@ class ClusterAdmin:
         if self.state.phones.pop(name, None) is None:
             raise UsageError(f"no phone {name} in the cluster database")
         self.plane.capf_directory.remove(name)
+
+    def set_firmware(self, model: str, load: str | None, directory: str | None = None) -> None:
+        """Device Defaults: the load phones of `model` are told to run (None: none), from
+        the next TFTP restart on (docs/REAL_WIRE.md §5); `directory` is served if given."""
+        key = lookup(model).model
+        self._step(f"Set the phone load for {key} to {load or '(none)'}")
+        if load is None:
+            self.state.firmware.pop(key, None)
+        else:
+            self.state.firmware[key] = FirmwareLoad(key, load, directory)
 
     def place_file(self, name: str, data: bytes, node: str | None = None) -> None:
         """Drop a file onto the TFTP server(s) by hand, e.g. a tampered or foreign CTL."""

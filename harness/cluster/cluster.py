@@ -27,6 +27,7 @@ from harness.events import EventLog
 from harness.pki import CertRole, Identity, LabPKI
 from harness.services.capf_directory import DeviceRecord
 from harness.services.registrar import Registrar
+from harness.services.tftp import TftpEndpoint
 from harness.services.truststore import TrustEntry
 
 PowerCycle = Callable[[str], None]
@@ -87,6 +88,8 @@ class Cluster(ClusterAdmin):
             call_managers=self._call_managers(), tvs=where(Service.TVS), capf=where(Service.CAPF),
             services_url=f"https://{https[0][0]}:{https[0][1]}/services" if https else None,
             secure=self.state.mode is SecurityMode.MIXED,
+            authentication_url=(f"https://{https[0][0]}:{https[0][1]}/ccmcip/authenticate.jsp"
+                                if https else None),
         )
 
     def _call_managers(self) -> list[CallManager]:
@@ -102,7 +105,8 @@ class Cluster(ClusterAdmin):
                 managers.append(CallManager(
                     node.address, sip_port=ports.get(Service.SIP, 5060),
                     sccp_port=ports.get(Service.SCCP, 2000),
-                    secured_sip_port=self.plane.secured_sip_port(node.name)))
+                    secured_sip_port=self.plane.secured_sip_port(node.name),
+                    description=node.name))
         return managers
 
     def tftp_address(self, node: str | None = None) -> tuple[str, int]:
@@ -112,7 +116,9 @@ class Cluster(ClusterAdmin):
     def served(self, name: str, node: str | None = None) -> bytes | None:
         """What the TFTP service on `node` (default: the first) serves under `name`."""
         tftp = node or self.state.nodes_running(Service.TFTP)[0].name
-        return self.plane.files[tftp].lookup(name)
+        endpoint = self.plane.endpoint(Service.TFTP, tftp)
+        assert isinstance(endpoint, TftpEndpoint)
+        return endpoint.files.lookup(name)  # the generated set, then the firmware folders
 
     def device_certificates(self) -> dict[str, x509.Certificate]:
         return {r.name: r.certificate for r in self.plane.capf_directory.records()

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 
 from cryptography import x509
 
-from harness.cluster.configs import Endpoints, default_config, device_config
+from harness.cluster.configs import Endpoints, default_config, device_config, version_stamp
 from harness.cluster.state import ClusterState, Node, Param, PhoneRecord, SecurityMode, Service
 from harness.formats.enc import encrypt_config, stub_config
 from harness.formats.header import Signer
@@ -73,7 +73,7 @@ def phone_files(state: ClusterState, phone: PhoneRecord, signer: Signer, where: 
                 device_cert: x509.Certificate | None, stamp: int) -> dict[str, bytes]:
     """One phone's config: plain, signed, or stub + encrypted (§3, §4.1)."""
     name = f"{phone.name}.cnf.xml"
-    xml = device_config(phone, where, f"{{{stamp:08X}-phonelab}}", state.firmware)
+    xml = device_config(phone, where, version_stamp(stamp, phone.name), state.firmware)
     sbd = state.release.has_security_by_default and phone.supports_sbd
     if sbd and phone.encrypted_config:
         files = {name + ".sgn": sign_file(stub_config(xml, device_cert), signer,
@@ -100,7 +100,7 @@ def build_file_set(state: ClusterState, pki: LabPKI, node: Node, where: Endpoint
     for phone in state.phones.values():
         files |= phone_files(state, phone, signer, where, device_certs.get(phone.name), stamp)
     if state.parameters[Param.AUTO_REGISTRATION] and state.mode is SecurityMode.NON_SECURE:
-        default = default_config(where, f"{{{stamp:08X}-phonelab}}")
+        default = default_config(where, version_stamp(stamp, DEFAULT), state.firmware)
         files[DEFAULT] = default
         if sbd:
             files[DEFAULT + ".sgn"] = sign_file(default, signer, filename=DEFAULT + ".sgn",

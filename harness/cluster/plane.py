@@ -14,6 +14,7 @@ from harness.aio import BackgroundLoop
 from harness.cluster.fileset import AliasedFiles
 from harness.cluster.state import ClusterState, Node, Service
 from harness.events import EventLog
+from harness.firmware.folder import FirmwareFiles
 from harness.pki import CertRole, LabPKI
 from harness.services.base import Endpoint
 from harness.services.capf import CapfEndpoint
@@ -21,6 +22,7 @@ from harness.services.capf_directory import CapfDirectory
 from harness.services.https import HttpsServicesEndpoint
 from harness.services.registrar import Policy, Registrar
 from harness.services.tftp import TftpEndpoint
+from harness.services.tftp_files import ChainSource
 from harness.services.truststore import TrustStore
 from harness.services.tvs import TvsEndpoint
 
@@ -63,7 +65,8 @@ class ServicePlane:
         host, source = node.address, f"{service.value}@{node.name}"
         if service is Service.TFTP:
             files = self.files[node.name] = AliasedFiles()
-            return TftpEndpoint(files, self.events, host, ports.tftp, source_name=source)
+            served = ChainSource(files, FirmwareFiles(self.state))  # firmware under the set
+            return TftpEndpoint(served, self.events, host, ports.tftp, source_name=source)
         if service is Service.TVS:
             return TvsEndpoint(self.events, self.loop, self.pki.identity(CertRole.tvs, node.name),
                                self.trust, node=node.name, host=host, port=ports.tvs)

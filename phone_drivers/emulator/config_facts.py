@@ -101,7 +101,8 @@ def read_config(xml: bytes) -> ConfigFacts:
         call_managers=tuple(m for m in (_manager(e) for e in root.iter("callManager")) if m),
         services_url=(root.findtext("servicesURL") or "").strip() or None,
         protocol=(root.findtext("deviceProtocol") or "").strip().upper() or None,
-        lines=tuple(line for line in (_line(e) for e in root.iter("line")) if line),
+        lines=tuple(line for line in (_line(e) for e in root.iterfind("sipProfile/sipLines/line"))
+                    if line),
         load_information=(root.findtext("loadInformation") or "").strip() or None,
         transport=_number(root.findtext("transportLayerProtocol")),
     )

@@ -148,6 +148,17 @@ def registered(family: Family, server: str, protocol: str) -> Line:
     return Line("NOT", _pick(family, protocol.upper(), "ms"), text)
 
 
+def load_upgrade(family: Family, running: str, new: str) -> Line:
+    """Firmware verified, the phone reboots into it [U wording] (docs/REAL_WIRE.md §5.3)."""
+    return Line("NOT", _pick(family, "DLoad", "dload"), f"Upgrading load {running} to {new}")
+
+
+def load_failed(family: Family, file: str, reason: str = "File not found") -> Line:
+    """A load file missing or failing verification; the running load is kept [U wording,
+    status texts of HARDWARE.md §2.5: "File not found", "Load Auth Failed"]."""
+    return Line("ERR", _pick(family, "DLoad", "dload"), f"{reason} <{file}>")
+
+
 def unknown_command(family: Family, command: str) -> Line:
     """The twin's answer to a console command it does not know (twin only)."""
     return Line("ERR", "console", f"unknown command {command!r}; type 'help'")

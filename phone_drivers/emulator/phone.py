@@ -18,10 +18,12 @@ from typing import Any
 from cryptography import x509
 
 from harness.events import EventLog
+from harness.firmware.names import factory_load
 from harness.formats.errors import FormatError
 from harness.phone_models import PhoneModel
 from phone_drivers.emulator import console_lines as lines
 from phone_drivers.emulator.boot import BootSequence
+from phone_drivers.emulator.boot_load import update_load
 from phone_drivers.emulator.firmware import Firmware
 from phone_drivers.emulator.firmware_types import Decision, Outcome
 from phone_drivers.emulator.phone_console import ConsoleCommands
@@ -30,8 +32,6 @@ from phone_drivers.emulator.sip_client import SipAgent, SipRegistrationError
 from phone_drivers.emulator.tftp_client import TftpOptions
 from phone_drivers.emulator.trust_state import PhoneIdentity, PhoneOptions
 from phone_drivers.emulator.tty import PhoneTty
-
-LOAD = "9-4-2SR3-1S"
 
 
 class TwinPhone(ConsoleCommands):
@@ -51,6 +51,7 @@ class TwinPhone(ConsoleCommands):
         self.pid = 200 + int(self.mac[-2:], 16)
         self.powered = False
         self.registered_to: tuple[str, int] | None = None
+        self.running_load = factory_load(self.model_info.model, protocol)  # kept in "flash"
         family = self.model_info.family
         self.tty = PhoneTty(family, on_command=self._on_console) if console else None
         self._ids = itertools.count(1)
@@ -69,7 +70,8 @@ class TwinPhone(ConsoleCommands):
 
     @property
     def software_version(self) -> str:
-        return f"{self.protocol}{self.model_info.model}.{LOAD}"
+        """The running load id, e.g. `SIP42.9-4-2SR3-1S` (docs/REAL_WIRE.md §5.4)."""
+        return self.running_load
 
     @property
     def console_path(self) -> str | None:
@@ -146,6 +148,10 @@ class TwinPhone(ConsoleCommands):
             if outcome == "accepted" and await sequence.capf():
                 outcome = await sequence.config()
             if self.firmware.state.last_config is not None:
+                load = await update_load(sequence)
+                if load is not None and load.switched:  # reboot into it, then boot again
+                    self._reboot_into(load.wanted)
+                    continue
                 await sequence.https()
                 await asyncio.sleep(self.profile.before_register)
                 registered = await sequence.register()
@@ -156,6 +162,13 @@ class TwinPhone(ConsoleCommands):
                 return
             self.record("phone.retry", attempt=attempt, config=outcome, registered=registered)
             await asyncio.sleep(self.profile.config_retry)
+
+    def _reboot_into(self, load: str) -> None:
+        """The new load is in flash: reboot (RAM gone, flash kept) running it."""
+        self.running_load = load
+        self.firmware.reset(now=time.time())
+        self.record("phone.boot", kind="load")
+        self.emit(lines.power_up(self.model_info.family, self.model_info.model, load))
 
     async def sip_register(self, server: tuple[str, int]) -> int:
         if self._sip is None:
@@ -228,7 +241,7 @@ class TwinPhone(ConsoleCommands):
             "config_rejected": state.config_rejected,
             "trust_list_update_failed": state.trust_list_update_failed,
             "stranded": self.firmware.is_stranded, "capf_result": state.capf_result,
-            "has_config": state.last_config is not None,
+            "has_config": state.last_config is not None, "load": self.running_load,
         }
 
 

@@ -23,13 +23,14 @@ class TimingProfile:
     config_retry: float  # wait before retrying when no usable config was obtained
     tftp_timeout: float = 1.0
     tvs_timeout: float = 10.0
+    flash_write: float = 0.0  # a verified load written to flash before the reboot into it
 
 
 PROFILES: dict[str, TimingProfile] = {
     "fast": TimingProfile("fast", 0.0, 0.0, 0.0, 0.0, config_retry=0.5, tftp_timeout=1.0,
                           tvs_timeout=5.0),
     "realistic": TimingProfile("realistic", 4.0, 9.0, 0.05, 1.5, config_retry=30.0,
-                               tftp_timeout=2.0, tvs_timeout=10.0),
+                               tftp_timeout=2.0, tvs_timeout=10.0, flash_write=5.0),
 }
 
 

@@ -40,6 +40,10 @@ def canonical(family: Family) -> dict[ConsoleEvent, list[L.Line]]:
         ConsoleEvent.CONFIG_REJECTED: [L.config_rejected(family, f"SEP{MAC}.cnf.xml.sgn", 14)],
         ConsoleEvent.REGISTERED: [L.registered(family, "127.0.1.1", "SIP")],
         ConsoleEvent.UNKNOWN_COMMAND: [L.unknown_command(family, "frobnicate")],
+        ConsoleEvent.LOAD_UPGRADE: [L.load_upgrade(family, "SIP42.9-3-1SR4-1S",
+                                                   "SIP42.9-4-2SR3-1S")],
+        ConsoleEvent.LOAD_FAILED: [L.load_failed(family, "SIP42.9-4-2SR3-1S.loads"),
+                                   L.load_failed(family, "cnu42.sbn", "Load Auth Failed")],
     }
 
 

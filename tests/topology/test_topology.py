@@ -133,3 +133,52 @@ def test_a_huge_file_is_refused_before_parsing(tmp_path: Path) -> None:
     path.write_bytes(b"# " + b"x" * (5 * 1024 * 1024))
     with pytest.raises(UsageError, match="far too large"):
         load_lab(path)
+
+
+def _with_firmware(tmp_path: Path, directory: str, load: str = "SIP42.9-4-2SR3-1S") -> Path:
+    doc = base()
+    doc["racks"][0]["firmware"] = [{"model": "CP-7962G", "load": load, "directory": directory}]
+    path = tmp_path / "labs" / "lab.yaml"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(yaml.safe_dump(doc))
+    return path
+
+
+def test_firmware_folder_is_relative_to_the_topology_file(tmp_path: Path) -> None:
+    from harness.firmware.example import write_example
+
+    write_example(tmp_path / "labs" / "fw", "7962", "SIP42.9-4-2SR3-1S")
+    lab = load_lab(_with_firmware(tmp_path, "fw"))
+    [load] = lab.racks[0].firmware
+    assert (load.model, load.directory) == ("7962", str((tmp_path / "labs" / "fw").resolve()))
+    absolute = load_lab(_with_firmware(tmp_path, str(tmp_path / "labs" / "fw")))
+    assert absolute.racks[0].firmware[0].directory == load.directory
+
+
+def test_default_lab_folder_resolves_wherever_the_run_starts(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    [load] = load_lab(DEFAULT_LAB).racks[0].firmware
+    assert load.directory is not None
+    assert (Path(load.directory) / f"{load.load}.loads").is_file()
+
+
+def test_missing_firmware_folder_is_one_clear_message(tmp_path: Path) -> None:
+    with pytest.raises(UsageError) as info:
+        load_lab(_with_firmware(tmp_path, "nowhere"))
+    message = str(info.value)
+    assert "racks[0].firmware[0].directory" in message and "does not exist" in message
+    assert "make-example" in message
+
+
+def test_firmware_folder_without_the_loads_file_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "labs" / "fw").mkdir(parents=True)
+    (tmp_path / "labs" / "fw" / "SIP42.9-4-2SR3-1S.sbn").write_bytes(b"x")
+    with pytest.raises(UsageError, match=r"has no SIP42\.9-4-2SR3-1S\.loads"):
+        load_lab(_with_firmware(tmp_path, "fw"))
+
+
+@pytest.mark.parametrize("load", ["../etc/passwd", "SIP 42", ""])
+def test_firmware_load_id_must_be_a_plain_name(tmp_path: Path, load: str) -> None:
+    with pytest.raises(UsageError, match=r"racks\[0\]\.firmware\[0\]\.load"):
+        load_lab(_with_firmware(tmp_path, "fw", load))

@@ -1,0 +1,1 @@
+"""Firmware under test: load names, the lab signing key, example loads and load folders."""
