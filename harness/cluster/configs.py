@@ -36,6 +36,7 @@ class Endpoints:
     capf: list[tuple[str, int]]
     services_url: str | None
     secure: bool  # mixed mode: deviceSecurityMode 2 for phones with a CTL
+    authentication_url: str | None = None  # plain HTTP CGI check (REAL_WIRE.md §6.4)
 
 
 def _text(parent: ET.Element, tag: str, value: object) -> ET.Element:
@@ -68,6 +69,8 @@ def _common(root: ET.Element, where: Endpoints, protocol: str) -> None:
         _members(ET.SubElement(root, "TVS"), where.tvs, "port")
     if where.services_url:
         _text(root, "servicesURL", where.services_url)
+    if where.authentication_url:
+        _text(root, "authenticationURL", where.authentication_url)
 
 
 def _xml(root: ET.Element) -> bytes:
@@ -123,6 +126,8 @@ def device_config(phone: PhoneRecord, where: Endpoints, version_stamp: str,
         _text(capf, "phonePort", port)
         _text(capf, "processNodeName", address)
     _common(root, where, phone.protocol)
+    vendor = ET.SubElement(root, "vendorConfig")  # webAccess 0 = enabled (REAL_WIRE.md §6.4)
+    _text(vendor, "webAccess", 0 if phone.web_access else 1)
     _text(root, "configVersionStamp", version_stamp)
     return _xml(root)
 
