@@ -110,14 +110,21 @@ class CgiKeypad(_Actions):
 
     needs_operator = False
 
-    def __init__(self, base_url: str, family: Family, *, user: str, password: str,
-                 menu: Mapping[str, str] | None = None, softkeys: Mapping[str, int] | None = None,
-                 timeout: float = 5.0, pause: float = 0.5) -> None:
+    def __init__(self, base_url: str | Callable[[], str], family: Family, *, user: str,
+                 password: str, menu: Mapping[str, str] | None = None,
+                 softkeys: Mapping[str, int] | None = None, timeout: float = 5.0,
+                 pause: float = 0.5) -> None:
         self.family, self.timeout, self.pause = family, timeout, pause
-        self.url = base_url.rstrip("/") + "/CGI/Execute"
+        self._base = base_url  # a callable: the address is learnt later (DHCP, registration)
         self.menu, self.softkeys = dict(menu or {}), dict(softkeys or {})
         token = base64.b64encode(f"{user}:{password}".encode()).decode()
         self._auth = f"Basic {token}"
+
+    @property
+    def url(self) -> str:
+        """`<base>/CGI/Execute`; LabError from a resolver that cannot name the phone yet."""
+        base = self._base() if callable(self._base) else self._base
+        return base.rstrip("/") + "/CGI/Execute"
 
     def press(self, sequence: str) -> None:
         self._push([f"Key:{name}" for name in key_names(sequence)])
@@ -149,33 +156,35 @@ class CgiKeypad(_Actions):
             time.sleep(self.pause)  # the phone redraws its menu between pushes
 
     def _post(self, xml: str) -> None:
+        url = self.url
         body = urllib.parse.urlencode({"XML": xml}).encode()
-        request = urllib.request.Request(self.url, data=body, method="POST", headers={
+        request = urllib.request.Request(url, data=body, method="POST", headers={
             "Authorization": self._auth, "Content-Type": "application/x-www-form-urlencoded"})
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as reply:
                 answer = reply.read(65536)
         except urllib.error.HTTPError as exc:
             hint = " (credentials rejected?)" if exc.code in (401, 403) else ""
-            raise LabError(f"keypad {self.url}: HTTP {exc.code}{hint}") from exc
+            raise LabError(f"keypad {url}: HTTP {exc.code}{hint}") from exc
         except (urllib.error.URLError, http.client.HTTPException, OSError) as exc:
-            raise LabError(f"keypad {self.url}: phone's web server unreachable ({exc}); is "
+            raise LabError(f"keypad {url}: phone's web server unreachable ({exc}); is "
                            "it powered and is web access enabled (webAccess 0)?") from exc
-        self._check(answer)
+        self._check(url, answer)
 
-    def _check(self, answer: bytes) -> None:
+    @staticmethod
+    def _check(url: str, answer: bytes) -> None:
         try:
             root = ET.fromstring(answer)
         except ET.ParseError as exc:
-            raise LabError(f"keypad {self.url}: unreadable reply {answer[:80]!r}") from exc
+            raise LabError(f"keypad {url}: unreadable reply {answer[:80]!r}") from exc
         if root.tag == "CiscoIPPhoneError":
             number = root.get("Number", "?")
             meaning = CGI_ERRORS.get(number, "unknown error")
-            raise LabError(f"keypad {self.url}: phone refused: CiscoIPPhoneError {number} "
+            raise LabError(f"keypad {url}: phone refused: CiscoIPPhoneError {number} "
                            f"({meaning})")
         for item in root.iter("ResponseItem"):
             if item.get("Status", "0") != "0":
-                raise LabError(f"keypad {self.url}: {item.get('URL')} failed: "
+                raise LabError(f"keypad {url}: {item.get('URL')} failed: "
                                f"status {item.get('Status')} {item.get('Data', '')}".rstrip())
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
-from harness.errors import UsageError
+from harness.errors import LabError, UsageError
 from harness.events import EventLog
 from harness.phone_models import lookup
 from lab_topology.schema import PhoneSpec, RackSpec, SwitchSpec
@@ -74,7 +74,20 @@ def cgi_login(rack: RackSpec) -> CgiLogin:
     return CgiLogin(user, SecretStr(password))
 
 
-def _keypad(spec: PhoneSpec, wiring: Wiring, console: Console | None,
+def _learnt_address(events: EventLog, name: str) -> Callable[[], str]:
+    """A DHCP-addressed phone's web server: where its last request to the cluster came
+    from (TFTP, SIP, TVS...), looked up when a key is to be pressed."""
+    def resolve() -> str:
+        for event in reversed(events.for_phone(name)):
+            peer = event.data.get("peer")
+            if isinstance(peer, str) and peer:
+                return f"http://{peer}"
+        raise LabError(f"{name}: address unknown (no request from it yet); the CGI keypad "
+                       "needs it: set `address` in the topology or let the phone boot first")
+    return resolve
+
+
+def _keypad(spec: PhoneSpec, wiring: Wiring, console: Console | None, events: EventLog,
             confirm: Callable[[str], bool]) -> Keypad:
     family = lookup(spec.model).family
     if spec.keypad == "console":
@@ -82,11 +95,9 @@ def _keypad(spec: PhoneSpec, wiring: Wiring, console: Console | None,
             raise UsageError(f"{spec.name}: keypad 'console' needs a console in the topology")
         return ConsoleKeypad(console, family)
     if spec.keypad == "cgi":
-        base = wiring.web.get(spec.name) or (
-            f"http://{wiring.addresses[spec.name]}" if spec.name in wiring.addresses else None)
-        if base is None:
-            raise UsageError(f"{spec.name}: keypad 'cgi' needs the phone's address in the "
-                             "topology (address: ...)")
+        base: str | Callable[[], str] = wiring.web.get(spec.name) or (
+            f"http://{wiring.addresses[spec.name]}" if spec.name in wiring.addresses
+            else _learnt_address(events, spec.name))
         if wiring.cgi is None:
             raise UsageError(f"{spec.name}: keypad 'cgi' needs the lab's CGI credentials")
         return CgiKeypad(base, family, user=wiring.cgi.user,
@@ -111,7 +122,8 @@ def build_phones(rack: RackSpec, wiring: Wiring, *, log_dir: Path, events: Event
         phones[spec.name] = LabPhone(
             spec.name, lookup(spec.model), spec.protocol,
             IosPoePort(sessions[spec.switch], spec.port, settle_timeout=30, poll_interval=0.2),
-            _keypad(spec, wiring, console, confirm), console, wiring.addresses.get(spec.name))
+            _keypad(spec, wiring, console, events, confirm), console,
+            wiring.addresses.get(spec.name))
     return phones
 
 

@@ -16,10 +16,10 @@ import pytest
 
 from harness.errors import LabError, UsageError
 from harness.phone_models import Family
+from phone_drivers import keypad_paths
 from phone_drivers.console import SerialConsole
 from phone_drivers.emulator.tty import PhoneTty, TtyCommand
 from phone_drivers.keypad import CgiKeypad, ConsoleKeypad, Keypad, ManualKeypad
-from phone_drivers import keypad_paths
 from phone_drivers.keypad_paths import key_names
 
 OK = (b'<CiscoIPPhoneResponse><ResponseItem Status="0" Data="Success" URL="Key:x"/>'

@@ -23,13 +23,13 @@ def test_the_observed_7975_sequence_erases_the_ctl() -> None:
 
 def test_unknown_keys_are_discarded_and_wandering_off_forgets_the_path() -> None:
     menu = MenuModel(Family.C79X1)
-    noisy = OBSERVED_7975[:4] + ["Key:Bogus", "Key:NavLeft", "Foo:Bar"] + OBSERVED_7975[4:]
+    noisy = [*OBSERVED_7975[:4], "Key:Bogus", "Key:NavLeft", "Foo:Bar", *OBSERVED_7975[4:]]
     assert run(menu, noisy) == [MenuAction(Action.ERASE_CTL)]  # NavLeft: not a 79xx key
-    wandered = OBSERVED_7975[:4] + ["Key:KeyPad9"] + OBSERVED_7975[4:]
+    wandered = [*OBSERVED_7975[:4], "Key:KeyPad9", *OBSERVED_7975[4:]]
     assert run(menu, wandered) == []
     without_unlock = [u for u in OBSERVED_7975 if "Star" not in u and "Pound" not in u]
     assert run(MenuModel(Family.C79X1), without_unlock) == []
-    assert run(MenuModel(Family.C79X1), ["Key:Settings"] + OBSERVED_7975[1:]) == [
+    assert run(MenuModel(Family.C79X1), ["Key:Settings", *OBSERVED_7975[1:]]) == [
         MenuAction(Action.ERASE_CTL)]  # a fresh {Settings} starts the path again
 
 
@@ -40,7 +40,7 @@ def test_88xx_security_reset_does_both_and_capf_digits_are_captured() -> None:
     capf = ["Key:Applications", "Key:KeyPad5", "Key:KeyPad3", "Key:KeyPad1", "Key:Soft1",
             "Key:KeyPad4", "Key:KeyPad7", "Key:KeyPad1", "Key:KeyPad1", "Key:Soft1"]
     assert run(MenuModel(Family.C88XX), capf) == [MenuAction(Action.CAPF_AUTH, "4711")]
-    too_short = capf[:5] + ["Key:KeyPad4", "Key:KeyPad7", "Key:Soft1"]
+    too_short = [*capf[:5], "Key:KeyPad4", "Key:KeyPad7", "Key:Soft1"]
     assert run(MenuModel(Family.C88XX), too_short) == []
 
 

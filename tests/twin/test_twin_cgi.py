@@ -18,7 +18,8 @@ from phone_drivers.emulator.twin import TwinRack
 from phone_drivers.keypad import CgiKeypad
 from tests.twin.test_twin_boot import P7962, P8845, ready
 
-SETTINGS = '<CiscoIPPhoneExecute><ExecuteItem Priority="0" URL="Key:Settings"/></CiscoIPPhoneExecute>'
+SETTINGS = ('<CiscoIPPhoneExecute><ExecuteItem Priority="0" URL="Key:Settings"/>'
+            "</CiscoIPPhoneExecute>")
 
 
 def keypad(rack: TwinRack, name: str, family: Family, password: str | None = None) -> CgiKeypad:
@@ -107,7 +108,7 @@ def test_web_access_disabled_in_the_config_refuses(rack: TwinRack) -> None:
     mark = rack.events.mark()
     rack.phones[P7962].reset()
     ready(rack, P7962, after=mark)
-    with pytest.raises(LabError, match="unreachable.*webAccess"):
+    with pytest.raises(LabError, match=r"unreachable.*webAccess"):
         keypad(rack, P7962, Family.C79X1).erase_itl()
     assert rack.phones[P7962].observe()["itl_digest"] is not None
 
