@@ -7,8 +7,9 @@ come as HTTP Basic and are checked by POSTing `UserID`/`Password`/`devicename` t
 `authenticationURL` of the accepted config, whose body must be exactly `AUTHORIZED`
 (else `CiscoIPPhoneError Number="4"`); an empty URL accepts everyone; malformed
 `XML` → 1; `Expect: 100-continue` → 6; `webAccess` 1 → no web server (the connection
-is dropped); an unpowered phone answers nothing. Served by `harness.services.http_wire`
-on the twin's event loop.
+is dropped); an unpowered phone answers nothing. `Priority` is not modelled: every
+item runs at once, as Priority 0 does. Served by `harness.services.http_wire` on the
+twin's event loop.
 """
 
 from __future__ import annotations

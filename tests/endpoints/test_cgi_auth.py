@@ -18,9 +18,11 @@ PATH = "/ccmcip/authenticate.jsp"
 
 @pytest.fixture
 def server(tomcat: SelfSigned, events: EventLog) -> Iterator[HttpsServicesEndpoint]:
-    with HttpsServicesEndpoint(tomcat, events) as endpoint:
-        endpoint.authenticator.allow("labuser", "s3cret pass")
-        yield endpoint
+    endpoint = HttpsServicesEndpoint(tomcat, events)
+    endpoint.start()
+    endpoint.authenticator.allow("labuser", "s3cret pass")
+    yield endpoint
+    endpoint.stop()
 
 
 def call(url: str, fields: dict[str, str], *, post: bool,
@@ -54,13 +56,17 @@ def test_https_get_answers_too_and_nobody_is_authorized_by_default(
         tomcat: SelfSigned, events: EventLog) -> None:
     context = ssl.create_default_context()
     context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
-    with HttpsServicesEndpoint(tomcat, events) as endpoint:
+    endpoint = HttpsServicesEndpoint(tomcat, events)
+    endpoint.start()
+    try:
         fields = {"UserID": "", "Password": "", "devicename": "SEP001122334455"}
         url = f"https://127.0.0.1:{endpoint.address[1]}{PATH}"
         assert call(url, fields, post=False, context=context) == b"UN-AUTHORIZED"
         endpoint.authenticator.allow("u", "p")
         assert call(url, {**fields, "UserID": "u", "Password": "p"}, post=False,
                     context=context) == b"AUTHORIZED"
+    finally:
+        endpoint.stop()
 
 
 def test_plain_listener_keeps_its_port_across_restart_and_404s_elsewhere(
