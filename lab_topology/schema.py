@@ -58,6 +58,13 @@ class Credentials(Strict):
     secret_env: str | None = None
 
 
+class CgiCredentials(Strict):
+    """Environment variable names of the lab's CGI user (phones' `/CGI/Execute`)."""
+
+    username_env: str = "PHONELAB_CGI_USER"
+    password_env: str = "PHONELAB_CGI_PASSWORD"
+
+
 class SwitchSpec(Strict):
     name: str
     host: str = "127.0.0.1"
@@ -106,7 +113,7 @@ class PhoneSpec(Strict):
     port: str
     address: IPv4Address | None = None  # the twin phone's loopback address; DHCP on hardware
     console: ConsoleSpec | None = None
-    keypad: Literal["console", "cgi", "manual"] = "console"
+    keypad: Literal["console", "cgi", "manual"] = "cgi"  # REAL_WIRE.md §6.2
     encrypted_config: bool = False
     capf: CapfSpec = CapfSpec()
     in_database: bool = True  # False: the phone must auto-register
@@ -144,6 +151,7 @@ class RackSpec(Strict):
     phones: list[PhoneSpec] = Field(min_length=1)
     capture: CaptureSpec = CaptureSpec()
     firmware: list[FirmwareSpec] = []  # the loads under test, one per model at most
+    cgi: CgiCredentials = CgiCredentials()  # hardware; the twin generates its own user
 
     @model_validator(mode="after")
     def _wiring(self) -> RackSpec:

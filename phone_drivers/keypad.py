@@ -12,6 +12,7 @@ few keys needs no HTTP library. Every carrier failure is a `LabError` (principle
 from __future__ import annotations
 
 import base64
+import http.client
 import time
 import urllib.error
 import urllib.parse
@@ -21,17 +22,27 @@ from collections.abc import Callable, Mapping
 from typing import Protocol, runtime_checkable
 from xml.sax.saxutils import quoteattr
 
-from harness.errors import LabError, UsageError
+from harness.errors import LabError
 from harness.phone_models import Family
 from phone_drivers.console import Console
-from phone_drivers.keypad_paths import Action, Step, key_names, path
+from phone_drivers.keypad_paths import INIT, Action, Step, key_names, key_uris, path
 
 __all__ = ["Action", "CgiKeypad", "ConsoleKeypad", "Keypad", "ManualKeypad", "Step"]
 _ITEMS_PER_POST = 3  # CiscoIPPhoneExecute carries at most three ExecuteItems
+CGI_ERRORS = {  # CiscoIPPhoneError numbers (docs/REAL_WIRE.md §6.2)
+    "1": "parse error in the CiscoIPPhoneExecute",
+    "2": "response framing error",
+    "3": "internal file error",
+    "4": "authentication error: the authenticationURL did not answer AUTHORIZED for this "
+         "user (wrong credentials, or the user is not associated with the phone)",
+    "6": "the phone does not accept 'Expect: 100-continue'",
+}
 
 
 @runtime_checkable
 class Keypad(Protocol):
+    needs_operator: bool  # True only when a person carries the keys out
+
     def press(self, sequence: str) -> None:
         """Press keys in order: `0-9 * #` and `{Name}` keys, e.g. `{Settings}**#`."""
         ...
@@ -67,7 +78,9 @@ class _Actions:
 
 
 class ConsoleKeypad(_Actions):
-    """The twin: named actions are console commands, so no menu model is needed."""
+    """The twin's console: named actions are console commands, so no menu is walked."""
+
+    needs_operator = False
 
     def __init__(self, console: Console, family: Family) -> None:
         self.console, self.family = console, family
@@ -85,80 +98,101 @@ class ConsoleKeypad(_Actions):
 
 
 class CgiKeypad(_Actions):
-    """Hardware: `POST http://<phone>/CGI/Execute` with `Key:` URIs and basic auth.
+    """`POST <base_url>/CGI/Execute` with `Key:` URIs and HTTP Basic (docs/REAL_WIRE.md §6.2).
 
-    `menu` maps a menu label to the keys that select it and `softkeys` a softkey label
-    to its position (1-5) for this model and firmware — they move between releases (Q6).
+    Hardware phones and twin phones alike: `base_url` is `http://<phone address>` on a
+    rack, the twin phone's web server on the twin. Menu items and softkeys are found by
+    the family's default positions (`keypad_paths.MENU_KEYS`/`SOFTKEYS`), which `menu`
+    and `softkeys` override per model and firmware (HARDWARE.md Q6). Each action starts
+    with the family's `Init:` URI (back to a known screen) and waits `pause` between
+    pushes while the phone redraws its menu (§6.3: 0.5-2 s on a 7975).
     """
 
-    def __init__(self, host: str, family: Family, *, user: str, password: str, port: int = 80,
-                 menu: Mapping[str, str] | None = None, softkeys: Mapping[str, int] | None = None,
-                 timeout: float = 5.0, pause: float = 0.5) -> None:
+    needs_operator = False
+
+    def __init__(self, base_url: str | Callable[[], str], family: Family, *, user: str,
+                 password: str, menu: Mapping[str, str] | None = None,
+                 softkeys: Mapping[str, int] | None = None, timeout: float = 5.0,
+                 pause: float = 0.5) -> None:
         self.family, self.timeout, self.pause = family, timeout, pause
-        self.url = f"http://{host}:{port}/CGI/Execute"
+        self._base = base_url  # a callable: the address is learnt later (DHCP, registration)
         self.menu, self.softkeys = dict(menu or {}), dict(softkeys or {})
         token = base64.b64encode(f"{user}:{password}".encode()).decode()
         self._auth = f"Basic {token}"
 
+    @property
+    def url(self) -> str:
+        """`<base>/CGI/Execute`; LabError from a resolver that cannot name the phone yet."""
+        base = self._base() if callable(self._base) else self._base
+        return base.rstrip("/") + "/CGI/Execute"
+
     def press(self, sequence: str) -> None:
-        self._push(key_names(sequence))
+        self._push([f"Key:{name}" for name in key_names(sequence)])
 
-    def _run(self, action: Action, steps: tuple[Step, ...]) -> None:
-        for step in steps:
-            self._push(self._keys_for(action, step))
+    def erase_itl(self) -> None:
+        self._action(Action.ERASE_ITL)
 
-    def _keys_for(self, action: Action, step: Step) -> list[str]:
-        if step.kind == "keys":
-            return key_names(step.value)
-        if step.kind == "menu" and step.value in self.menu:
-            return key_names(self.menu[step.value])
-        if step.kind == "softkey" and step.value in self.softkeys:
-            return [f"Soft{self.softkeys[step.value]}"]
-        if step.kind == "power":
-            raise UsageError(f"'{action.value}' needs hands on the phone ({step.value}): "
-                             "use ManualKeypad or the menu path")
-        raise UsageError(f"'{action.value}': position of {step.kind} '{step.value}' unknown for "
-                         "this phone (HARDWARE.md Q6); add it to the keypad map in the topology")
+    def erase_ctl(self) -> None:
+        self._action(Action.ERASE_CTL)
 
-    def _push(self, keys: list[str]) -> None:
-        for start in range(0, len(keys), _ITEMS_PER_POST):
-            items = "".join(f"<ExecuteItem URL={quoteattr('Key:' + k)}/>"
-                            for k in keys[start:start + _ITEMS_PER_POST])
+    def factory_reset(self) -> None:
+        self._action(Action.FACTORY_RESET)
+
+    def enter_capf_auth(self, digits: str) -> None:
+        self._action(Action.CAPF_AUTH, digits)
+
+    def _action(self, action: Action, digits: str | None = None) -> None:
+        """UsageError (nothing sent) for a path keys cannot reach or bad CAPF digits."""
+        uris = key_uris(self.family, action, digits=digits, menu=self.menu,
+                        softkeys=self.softkeys)
+        init = INIT.get(self.family)
+        self._push(([init] if init else []) + uris)
+
+    def _push(self, uris: list[str]) -> None:
+        for start in range(0, len(uris), _ITEMS_PER_POST):
+            items = "".join(f'<ExecuteItem Priority="0" URL={quoteattr(u)}/>'
+                            for u in uris[start:start + _ITEMS_PER_POST])
             self._post(f"<CiscoIPPhoneExecute>{items}</CiscoIPPhoneExecute>")
             time.sleep(self.pause)  # the phone redraws its menu between pushes
 
     def _post(self, xml: str) -> None:
+        url = self.url
         body = urllib.parse.urlencode({"XML": xml}).encode()
-        request = urllib.request.Request(self.url, data=body, method="POST", headers={
+        request = urllib.request.Request(url, data=body, method="POST", headers={
             "Authorization": self._auth, "Content-Type": "application/x-www-form-urlencoded"})
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as reply:
                 answer = reply.read(65536)
         except urllib.error.HTTPError as exc:
             hint = " (credentials rejected?)" if exc.code in (401, 403) else ""
-            raise LabError(f"keypad {self.url}: HTTP {exc.code}{hint}") from exc
-        except (urllib.error.URLError, OSError) as exc:
-            raise LabError(f"keypad {self.url}: unreachable: {exc}") from exc
-        self._check(answer)
+            raise LabError(f"keypad {url}: HTTP {exc.code}{hint}") from exc
+        except (urllib.error.URLError, http.client.HTTPException, OSError) as exc:
+            raise LabError(f"keypad {url}: phone's web server unreachable ({exc}); is "
+                           "it powered and is web access enabled (webAccess 0)?") from exc
+        self._check(url, answer)
 
-    def _check(self, answer: bytes) -> None:
+    @staticmethod
+    def _check(url: str, answer: bytes) -> None:
         try:
             root = ET.fromstring(answer)
         except ET.ParseError as exc:
-            raise LabError(f"keypad {self.url}: unreadable reply {answer[:80]!r}") from exc
+            raise LabError(f"keypad {url}: unreadable reply {answer[:80]!r}") from exc
         if root.tag == "CiscoIPPhoneError":
             number = root.get("Number", "?")
-            hint = " (authentication: user not associated to the phone?)" if number == "4" else ""
-            raise LabError(f"keypad {self.url}: phone refused, CiscoIPPhoneError {number}{hint}")
+            meaning = CGI_ERRORS.get(number, "unknown error")
+            raise LabError(f"keypad {url}: phone refused: CiscoIPPhoneError {number} "
+                           f"({meaning})")
         for item in root.iter("ResponseItem"):
             if item.get("Status", "0") != "0":
-                raise LabError(f"keypad {self.url}: {item.get('URL')} failed: "
+                raise LabError(f"keypad {url}: {item.get('URL')} failed: "
                                f"status {item.get('Status')} {item.get('Data', '')}".rstrip())
 
 
 class ManualKeypad(_Actions):
     """A person does it: `confirm(instruction)` shows the steps and returns True once done
     (it owns the waiting); False means the operator gave up → `LabError`."""
+
+    needs_operator = True
 
     def __init__(self, family: Family, confirm: Callable[[str], bool]) -> None:
         self.family, self.confirm = family, confirm

@@ -62,15 +62,18 @@ def _m(*labels: str) -> tuple[Step, ...]:
     return tuple(Step("menu", label) for label in labels)
 
 
+_UNLOCK = Step("softkey", "Unlock")  # the 7975 trace presses Soft5 before **# [O R21]
 _RESET_79 = "power the phone on while holding #; release when the line buttons flash"
 _HOLD_88 = ("unplug 5 s; hold # while plugging in; release when Headset and Speaker are lit")
 _ADMIN_88 = (_k("{Applications}"), *_m("Admin Settings"))
 _PATHS: dict[Family, dict[Action, tuple[Step, ...]]] = {
     Family.C79X1: {  # [D S41][C S33]; exact keys per firmware: Q6
         Action.ERASE_ITL: (_k("{Settings}"), *_m("Security Configuration", "Trust List",
-                                                  "ITL File"), _k("**#"), Step("softkey", "Erase")),
+                                                  "ITL File"), _UNLOCK, _k("**#"),
+                           Step("softkey", "Erase")),
         Action.ERASE_CTL: (_k("{Settings}"), *_m("Security Configuration", "Trust List",
-                                                  "CTL File"), _k("**#"), Step("softkey", "Erase")),
+                                                  "CTL File"), _UNLOCK, _k("**#"),
+                           Step("softkey", "Erase")),
         Action.FACTORY_RESET: (Step("power", _RESET_79), _k("123456789*0#")),  # [D S37][C S42]
         Action.CAPF_AUTH: (_k("{Settings}"), *_m("Security Configuration", "LSC"), _k("**#"),
                            Step("softkey", "Update"), _k("<digits>"),
@@ -101,3 +104,64 @@ def path(family: Family, action: Action, digits: str = "") -> tuple[Step, ...]:
     if action is Action.CAPF_AUTH and not re.fullmatch(r"\d{4,10}", digits):
         raise UsageError(f"CAPF authentication string must be 4-10 digits, not {digits!r}")
     return tuple(Step(s.kind, digits) if s.value == "<digits>" else s for s in steps)
+
+
+# --- where the labels are: what the CGI keypad presses (docs/REAL_WIRE.md §6.3) -----------
+# Positions move between firmware releases (HARDWARE.md Q6), so these are defaults the
+# topology may override. 79x1: the observed 7975 erase `Key:Settings, 4, 5, 1, Soft5,
+# **#, Soft5` [O R21]; "ITL File" as item 2 and the CAPF screens are [I]. 88xx: all [I].
+MENU_KEYS: dict[Family, dict[str, str]] = {
+    Family.C79X1: {"Security Configuration": "4", "Trust List": "5", "CTL File": "1",
+                   "ITL File": "2", "LSC": "3"},
+    Family.C88XX: {"Admin Settings": "5", "Reset Settings": "4", "Security": "5",
+                   "All Settings": "1", "Security Setup": "3", "LSC": "1"},
+    Family.LEGACY_79XX: {},
+}
+SOFTKEYS: dict[Family, dict[str, int]] = {
+    Family.C79X1: {"Unlock": 5, "Erase": 5, "Update": 1, "Submit": 1},
+    Family.C88XX: {"Reset": 1, "Update": 1, "Submit": 1},
+    Family.LEGACY_79XX: {},
+}
+INIT: dict[Family, str] = {Family.C79X1: "Init:Settings"}  # back to a known screen [O R21]
+# Key names each family accepts in `Key:` URIs (§6.3); others are silently discarded [D R17].
+_COMMON_KEYS = (r"KeyPad[0-9]|KeyPadStar|KeyPadPound|Soft[1-5]|Line([1-9]|[1-9][0-9]|1[01][0-9]"
+                r"|120)|NavUp|NavDwn|NavSelect|Settings|Services|Directories|Messages|Applications"
+                r"|Hold|Headset|Speaker|Mute|VolUp")
+KEYS: dict[Family, re.Pattern[str]] = {
+    Family.C79X1: re.compile(rf"(?:{_COMMON_KEYS}|Release|VolDwn)"),
+    Family.LEGACY_79XX: re.compile(rf"(?:{_COMMON_KEYS}|Release|VolDwn)"),
+    Family.C88XX: re.compile(rf"(?:{_COMMON_KEYS}|Release|VolDwn|VolDown|Contacts|NavLeft"
+                             r"|NavRight|KemPage|Info|Session[1-6]|FixedFeature[1-3]"
+                             r"|Feature([1-9]|[1-9][0-9]|1[01][0-9]|120))"),
+}
+DIGITS = "<digits>"  # placeholder in `key_uris` when no CAPF string is given
+
+
+def key_uris(family: Family, action: Action, *, digits: str | None = None,
+             menu: dict[str, str] | None = None,
+             softkeys: dict[str, int] | None = None) -> list[str]:
+    """The `Key:` URIs that carry out `action` (without the `INIT` one). `digits=None` for
+    CAPF leaves `DIGITS` in place of the string (the twin's menu pattern). UsageError for
+    paths that need hands on the phone or a position that is not known."""
+    steps = _PATHS[family].get(action) if digits is None else None
+    if steps is None:
+        steps = path(family, action, digits or "")
+    where = {**MENU_KEYS[family], **(menu or {})}
+    soft = {**SOFTKEYS[family], **(softkeys or {})}
+    uris: list[str] = []
+    for step in steps:
+        if step.kind == "keys" and step.value == DIGITS:
+            uris.append(DIGITS)
+        elif step.kind == "keys":
+            uris += [f"Key:{name}" for name in key_names(step.value)]
+        elif step.kind == "menu" and step.value in where:
+            uris += [f"Key:{name}" for name in key_names(where[step.value])]
+        elif step.kind == "softkey" and step.value in soft:
+            uris.append(f"Key:Soft{soft[step.value]}")
+        elif step.kind == "power":
+            raise UsageError(f"'{action.value}' needs hands on the phone ({step.value}): "
+                             "use the manual keypad")
+        else:
+            raise UsageError(f"'{action.value}': position of {step.kind} '{step.value}' unknown "
+                             f"for {family.value} phones (HARDWARE.md Q6)")
+    return uris

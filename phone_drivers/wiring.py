@@ -1,23 +1,27 @@
 """Turn a topology rack into `LabPhone`s: which switch port, console URL and keypad.
 
-Hardware racks take switch credentials from the environment variables the
+Hardware racks take switch and CGI credentials from the environment variables the
 topology names and console URLs from the file; a twin rack supplies the same
-facts from the running emulation (its switch's SSH port, its phones' ptys).
-Either way the drivers built here are the very same classes.
+facts from the running emulation (its switch's SSH port, its phones' ptys and web
+servers, its generated CGI user). Either way the drivers built here are the very
+same classes.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.errors import UsageError
+from pydantic import SecretStr
+
+from harness.errors import LabError, UsageError
 from harness.events import EventLog
 from harness.phone_models import lookup
 from lab_topology.schema import PhoneSpec, RackSpec, SwitchSpec
 from phone_drivers.console import Console, SerialConsole
-from phone_drivers.keypad import ConsoleKeypad, Keypad, ManualKeypad
+from phone_drivers.keypad import CgiKeypad, ConsoleKeypad, Keypad, ManualKeypad
 from phone_drivers.phone import LabPhone
 from phone_drivers.poe import IosPoePort, SwitchConnection, SwitchSession
 
@@ -29,6 +33,17 @@ class Wiring:
     switches: Mapping[str, SwitchConnection]
     consoles: Mapping[str, tuple[str, int]]  # phone → (pyserial URL, baud)
     addresses: Mapping[str, str]  # phone → IP address, where known
+    web: Mapping[str, str] = field(default_factory=dict)  # phone → HTTP base URL, if not :80
+    cgi: CgiLogin | None = None  # the lab user phones' authenticationURL accepts
+    key_pause: float = 0.5  # CGI keypad: wait between key pushes
+
+
+@dataclass(frozen=True)
+class CgiLogin:
+    """The lab's CGI user (docs/REAL_WIRE.md §6.2); the password never reaches a log."""
+
+    user: str
+    password: SecretStr
 
 
 def hardware_wiring(rack: RackSpec) -> Wiring:
@@ -40,14 +55,39 @@ def hardware_wiring(rack: RackSpec) -> Wiring:
                                          secret_env=c.secret_env or "PHONELAB_SWITCH_SECRET",
                                          device_type=s.device_type)
 
+    needs_cgi = any(p.keypad == "cgi" for p in rack.phones)
     return Wiring(
         switches={s.name: connect(s) for s in rack.switches},
         consoles={p.name: (p.console.url, p.console.baud) for p in rack.phones if p.console},
         addresses={p.name: str(p.address) for p in rack.phones if p.address},
+        cgi=cgi_login(rack) if needs_cgi else None,
     )
 
 
-def _keypad(spec: PhoneSpec, console: Console | None,
+def cgi_login(rack: RackSpec) -> CgiLogin:
+    """The CGI user from the environment variables the rack names (UsageError if unset)."""
+    names = rack.cgi
+    user, password = os.environ.get(names.username_env), os.environ.get(names.password_env)
+    if not user or not password:
+        raise UsageError(f"rack {rack.name}: CGI keypad credentials missing: set "
+                         f"{names.username_env} and {names.password_env}")
+    return CgiLogin(user, SecretStr(password))
+
+
+def _learnt_address(events: EventLog, name: str) -> Callable[[], str]:
+    """A DHCP-addressed phone's web server: where its last request to the cluster came
+    from (TFTP, SIP, TVS...), looked up when a key is to be pressed."""
+    def resolve() -> str:
+        for event in reversed(events.for_phone(name)):
+            peer = event.data.get("peer")
+            if isinstance(peer, str) and peer:
+                return f"http://{peer}"
+        raise LabError(f"{name}: address unknown (no request from it yet); the CGI keypad "
+                       "needs it: set `address` in the topology or let the phone boot first")
+    return resolve
+
+
+def _keypad(spec: PhoneSpec, wiring: Wiring, console: Console | None, events: EventLog,
             confirm: Callable[[str], bool]) -> Keypad:
     family = lookup(spec.model).family
     if spec.keypad == "console":
@@ -55,9 +95,14 @@ def _keypad(spec: PhoneSpec, console: Console | None,
             raise UsageError(f"{spec.name}: keypad 'console' needs a console in the topology")
         return ConsoleKeypad(console, family)
     if spec.keypad == "cgi":
-        # CGI key pushes need per-firmware menu maps (HARDWARE.md Q6); until the
-        # topology carries them, an operator does the keys (documented fallback).
-        return ManualKeypad(family, confirm)
+        base: str | Callable[[], str] = wiring.web.get(spec.name) or (
+            f"http://{wiring.addresses[spec.name]}" if spec.name in wiring.addresses
+            else _learnt_address(events, spec.name))
+        if wiring.cgi is None:
+            raise UsageError(f"{spec.name}: keypad 'cgi' needs the lab's CGI credentials")
+        return CgiKeypad(base, family, user=wiring.cgi.user,
+                         password=wiring.cgi.password.get_secret_value(),
+                         pause=wiring.key_pause)
     return ManualKeypad(family, confirm)
 
 
@@ -77,7 +122,8 @@ def build_phones(rack: RackSpec, wiring: Wiring, *, log_dir: Path, events: Event
         phones[spec.name] = LabPhone(
             spec.name, lookup(spec.model), spec.protocol,
             IosPoePort(sessions[spec.switch], spec.port, settle_timeout=30, poll_interval=0.2),
-            _keypad(spec, console, confirm), console, wiring.addresses.get(spec.name))
+            _keypad(spec, wiring, console, events, confirm), console,
+            wiring.addresses.get(spec.name))
     return phones
 
 

@@ -26,6 +26,8 @@ from harness.errors import UsageError
 from harness.events import EventLog
 from harness.pki import CertRole, Identity, LabPKI
 from harness.services.capf_directory import DeviceRecord
+from harness.services.cgi_auth import PATH as AUTH_PATH
+from harness.services.https import HttpsServicesEndpoint
 from harness.services.registrar import Registrar
 from harness.services.tftp import TftpEndpoint
 from harness.services.truststore import TrustEntry
@@ -84,13 +86,22 @@ class Cluster(ClusterAdmin):
             return [e.address for e in self.plane.of(service) if e.running]
 
         https = where(Service.HTTPS)
+        auth = [e.http_address for e in self.plane.of(Service.HTTPS)
+                if isinstance(e, HttpsServicesEndpoint) and e.running]
         return Endpoints(
             call_managers=self._call_managers(), tvs=where(Service.TVS), capf=where(Service.CAPF),
             services_url=f"https://{https[0][0]}:{https[0][1]}/services" if https else None,
             secure=self.state.mode is SecurityMode.MIXED,
-            authentication_url=(f"https://{https[0][0]}:{https[0][1]}/ccmcip/authenticate.jsp"
-                                if https else None),
+            authentication_url=(f"http://{auth[0][0]}:{auth[0][1]}{AUTH_PATH}"
+                                if auth else None),  # plain HTTP: REAL_WIRE.md §6.4
         )
+
+    def allow_cgi_user(self, user: str, password: str) -> None:
+        """The lab user the `authenticationURL` answers AUTHORIZED for (docs/REAL_WIRE.md
+        §6.2), on every node's phone-services endpoint."""
+        for endpoint in self.plane.of(Service.HTTPS):
+            if isinstance(endpoint, HttpsServicesEndpoint):
+                endpoint.authenticator.allow(user, password)
 
     def _call_managers(self) -> list[CallManager]:
         """Nodes running the CallManager service (SIP or SCCP side), with their ports."""

@@ -99,7 +99,7 @@ def device_config(phone: PhoneRecord, where: Endpoints, version_stamp: str,
     text(root, "loadInformation", load_information(phone, firmware or {}))
     if model.family is Family.C88XX:
         text(root, "inactiveLoadInformation")
-    vendor_config(root, model, ssh=phone.ssh_user is not None)
+    vendor_config(root, model, ssh=phone.ssh_user is not None, web=phone.web_access)
     text(root, "versionStamp", version_stamp)
     locales(root)
     security = _security_mode(phone, where)

@@ -97,14 +97,14 @@ def tvs(parent: ET.Element, servers: list[tuple[str, int]]) -> None:
         text(member, "address", address)
 
 
-def vendor_config(parent: ET.Element, model: PhoneModel, ssh: bool) -> None:
+def vendor_config(parent: ET.Element, model: PhoneModel, ssh: bool, web: bool = True) -> None:
     """`vendorConfig` (all families) and, on 78xx/88xx, `commonConfig`/`enterpriseConfig`.
 
     webAccess 0 means enabled on every family (docs/REAL_WIRE.md §6.4): the CGI
     interface and the authentication URL need it. sshAccess 0 = enabled likewise,
     written enabled only when the device has SSH credentials.
     """
-    ssh_access = 0 if ssh else 1
+    ssh_access, web_access = (0 if ssh else 1), (0 if web else 1)
     vendor = ET.SubElement(parent, "vendorConfig")
     text(vendor, "disableSpeaker", "false")
     text(vendor, "disableSpeakerAndHeadset", "false")
@@ -114,7 +114,7 @@ def vendor_config(parent: ET.Element, model: PhoneModel, ssh: bool) -> None:
     text(vendor, "voiceVlanAccess", 0)
     text(vendor, "videoCapability", 0)
     text(vendor, "autoSelectLineEnable", 0)
-    text(vendor, "webAccess", 0)
+    text(vendor, "webAccess", web_access)
     text(vendor, "spanToPCPort", 1)
     text(vendor, "loggingDisplay", 1)
     text(vendor, "loadServer")
@@ -124,7 +124,7 @@ def vendor_config(parent: ET.Element, model: PhoneModel, ssh: bool) -> None:
     for tag in ("commonConfig", "enterpriseConfig"):
         block = ET.SubElement(parent, tag)
         text(block, "sshAccess", ssh_access)
-        text(block, "webAccess", 0)
+        text(block, "webAccess", web_access)
         text(block, "webProtocol", 0)  # HTTP and HTTPS
 
 

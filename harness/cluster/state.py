@@ -79,6 +79,7 @@ class PhoneRecord:
     lines: list[LineRecord] = field(default_factory=list)  # empty: one default DN
     ssh_user: str | None = None  # written as sshUserId/sshPassword (88xx log console)
     ssh_password: str | None = None
+    web_access: bool = True  # vendorConfig/webAccess: the phone's web server and CGI
 
     def __post_init__(self) -> None:
         self.name = self.name.upper()

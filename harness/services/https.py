@@ -7,7 +7,9 @@ GET/HEAD over HTTP/1.0 and 1.1 (keep-alive honoured), on `tls_stream` over an
 asyncio loop: its own `BackgroundLoop` thread unless one is handed in. Hand-written
 rather than the standard library's threaded server, which costs an OS thread per
 connection: a thousand threads fighting over the GIL (and ~90 MB) when a rack
-boots at once (benchmarks/bench_boot_storm.py).
+boots at once (benchmarks/bench_boot_storm.py). Next to it, as Tomcat's plain port
+is next to its TLS one, a plain-HTTP listener answers the CGI `authenticationURL`
+(`cgi_auth`, docs/REAL_WIRE.md §6.4: the URL the config names is the plain one).
 """
 
 from __future__ import annotations
@@ -16,10 +18,14 @@ import asyncio
 import contextlib
 import socket
 import ssl
+import urllib.parse
 
 from harness.aio import BackgroundLoop
 from harness.events import EventLog
 from harness.services.base import Endpoint
+from harness.services.cgi_auth import PATH as AUTH_PATH
+from harness.services.cgi_auth import Authenticator
+from harness.services.http_wire import PlainHttpServer
 from harness.services.tls_stream import MAX_HANDSHAKES, Listener, TlsStream
 from harness.tls import TlsIdentity, server_context
 
@@ -44,10 +50,13 @@ class HttpsServicesEndpoint(Endpoint):
 
     def __init__(self, identity: TlsIdentity, events: EventLog, host: str = "127.0.0.1",
                  port: int = 0, source: str = "https", *,
-                 loop: BackgroundLoop | None = None) -> None:
+                 loop: BackgroundLoop | None = None, http_port: int = 0) -> None:
         super().__init__(events, host, port)
         self.identity = identity
         self.source = source
+        self.authenticator = Authenticator(events, source)
+        self.http_port = http_port  # the plain listener; 0: any free port, kept on restart
+        self._http: PlainHttpServer | None = None
         self._given_loop = loop
         self._loop: BackgroundLoop | None = None
         self._listener: Listener | None = None
@@ -65,27 +74,38 @@ class HttpsServicesEndpoint(Endpoint):
         self._handshakes = asyncio.Semaphore(MAX_HANDSHAKES)
         loop = self._given_loop or BackgroundLoop(f"{self.source}-loop")
         listener = Listener(self._handle, backlog=BACKLOG)
+        http = PlainHttpServer(self.authenticator.handle)
         try:
             self._bind(loop.run(listener.start(self.host, self.port)))
+            self.http_port = loop.run(http.start(self.host, self.http_port))[1]
         except BaseException:
+            loop.run(self._shutdown(listener, http))
             if loop is not self._given_loop:
                 loop.close()
             raise
-        self._loop, self._listener = loop, listener
+        self._loop, self._listener, self._http = loop, listener, http
+
+    @property
+    def http_address(self) -> tuple[str, int]:
+        """Where the plain-HTTP `authenticationURL` listener is (known once started)."""
+        return (self.address[0], self.http_port)
 
     def stop(self) -> None:
         listener, loop, self._listener = self._listener, self._loop, None
+        http, self._http = self._http, None
         if listener is None or loop is None:
             return
         try:
-            loop.run(self._shutdown(listener), timeout=10)
+            loop.run(self._shutdown(listener, http), timeout=10)
         finally:
             if loop is not self._given_loop:
                 loop.close()
             self._loop = None
 
-    async def _shutdown(self, listener: Listener) -> None:
+    async def _shutdown(self, listener: Listener, http: PlainHttpServer | None) -> None:
         listener.close()
+        if http is not None:
+            await http.stop()
         for stream in list(self._streams):
             stream.abort()
         for task in listener.tasks:  # those still queued for a handshake
@@ -146,7 +166,12 @@ class HttpsServicesEndpoint(Endpoint):
         if method not in ("GET", "HEAD"):
             await _reply(stream, 501, b"<error>not implemented</error>", close=True)
             return False
-        path = target.split("?", 1)[0]
+        path, _, query = target.partition("?")
+        if path == AUTH_PATH:  # GET with the query, as CUCM also answers (§6.2)
+            fields = dict(urllib.parse.parse_qsl(query, keep_blank_values=True))
+            answer = self.authenticator.answer(fields, peer)
+            await _reply(stream, 200, answer, close=close, head_only=method == "HEAD")
+            return not close
         body = PAGES.get(path)
         status = 200 if body is not None else 404
         payload = body if body is not None else b"<error>not found</error>"

@@ -76,6 +76,8 @@ class ConfigFacts:
     lines: tuple[Line, ...] = ()
     load_information: str | None = None  # empty element: keep the running load
     transport: int | None = None  # transportLayerProtocol: 1 TCP, 2 UDP, 3 TLS, 4 TCP+UDP
+    authentication_url: str | None = None  # CGI credential check (REAL_WIRE.md §6.2)
+    web_access: bool = True  # webAccess 0 (or absent) = web server on, 1 = off (§6.4)
 
 
 def read_config(xml: bytes) -> ConfigFacts:
@@ -105,6 +107,8 @@ def read_config(xml: bytes) -> ConfigFacts:
                     if line),
         load_information=(root.findtext("loadInformation") or "").strip() or None,
         transport=_number(root.findtext("transportLayerProtocol")),
+        authentication_url=(root.findtext("authenticationURL") or "").strip() or None,
+        web_access=all(_number(e.text) != 1 for e in root.iter("webAccess")),
     )
 
 

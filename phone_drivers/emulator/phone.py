@@ -26,7 +26,9 @@ from phone_drivers.emulator.boot import BootSequence
 from phone_drivers.emulator.boot_load import update_load
 from phone_drivers.emulator.firmware import Firmware
 from phone_drivers.emulator.firmware_types import Decision, Outcome
+from phone_drivers.emulator.menu import MenuModel
 from phone_drivers.emulator.phone_console import ConsoleCommands
+from phone_drivers.emulator.phone_web import PhoneWebServer
 from phone_drivers.emulator.profiles import TimingProfile
 from phone_drivers.emulator.sip_client import SipAgent, SipRegistrationError
 from phone_drivers.emulator.tftp_client import TftpOptions
@@ -54,6 +56,8 @@ class TwinPhone(ConsoleCommands):
         self.running_load = factory_load(self.model_info.model, protocol)  # kept in "flash"
         family = self.model_info.family
         self.tty = PhoneTty(family, on_command=self._on_console) if console else None
+        self.menu = MenuModel(family)
+        self.web: PhoneWebServer | None = None  # start_web(): /CGI/Execute etc.
         self._ids = itertools.count(1)
         self._task: asyncio.Task[None] | None = None
         self._sip: SipAgent | None = None
@@ -77,7 +81,19 @@ class TwinPhone(ConsoleCommands):
     def console_path(self) -> str | None:
         return self.tty.path if self.tty else None
 
+    @property
+    def web_url(self) -> str | None:
+        """`http://<address>[:port]` of the phone's web server, once started."""
+        return self.web.base_url if self.web else None
+
     # --- thread-safe controls ---------------------------------------------
+    def start_web(self) -> None:
+        """Open the phone's HTTP interface on its address (docs/REAL_WIRE.md §6)."""
+        if self.web is None:
+            web = PhoneWebServer(self)
+            asyncio.run_coroutine_threadsafe(web.start(), self.loop).result(5)
+            self.web = web
+
     def power_on(self) -> None:
         self.loop.call_soon_threadsafe(self._boot, "power")
 
@@ -121,6 +137,8 @@ class TwinPhone(ConsoleCommands):
 
     async def _shutdown(self) -> None:
         self._power_off()
+        if self.web is not None:
+            await self.web.stop()
 
     def _cancel(self) -> None:
         if self._task is not None and not self._task.done():

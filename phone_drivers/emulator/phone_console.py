@@ -1,8 +1,10 @@
-"""What a twin phone does with the commands typed on its console (the keypad stand-in).
+"""What a twin phone does with console commands and key presses (its keypad actions).
 
-`tty.py` parses the documented command set; this mixin of `TwinPhone` carries the
-commands out on the phone's event loop: erase a trust list, factory reset, enter
-the CAPF authentication string, show the ITL/CTL or the status messages.
+`tty.py` parses the documented console command set; `/CGI/Execute` (`phone_web.py`)
+and the console's `key` command deliver key presses, which the menu model
+(`menu.py`) turns into the same actions. This mixin of `TwinPhone` carries them out
+on the phone's event loop: erase a trust list, factory reset, enter the CAPF
+authentication string, show the ITL/CTL or the status messages.
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ from typing import Any
 from harness.phone_models import PhoneModel
 from phone_drivers.emulator import console_lines as lines
 from phone_drivers.emulator.firmware import Firmware
+from phone_drivers.emulator.menu import MenuModel
 from phone_drivers.emulator.tty import TtyCommand
+from phone_drivers.keypad_paths import key_names
 
 
 class ConsoleCommands:
@@ -23,6 +27,7 @@ class ConsoleCommands:
     firmware: Firmware
     loop: asyncio.AbstractEventLoop
     model_info: PhoneModel
+    menu: MenuModel
 
     def record(self, kind: str, /, **data: Any) -> None: ...  # pragma: no cover
     def emit(self, *items: lines.Line | list[lines.Line]) -> None: ...  # pragma: no cover
@@ -34,8 +39,21 @@ class ConsoleCommands:
         self.loop.call_soon_threadsafe(self._console_command, command)
 
     def _console_command(self, command: TtyCommand) -> None:
-        fw, now, family = self.firmware, time.time(), self.model_info.family
         self.record("phone.console_command", command=command.verb)
+        if command.verb == "key":
+            for name in key_names(command.argument):
+                self.press_key(f"Key:{name}", via="console")
+            return
+        self._action(command)
+
+    def press_key(self, uri: str, *, via: str) -> None:
+        """One `Key:`/`Init:` press (on the loop): menu navigation, maybe an action."""
+        for done in self.menu.press(uri):
+            self.record("phone.keypad_action", action=done.action.value, via=via)
+            self._action(TtyCommand(done.action.value, done.argument))
+
+    def _action(self, command: TtyCommand) -> None:
+        fw, now, family = self.firmware, time.time(), self.model_info.family
         if command.verb == "erase itl":
             fw.erase_itl(now=now)
             self.emit(lines.trust_erased(family, "ITL"))

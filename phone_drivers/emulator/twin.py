@@ -27,7 +27,7 @@ from phone_drivers.emulator.profiles import profile as timing
 from phone_drivers.emulator.switch import FakeSwitch, make_ports
 from phone_drivers.emulator.trust_state import PhoneIdentity
 from phone_drivers.poe import SwitchConnection
-from phone_drivers.wiring import Wiring
+from phone_drivers.wiring import CgiLogin, Wiring
 
 
 class TwinRack:
@@ -60,11 +60,14 @@ class TwinRack:
         # Given: phones use that TFTP (DHCP option 150) and the twin serves no cluster of
         # its own: "rack hardware" for a harness cluster started elsewhere.
         self._external_tftp = tftp_servers
+        # The lab's CGI user (REAL_WIRE.md §6.2): generated, as the switch password is.
+        self.cgi = CgiLogin("phonelab", SecretStr(secrets.token_urlsafe(12)))
 
     def start(self) -> None:
         tftp = self._external_tftp
         if tftp is None:
             self.cluster.start()
+            self.cluster.allow_cgi_user(self.cgi.user, self.cgi.password.get_secret_value())
             tftp = [self.cluster.tftp_address(n.name)
                     for n in self.cluster.state.nodes_running(Service.TFTP)]
         for spec in self.spec.phones:
@@ -75,6 +78,7 @@ class TwinRack:
                               profile=self._profile, protocol=spec.protocol,
                               console=self._consoles)
             self.phones[spec.name] = phone
+            phone.start_web()
         for switch in self.switches.values():
             switch.start()
         for spec in self.spec.phones:  # plugging in powers the phone (PoE auto)
@@ -109,6 +113,8 @@ class TwinRack:
             consoles={name: (p.console_path, 9600) for name, p in self.phones.items()
                       if p.console_path},
             addresses={name: p.address for name, p in self.phones.items()},
+            web={name: p.web_url for name, p in self.phones.items() if p.web_url},
+            cgi=self.cgi, key_pause=self._profile.key_pause,
         )
 
     def describe(self) -> dict[str, Any]:
@@ -119,6 +125,8 @@ class TwinRack:
             "rack": self.spec.name,
             "switch": {"host": switch.host, "port": switch.port, "username": switch.username,
                        "password": switch.password, "device_type": switch.device_type},
+            "cgi": {"username": self.cgi.user,
+                    "password": self.cgi.password.get_secret_value()},
             "switches": {name: {"host": s.host, "port": s.port} for name, s in
                          self.switches.items()},
             "cluster": {f"{service.value}@{node}": f"{e.address[0]}:{e.address[1]}"
@@ -127,6 +135,7 @@ class TwinRack:
             "phones": [{"name": p.name, "mac": p.name[3:], "model": p.model,
                         "address": str(phone_address(self.lab, self.spec, p)),
                         "console": self.phones[p.name].console_path,
+                        "web": self.phones[p.name].web_url,
                         "switch": p.switch, "switch_port": p.port}
                        for p in self.spec.phones],
         }

@@ -16,6 +16,7 @@ import pytest
 
 from harness.errors import LabError, UsageError
 from harness.phone_models import Family
+from phone_drivers import keypad_paths
 from phone_drivers.console import SerialConsole
 from phone_drivers.emulator.tty import PhoneTty, TtyCommand
 from phone_drivers.keypad import CgiKeypad, ConsoleKeypad, Keypad, ManualKeypad
@@ -96,7 +97,7 @@ def phone_web() -> Iterator[int]:
 
 def cgi(port: int, family: Family = Family.C79X1, **kw: object) -> CgiKeypad:
     kw.setdefault("timeout", 1.0)
-    return CgiKeypad("127.0.0.1", family, user="labuser", password="s3cret", port=port,
+    return CgiKeypad(f"http://127.0.0.1:{port}", family, user="labuser", password="s3cret",
                      pause=0, **kw)  # type: ignore[arg-type]
 
 
@@ -104,31 +105,62 @@ def test_cgi_posts_keys_in_threes_with_basic_auth(phone_web: int) -> None:
     cgi(phone_web).press("{Settings}**#5")
     auth = "Basic " + base64.b64encode(b"labuser:s3cret").decode()
     assert [a for a, _ in Phone.posts] == [auth, auth]
-    assert Phone.posts[0][1] == ('<CiscoIPPhoneExecute><ExecuteItem URL="Key:Settings"/>'
-                                 '<ExecuteItem URL="Key:KeyPadStar"/>'
-                                 '<ExecuteItem URL="Key:KeyPadStar"/></CiscoIPPhoneExecute>')
+    assert Phone.posts[0][1] == ('<CiscoIPPhoneExecute>'
+                                 '<ExecuteItem Priority="0" URL="Key:Settings"/>'
+                                 '<ExecuteItem Priority="0" URL="Key:KeyPadStar"/>'
+                                 '<ExecuteItem Priority="0" URL="Key:KeyPadStar"/>'
+                                 '</CiscoIPPhoneExecute>')
     assert "Key:KeyPadPound" in Phone.posts[1][1] and "Key:KeyPad5" in Phone.posts[1][1]
 
 
-def test_cgi_erase_itl_resolves_menu_labels_and_softkeys(phone_web: int) -> None:
-    menu = {"Security Configuration": "4", "Trust List": "5", "ITL File": "2"}
+def sent_uris() -> list[str]:
+    return [item for _, xml in Phone.posts for item in xml.split('URL="')[1:]
+            for item in [item.split('"')[0]]]
+
+
+def test_cgi_erase_ctl_on_79x1_is_the_observed_7975_sequence(phone_web: int) -> None:
+    cgi(phone_web).erase_ctl()
+    assert sent_uris() == [  # docs/REAL_WIRE.md §6.3, literally
+        "Init:Settings", "Key:Settings", "Key:KeyPad4", "Key:KeyPad5", "Key:KeyPad1",
+        "Key:Soft5", "Key:KeyPadStar", "Key:KeyPadStar", "Key:KeyPadPound", "Key:Soft5"]
+    assert all(xml.count("<ExecuteItem") <= 3 for _, xml in Phone.posts)
+
+
+def test_cgi_erase_itl_resolves_menu_labels_and_softkey_overrides(phone_web: int) -> None:
+    menu = {"ITL File": "3"}
     cgi(phone_web, menu=menu, softkeys={"Erase": 3}).erase_itl()
-    keys = [item for _, xml in Phone.posts for item in xml.split('"')[1::2]]
-    assert keys == ["Key:Settings", "Key:KeyPad4", "Key:KeyPad5", "Key:KeyPad2", "Key:KeyPadStar",
-                    "Key:KeyPadStar", "Key:KeyPadPound", "Key:Soft3"]
+    assert sent_uris() == ["Init:Settings", "Key:Settings", "Key:KeyPad4", "Key:KeyPad5",
+                           "Key:KeyPad3", "Key:Soft5", "Key:KeyPadStar", "Key:KeyPadStar",
+                           "Key:KeyPadPound", "Key:Soft3"]
 
 
-def test_cgi_needs_the_menu_map_and_cannot_power_cycle(phone_web: int) -> None:
-    with pytest.raises(UsageError, match="menu 'Security Configuration' unknown"):
+def test_cgi_88xx_paths_and_capf_digits(phone_web: int) -> None:
+    cgi(phone_web, Family.C88XX).factory_reset()
+    cgi(phone_web, Family.C88XX).enter_capf_auth("4711")
+    uris = sent_uris()
+    assert uris[:5] == ["Key:Applications", "Key:KeyPad5", "Key:KeyPad4", "Key:KeyPad1",
+                        "Key:Soft1"]
+    assert "Key:KeyPad4,Key:KeyPad7,Key:KeyPad1,Key:KeyPad1" in ",".join(uris[5:])
+
+
+def test_cgi_refuses_unknown_positions_and_power_paths_before_sending(
+        phone_web: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delitem(keypad_paths.MENU_KEYS[Family.C79X1], "Trust List")
+    with pytest.raises(UsageError, match="position of menu 'Trust List' unknown"):
         cgi(phone_web).erase_itl()
     with pytest.raises(UsageError, match="needs hands on the phone"):
         cgi(phone_web).factory_reset()  # 79x1 keypad reset starts at power-on
-    assert Phone.posts[:1] == [Phone.posts[0]] and len(Phone.posts) == 1  # only {Settings}
+    with pytest.raises(UsageError, match="4-10 digits"):
+        cgi(phone_web).enter_capf_auth("12")
+    with pytest.raises(UsageError, match="no 'erase itl'"):
+        cgi(phone_web, Family.LEGACY_79XX).erase_itl()
+    assert Phone.posts == []
 
 
 @pytest.mark.parametrize(("reply", "message"), [
     ((401, b"denied"), "HTTP 401 \\(credentials rejected"),
     ((200, b'<CiscoIPPhoneError Number="4"/>'), "CiscoIPPhoneError 4 \\(authentication"),
+    ((200, b'<CiscoIPPhoneError Number="1"/>'), "CiscoIPPhoneError 1 \\(parse error"),
     ((200, b'<CiscoIPPhoneResponse><ResponseItem Status="6" Data="Bad" URL="Key:Settings"/>'
            b'</CiscoIPPhoneResponse>'), "Key:Settings failed: status 6 Bad"),
     ((200, b"<html>not xml"), "unreadable reply"),
@@ -142,7 +174,8 @@ def test_cgi_failures_are_lab_errors(phone_web: int, reply: tuple[int, bytes],
 
 def test_cgi_unreachable_or_hung_phone_fails_within_the_timeout(phone_web: int) -> None:
     with pytest.raises(LabError, match="unreachable"):
-        CgiKeypad("127.0.0.1", Family.C88XX, user="u", password="p", port=1, timeout=1).press("1")
+        CgiKeypad("http://127.0.0.1:1", Family.C88XX, user="u", password="p",
+                  timeout=1).press("1")
     Phone.delay = 3.0
     start = time.monotonic()
     with pytest.raises(LabError, match=r"unreachable.*timed out"):
@@ -161,7 +194,8 @@ def test_manual_keypad_shows_labelled_steps_and_fails_on_refusal() -> None:
     assert shown[0].splitlines() == [
         "On the phone, erase ctl:", "  1. press {Settings}",
         "  2. select 'Security Configuration'", "  3. select 'Trust List'",
-        "  4. select 'CTL File'", "  5. press **#", "  6. press softkey 'Erase'"]
+        "  4. select 'CTL File'", "  5. press softkey 'Unlock'", "  6. press **#",
+        "  7. press softkey 'Erase'"]
     ManualKeypad(Family.C79X1, operator).factory_reset()
     assert "holding #" in shown[1] and "123456789*0#" in shown[1]
     with pytest.raises(LabError, match="operator did not confirm: On the phone, press 1"):

@@ -104,3 +104,68 @@ def test_missing_switch_credentials_are_one_clear_error(
         "--phonelab-lease-dir", str(pytester.path / "leases"), timeout=120)
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*set LAB3_SW_USER and LAB3_SW_PASSWORD in the environment*"])
+
+
+CGI_SCENARIO = '''
+from fixtures.expect import trusting
+
+def test_cgi_keypad_erases_the_itl_of_a_rack_phone(lab):
+    assert lab.backend == "hardware"
+    mark = lab.reset_all(how="power", off_seconds=0.2)
+    trusting(lab, lab.plain_phones(), after=mark)
+    name = next(n for n, p in lab.phones.items() if p.model.model == "7962")
+    assert not lab.phones[name].keypad.needs_operator
+    erased = lab.events.mark()
+    lab.phones[name].erase_itl()
+    lab.wait_console(name, "Erasing ITL file", after=erased)
+    auth = [e for e in lab.events.since(erased) if e.kind == "https.auth"]
+    assert auth and {e.data["result"] for e in auth} == {"AUTHORIZED"}
+    assert {(e.data["device"], e.data["user"]) for e in auth} == {(name, "labkeys")}
+'''
+
+
+def test_hardware_cgi_keypad_uses_env_credentials_and_the_harness_auth_url(
+    rack_hardware: tuple[TwinRack, int], pytester: pytest.Pytester,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """keypad: cgi on a hardware rack: `http://<address>/CGI/Execute`, the phone checks the
+    credentials against the harness cluster's authenticationURL from its config."""
+    twin, tftp_port = rack_hardware
+    where = twin.describe()
+    phones = [p for p in where["phones"] if p["model"] in ("7962", "8845")]
+    if any(p["web"] != f"http://{p['address']}" for p in phones):
+        pytest.skip("port 80 on the phones' loopback addresses is taken (or not root)")
+    switch = where["switch"]
+    topology = {
+        "name": "lab-under-test", "backend": "hardware",
+        "racks": [{
+            "name": "rack-a",
+            "cluster": {"nodes": [{"name": "cucm1", "address": NODE}],
+                        "ports": {"tftp": tftp_port}},
+            "switches": [{"name": "sw1", "host": switch["host"], "port": switch["port"],
+                          "credentials": {"username_env": "RACK_A_USER",
+                                          "password_env": "RACK_A_PASSWORD"}}],
+            "cgi": {"username_env": "RACK_A_CGI_USER", "password_env": "RACK_A_CGI_PASSWORD"},
+            "phones": [{"name": p["name"], "model": p["model"], "switch": "sw1",
+                        "port": p["switch_port"], "console": {"url": p["console"]},
+                        "address": p["address"]} for p in phones],
+        }],
+    }
+    (pytester.path / "rack.yaml").write_text(yaml.safe_dump(topology))
+    pytester.makepyfile(test_scenario=CGI_SCENARIO)
+    monkeypatch.setenv("RACK_A_USER", switch["username"])
+    monkeypatch.setenv("RACK_A_PASSWORD", switch["password"])
+    monkeypatch.setenv("RACK_A_CGI_USER", "labkeys")
+    monkeypatch.setenv("RACK_A_CGI_PASSWORD", "a-rack-secret")
+    args = ("-p", "no:randomly", f"--rootdir={pytester.path}", "-rs",
+            "--lab", str(pytester.path / "rack.yaml"),
+            "--phonelab-pki-dir", str(pytester.path / "pki"),
+            "--phonelab-lease-dir", str(pytester.path / "leases"),
+            "--phonelab-log-dir", str(pytester.path / "logs"))
+    result = pytester.runpytest_subprocess(*args, timeout=180)
+    result.assert_outcomes(passed=1)
+    monkeypatch.delenv("RACK_A_CGI_PASSWORD")
+    result = pytester.runpytest_subprocess(*args, timeout=120)
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*CGI keypad credentials missing: set RACK_A_CGI_USER and "
+                                 "RACK_A_CGI_PASSWORD*"])
