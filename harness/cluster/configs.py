@@ -107,6 +107,9 @@ def device_config(phone: PhoneRecord, where: Endpoints, version_stamp: str,
     root = ET.Element("device")
     _text(root, "fullConfig", "true")
     _text(root, "deviceProtocol", phone.protocol)
+    if phone.ssh_user and phone.ssh_password:  # CUCM "SSH Access" (docs/HARDWARE.md §2.3)
+        _text(root, "sshUserId", phone.ssh_user)
+        _text(root, "sshPassword", phone.ssh_password)
     security = 3 if phone.encrypted_config else (2 if where.secure else 1)
     if phone.protocol == "SIP":
         _sip_lines(root, phone, where)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import uuid
+from collections.abc import Mapping
 
 from harness.cluster.plane import Ports
 from harness.cluster.releases import Release
@@ -16,11 +18,15 @@ from harness.cluster.state import (
     SecurityMode,
     Service,
 )
+from harness.errors import UsageError
 from lab_topology.schema import RackSpec
 
 
-def cluster_state(rack: RackSpec) -> ClusterState:
-    """Nodes, release, mode, parameters and the phones in the database."""
+def cluster_state(rack: RackSpec,
+                  ssh_logins: Mapping[str, tuple[str, str]] | None = None) -> ClusterState:
+    """Nodes, release, mode, parameters and the phones in the database; `ssh_logins`
+    (phone → user, password) become the phones' sshUserId/sshPassword."""
+    logins = ssh_logins or {}
     spec = rack.cluster
     state = ClusterState(
         [Node(n.name, str(n.address), frozenset(Service(s) for s in n.services))
@@ -33,14 +39,35 @@ def cluster_state(rack: RackSpec) -> ClusterState:
     for index, phone in enumerate(rack.phones):
         if not phone.in_database:
             continue
+        ssh_user, ssh_password = logins.get(phone.name, (None, None))
         state.add_phone(PhoneRecord(
             phone.name, phone.model, phone.protocol, encrypted_config=phone.encrypted_config,
             capf_operation=phone.capf.operation, capf_auth=phone.capf.auth,
             capf_password=phone.capf.password, key_size=phone.capf.key_size,
-            lines=phone_lines(rack, index)))
+            lines=phone_lines(rack, index),
+            ssh_user=ssh_user, ssh_password=ssh_password))
     for load in rack.firmware:
         state.firmware[load.model] = FirmwareLoad(load.model, load.load, load.directory)
     return state
+
+
+def ssh_logins(rack: RackSpec,
+               environ: Mapping[str, str] | None = None) -> dict[str, tuple[str, str]]:
+    """SSH user and password of every phone with an ssh:// console, from the environment
+    variables its topology entry names (UsageError naming every missing one)."""
+    env = os.environ if environ is None else environ
+    logins: dict[str, tuple[str, str]] = {}
+    missing: list[str] = []
+    for phone in rack.phones:
+        if phone.console is None or not phone.console.is_ssh:
+            continue
+        names = phone.console.ssh_login.username_env, phone.console.ssh_login.password_env
+        missing += [f"{name} ({phone.name})" for name in names if not env.get(name)]
+        logins[phone.name] = env.get(names[0], ""), env.get(names[1], "")
+    if missing:
+        raise UsageError(f"rack {rack.name}: set {', '.join(missing)} in the environment "
+                         "(phone SSH credentials are never kept in the topology)")
+    return logins
 
 
 def default_dn(rack: RackSpec, index: int) -> str:

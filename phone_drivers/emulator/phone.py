@@ -25,6 +25,7 @@ from phone_drivers.emulator.boot import BootSequence
 from phone_drivers.emulator.firmware import Firmware
 from phone_drivers.emulator.firmware_types import Decision, Outcome
 from phone_drivers.emulator.phone_console import ConsoleCommands
+from phone_drivers.emulator.phone_ssh import PhoneSsh, config_login
 from phone_drivers.emulator.profiles import TimingProfile
 from phone_drivers.emulator.sip_client import SipAgent, SipRegistrationError
 from phone_drivers.emulator.tftp_client import TftpOptions
@@ -40,7 +41,7 @@ class TwinPhone(ConsoleCommands):
     def __init__(self, identity: PhoneIdentity, *, address: str,
                  tftp_servers: Sequence[tuple[str, int]], events: EventLog,
                  loop: asyncio.AbstractEventLoop, profile: TimingProfile,
-                 protocol: str = "SIP", console: bool = True,
+                 protocol: str = "SIP", console: bool = True, ssh: bool = False,
                  options: PhoneOptions | None = None) -> None:
         self.firmware = Firmware(identity, options)
         self.model_info: PhoneModel = identity.capabilities
@@ -53,6 +54,12 @@ class TwinPhone(ConsoleCommands):
         self.registered_to: tuple[str, int] | None = None
         family = self.model_info.family
         self.tty = PhoneTty(family, on_command=self._on_console) if console else None
+        self.ssh: PhoneSsh | None = None  # SSH access (88xx log), HARDWARE.md §2.3
+        if ssh and self.tty is not None:  # construct off the loop thread: this waits for it
+            self.ssh = PhoneSsh(self.name, address, loop, typed=self.tty.typed, login=lambda: (
+                config_login(self.firmware.state.last_config) if self.powered else None))
+            self.tty.on_line = self.ssh.publish
+            asyncio.run_coroutine_threadsafe(self.ssh.start(), loop).result(10)
         self._ids = itertools.count(1)
         self._task: asyncio.Task[None] | None = None
         self._sip: SipAgent | None = None
@@ -74,6 +81,10 @@ class TwinPhone(ConsoleCommands):
     @property
     def console_path(self) -> str | None:
         return self.tty.path if self.tty else None
+
+    @property
+    def ssh_port(self) -> int | None:
+        return self.ssh.port if self.ssh else None
 
     # --- thread-safe controls ---------------------------------------------
     def power_on(self) -> None:
@@ -101,6 +112,8 @@ class TwinPhone(ConsoleCommands):
         if kind != "power" and not self.powered:
             return
         self._cancel()
+        if self.ssh is not None:
+            self.ssh.drop()  # a reboot takes the network (and SSH sessions) down
         if kind == "power":
             self.powered = True
             self.record("phone.power", state="on")
@@ -113,12 +126,16 @@ class TwinPhone(ConsoleCommands):
         if not self.powered:
             return
         self._cancel()
+        if self.ssh is not None:
+            self.ssh.drop()
         self.powered = False
         self.registered_to = None
         self.record("phone.power", state="off")
 
     async def _shutdown(self) -> None:
         self._power_off()
+        if self.ssh is not None:
+            await self.ssh.close()
 
     def _cancel(self) -> None:
         if self._task is not None and not self._task.done():
