@@ -17,6 +17,7 @@ Twin rules (what a test can rely on):
 * `show strace` prints the phone's log buffer (the last `backlog` lines, kept across
   reboots like the phone's log files) and then every new line, exactly the lines and
   dialect the pty console prints (`console_lines`, same sequence numbers).
+* Ctrl-C ends the stream (back to the prompt); `exit` at the prompt ends the session.
 * Other typed lines are the pty's commands (`key …`, `erase itl`, `capf auth …`): the
   twin's stand-in for keypad menus, handled by the same `PhoneTty` dispatcher.
 * A reboot or power-off drops every session, as the phone's network goes down.
@@ -171,6 +172,17 @@ class _Shell(asyncssh.SSHServerSession[str]):
             self.chan.write(text)
 
     def data_received(self, data: str, datatype: asyncssh.DataType) -> None:
+        first, *after_interrupts = data.split("\x03")
+        self._lines(first)
+        for text in after_interrupts:  # Ctrl-C: drop the typed partial, stream → prompt
+            self.partial = ""
+            if self.state == "stream":
+                self.ssh._streams.discard(self)
+                self.state = "shell"
+                self.write("^C\r\n" + PROMPT)
+            self._lines(text)
+
+    def _lines(self, data: str) -> None:
         *lines, self.partial = (self.partial + data.replace("\r\n", "\n").replace("\r", "\n")
                                 ).split("\n")
         for line in lines:
