@@ -110,6 +110,11 @@ class SshConsole:
         return self._log.path
 
     @property
+    def gone(self) -> LabError | None:
+        """Why the console is gone for good (refused, or attempts spent), else None."""
+        return self._gone
+
+    @property
     def url(self) -> str:
         return self.target.label(self._host())
 

@@ -19,7 +19,7 @@ from harness.cluster.state import (
     Service,
 )
 from harness.errors import UsageError
-from lab_topology.schema import RackSpec
+from lab_topology.schema import PhoneSpec, RackSpec
 
 
 def cluster_state(rack: RackSpec,
@@ -55,19 +55,31 @@ def ssh_logins(rack: RackSpec,
                environ: Mapping[str, str] | None = None) -> dict[str, tuple[str, str]]:
     """SSH user and password of every phone with an ssh:// console, from the environment
     variables its topology entry names (UsageError naming every missing one)."""
-    env = os.environ if environ is None else environ
-    logins: dict[str, tuple[str, str]] = {}
-    missing: list[str] = []
-    for phone in rack.phones:
-        if phone.console is None or not phone.console.is_ssh:
-            continue
-        names = phone.console.ssh_login.username_env, phone.console.ssh_login.password_env
-        missing += [f"{name} ({phone.name})" for name in names if not env.get(name)]
-        logins[phone.name] = env.get(names[0], ""), env.get(names[1], "")
+    phones = [p for p in rack.phones if p.console is not None and p.console.is_ssh]
+    missing = [f"{name} ({p.name})" for p in phones for name in _unset(p, environ)]
     if missing:
         raise UsageError(f"rack {rack.name}: set {', '.join(missing)} in the environment "
                          "(phone SSH credentials are never kept in the topology)")
-    return logins
+    return {p.name: ssh_login(p, environ) for p in phones}
+
+
+def ssh_login(phone: PhoneSpec, environ: Mapping[str, str] | None = None) -> tuple[str, str]:
+    """One phone's SSH user and password (UsageError naming what is unset)."""
+    env = os.environ if environ is None else environ
+    if phone.console is None or not phone.console.is_ssh:
+        raise UsageError(f"{phone.name}: its console is not ssh://")
+    if missing := _unset(phone, env):
+        raise UsageError(f"{phone.name}: set {' and '.join(missing)} in the environment "
+                         "(phone SSH credentials are never kept in the topology)")
+    login = phone.console.ssh_login
+    return env[login.username_env], env[login.password_env]
+
+
+def _unset(phone: PhoneSpec, environ: Mapping[str, str] | None) -> list[str]:
+    env = os.environ if environ is None else environ
+    assert phone.console is not None
+    login = phone.console.ssh_login
+    return [name for name in (login.username_env, login.password_env) if not env.get(name)]
 
 
 def default_dn(rack: RackSpec, index: int) -> str:

@@ -143,7 +143,8 @@ class TwinRack:
             "phones": [{"name": p.name, "mac": p.name[3:], "model": p.model,
                         "address": str(phone_address(self.lab, self.spec, p)),
                         "console": self.phones[p.name].console_path,
-                        "ssh": self.phones[p.name].ssh_port,
+                        "ssh": self.phones[p.name].ssh_port,  # SSH access (88xx log)
+                        "ssh_login": self.ssh_logins.get(p.name),  # in its config, if any
                         "switch": p.switch, "switch_port": p.port}
                        for p in self.spec.phones],
         }

@@ -51,7 +51,7 @@ class Phone:
 
     def target(self, ssh_password: str = LOGIN[1], **shell: str | None) -> SshTarget:
         return SshTarget("127.0.0.1", self.ssh.port, LOGIN[0], SecretStr(ssh_password),
-                         SshShell(**shell))  # type: ignore[arg-type]
+                         SshShell.model_validate(shell))
 
 
 @pytest.fixture
@@ -114,15 +114,15 @@ def test_wrong_password_is_one_clear_lab_error_without_retries(phone: Phone,
 
 
 def test_wrong_shell_login_is_a_lab_error(phone: Phone, tmp_path: Path) -> None:
-    with console(phone, tmp_path, target=phone.target(login="debug", password="nope")) as c:
-        with pytest.raises(LabError, match="refused the shell login 'debug'"):
-            c.wait_connected(5)
+    with (console(phone, tmp_path, target=phone.target(login="debug", password="nope")) as c,
+          pytest.raises(LabError, match="refused the shell login 'debug'")):
+        c.wait_connected(5)
 
 
 def test_missing_prompt_is_a_lab_error_naming_the_setting(phone: Phone, tmp_path: Path) -> None:
-    with console(phone, tmp_path, target=phone.target(login=None), login_timeout=0.5) as c:
-        with pytest.raises(LabError, match=r"no shell prompt.*'login: '.*console\.shell"):
-            c.wait_connected(5)
+    with (console(phone, tmp_path, target=phone.target(login=None), login_timeout=0.5) as c,
+          pytest.raises(LabError, match=r"no shell prompt.*'login: '.*console\.shell")):
+        c.wait_connected(5)
 
 
 def test_dropped_stream_reconnects_and_each_line_arrives_once(phone: Phone,
@@ -171,7 +171,7 @@ def test_phone_without_ssh_access_is_retried_until_its_config_enables_it(
     phone.login = None  # no config with an SSH user yet
     with console(phone, tmp_path) as c:
         assert not c.wait_connected(0.4)
-        with pytest.raises(LabError, match="no log stream .* still retrying"):
+        with pytest.raises(LabError, match=r"no log stream .* still retrying"):
             c.expect("anything", 0.2)
         phone.login = LOGIN
         assert c.wait_connected(5)
@@ -206,7 +206,7 @@ def test_changed_host_key_is_refused(phone: Phone, tmp_path: Path) -> None:
         assert c.wait_connected(5)
         phone.loop.run(phone.ssh.close())
         phone.loop.run(phone.ssh.start())  # same port, a new key: another device answers
-        with pytest.raises(LabError, match="presented host key .* another device"):
+        with pytest.raises(LabError, match=r"presented host key .* another device"):
             c.expect("x", 5)
 
 
@@ -242,7 +242,8 @@ def test_twin_8845_is_observed_over_ssh_not_its_pty(tmp_path: Path) -> None:
         pty = twin.phones[PHONE].console_path
         assert pty is not None and _pty_opened(pty) == 1  # only the twin's own end
         assert any("TL file updated" in line for line in lines_of(events))
-        assert twin.phones[PHONE].ssh is not None and twin.phones[PHONE].ssh.sessions == 1
+        access = twin.phones[PHONE].ssh
+        assert access is not None and access.sessions == 1
         phones[PHONE].keypad.erase_itl()  # the twin's commands work over SSH too
         ssh_console.expect("Erasing ITL file", 5)
     finally:
