@@ -217,6 +217,10 @@ class SshConsole:
                 return
             except (_Retry, OSError, asyncssh.Error, TimeoutError) as exc:
                 cause = str(exc) or type(exc).__name__
+            except Exception as exc:  # a defect here must not leave callers waiting forever
+                self._give_up(LabError(f"console {self.name}: SSH console failed: {exc!r}; "
+                                       f"log: {self.log_path}"))
+                return
             self._connected.clear()
             self._proc = None
             failures = 1 if self.sessions > started else failures + 1

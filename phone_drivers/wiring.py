@@ -57,9 +57,10 @@ def hardware_wiring(rack: RackSpec) -> Wiring:
         return SshTarget(host or (str(spec.address) if spec.address else None), port, login[0],
                          SecretStr(login[1]), spec.console.ssh_shell)
 
+    switches = {s.name: connect(s) for s in rack.switches}  # their UsageError first
     logins = ssh_logins(rack)
     return Wiring(
-        switches={s.name: connect(s) for s in rack.switches},
+        switches=switches,
         consoles={p.name: (p.console.url, p.console.baud) for p in rack.phones
                   if p.console and not p.console.is_ssh},
         addresses={p.name: str(p.address) for p in rack.phones if p.address},
