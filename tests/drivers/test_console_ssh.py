@@ -22,7 +22,7 @@ from harness.events import EventLog
 from harness.phone_models import Family
 from lab_topology import load_lab
 from lab_topology.schema import SshShell
-from phone_drivers.console import ConsoleTimeout
+from phone_drivers.console import Console, ConsoleTimeout
 from phone_drivers.console_patterns import ConsoleEvent, pattern
 from phone_drivers.console_ssh import SshConsole, SshTarget, learned_address
 from phone_drivers.emulator import console_lines as lines
@@ -237,7 +237,7 @@ def test_twin_8845_is_observed_over_ssh_not_its_pty(tmp_path: Path) -> None:
         phones = build_phones(rack, wiring, log_dir=tmp_path / "logs", events=events,
                               confirm=lambda _: False)
         ssh_console = phones[PHONE].console
-        assert isinstance(ssh_console, SshConsole)
+        assert isinstance(ssh_console, SshConsole) and isinstance(ssh_console, Console)
         ssh_console.expect(r"config file SEP00000A000002\.cnf\.xml\S* authenticated", 10)
         pty = twin.phones[PHONE].console_path
         assert pty is not None and _pty_opened(pty) == 1  # only the twin's own end

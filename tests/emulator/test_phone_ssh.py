@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,10 +18,13 @@ import pytest
 
 from harness.aio import BackgroundLoop
 from harness.phone_models import Family
+from lab_topology import load_lab
 from phone_drivers.console_patterns import ConsoleEvent, pattern
 from phone_drivers.emulator import console_lines as lines
 from phone_drivers.emulator.phone_ssh import PhoneSsh, config_login
 from phone_drivers.emulator.tty import PhoneTty
+from phone_drivers.emulator.twin import TwinRack
+from tests.isolated_lab import isolated_twin_lab
 
 LOGIN = ("lab", "pw-1234")
 needs_ssh = pytest.mark.skipif(shutil.which("ssh") is None, reason="OpenSSH client missing")
@@ -142,3 +146,30 @@ def test_drop_ends_every_session(phone: Phone, tmp_path: Path) -> None:
         phone.ssh.drop()  # reboot / power off
         assert client.wait(5) == 255
     assert phone.ssh.sessions == 0
+
+
+def test_twin_phone_opens_ssh_only_with_a_config_naming_the_user(tmp_path: Path) -> None:
+    lab = load_lab(isolated_twin_lab(tmp_path, 73))
+    twin = TwinRack(lab, lab.racks[0], tmp_path / "twin", powered=False)
+    twin.start()
+    try:
+        name = "SEP00000A000002"  # the 8845, `console: ssh://` in the default topology
+        phone, access = twin.phones[name], twin.phones[name].ssh
+        assert access is not None and access.port > 0
+        assert twin.phones["SEP00000A000001"].ssh is None  # a 7962 has its serial console
+        assert access.login() is None  # powered off
+        switch = twin.switches["sw1"]
+        port = switch.find_port("Gi1/0/2")
+        assert port is not None
+        switch.configure(port, admin_poe="auto")
+        deadline = time.monotonic() + 10
+        while access.login() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert access.login() == twin.ssh_logins[name]  # from the config the cluster wrote
+        switch.configure(port, admin_poe="never")
+        deadline = time.monotonic() + 5
+        while phone.powered and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert access.login() is None  # off again: the config is kept, the network is not
+    finally:
+        twin.stop()
