@@ -5,7 +5,7 @@ in CUCM, the phone accepts the user and password of its config (`sshUserId`,
 `sshPassword`, docs/REAL_WIRE.md §4.1); a second `login:` asks for a firmware user and
 the shell's log command prints the debug log. That second stage is public only for
 the 79x2 (`debug`/`debug`, `show strace`), so every step of it is topology settings
-(`lab_topology.schema.SshShell`, HARDWARE.md Q5).
+(`lab_topology.schema.SshShell`, docs/HARDWARE.md Q5).
 
 `SshConsole` is a `Console` like `SerialConsole`, with the same plumbing underneath
 (`console_log`): every received line goes to the per-test log file and, as a

@@ -4,15 +4,16 @@ docs/HARDWARE.md §2.3: SSH Access is enabled per phone in CUCM, and the user an
 password the phone accepts are those of its config (`sshUserId`/`sshPassword`,
 docs/REAL_WIRE.md §4.1). After the SSH login a second `login:` prompt asks for a
 firmware user (79x2: `log`/`log`, `debug`/`debug`, `default`/`user`); the shell then
-takes `show strace`, the debug log. The 88xx second stage is not public (HARDWARE.md
+takes `show strace`, the debug log. The 88xx second stage is not public (docs/HARDWARE.md
 Q5): the twin offers the 79x2 form, and the driver has every step configurable.
 
 Twin rules (what a test can rely on):
 * Listening all the time on the phone's own loopback address (a free port, stable for
   the phone's life), but a phone that is off, or whose accepted config names no SSH
   user (before its first config, after a factory reset), drops every connection
-  before the SSH handshake: "SSH access disabled". A real phone refuses the TCP
-  connection instead; the driver treats both as "not reachable yet" and retries.
+  before the SSH handshake: "SSH access disabled". A real phone with SSH Access off
+  presumably refuses the TCP connection instead (unverified); the driver treats both
+  as "not reachable yet" and retries.
 * Wrong SSH credentials fail authentication (the driver's LabError path).
 * `show strace` prints the phone's log buffer (the last `backlog` lines, kept across
   reboots like the phone's log files) and then every new line, exactly the lines and

@@ -125,7 +125,7 @@ class TwinRack:
         assert spec.console is not None
         phone, (user, password) = self.phones[spec.name], self.ssh_logins[spec.name]
         return SshTarget(phone.address, phone.ssh_port or 0, user, SecretStr(password),
-                         spec.console.ssh_shell, reconnect_attempts=600, reconnect_interval=0.1)
+                         spec.console.ssh_shell, reconnect_attempts=1200, reconnect_interval=0.1)
 
     def describe(self) -> dict[str, Any]:
         """Where everything is: what `phonelab twin up --json` prints first."""
