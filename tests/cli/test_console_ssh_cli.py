@@ -107,3 +107,19 @@ def test_bad_ssh_urls_are_usage_errors(url: str, env: dict[str, str], message: s
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], lines
+
+
+def test_serve_needs_the_phone_ssh_variables_before_anything_starts(tmp_path: Path) -> None:
+    lab = tmp_path / "bench.yaml"
+    lab.write_text(yaml.safe_dump({"name": "bench", "backend": "hardware", "racks": [{
+        "name": "r1", "cluster": {"nodes": [{"name": "cucm1", "address": "127.0.0.1"}]},
+        "switches": [{"name": "sw1", "host": "10.9.0.2"}],
+        "phones": [{"name": PHONE, "model": "8845", "switch": "sw1", "port": "Gi1/0/2",
+                    "console": {"url": "ssh://"}}]}]}))
+    result = phonelab("serve", "--lab", str(lab), "--ephemeral-ports", "--pki",
+                      str(tmp_path / "pki"))
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"phonelab: rack r1: set PHONELAB_PHONE_SSH_USER ({PHONE}), PHONELAB_PHONE_SSH_PASSWORD "
+        f"({PHONE}) in the environment (phone SSH credentials are never kept in the topology)"]
+    assert not (tmp_path / "pki").exists()
