@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from ipaddress import IPv4Address
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -73,9 +74,77 @@ class SwitchSpec(Strict):
     credentials: Credentials = Credentials()
 
 
+class SshLogin(Strict):
+    """Names of the environment variables holding the phone's SSH user and password
+    (CUCM "SSH Access", written into its config as sshUserId/sshPassword)."""
+
+    username_env: str = "PHONELAB_PHONE_SSH_USER"
+    password_env: str = "PHONELAB_PHONE_SSH_PASSWORD"
+
+
+class SshShell(Strict):
+    """What follows the SSH login on the phone (docs/HARDWARE.md §2.3). Public sources
+    describe only the 79x2: a second `login:` prompt (users `log`, `debug`, `default`)
+    and `show strace`; the 88xx second stage is unknown (HARDWARE.md Q5), hence settable.
+    These are firmware defaults, not site secrets, so they may live in the file."""
+
+    login: str | None = "debug"  # None: no second `login:` prompt, straight to the prompt
+    password: str = "debug"
+    prompt: str = r"[>$#] ?$"  # regex for the shell prompt (end of the received text)
+    log_command: str = Field("show strace", min_length=1)
+
+    @field_validator("prompt")
+    @classmethod
+    def _prompt(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"not a regular expression: {exc}") from None
+        return value
+
+
 class ConsoleSpec(Strict):
-    url: str  # /dev/ttyUSB0, socket://ts1:7001, rfc2217://ts1:7002; "pty" on the twin
+    """A serial port (pyserial URL) or, for phones without one (88xx), `ssh://[HOST][:PORT]`;
+    `ssh://` without a host means the phone's own address."""
+
+    url: str  # /dev/ttyUSB0, socket://ts1:7001, rfc2217://ts1:7002, ssh://, ssh://10.0.0.7:22
     baud: int = 9600
+    credentials: SshLogin | None = None  # ssh:// only; default env names when omitted
+    shell: SshShell | None = None  # ssh:// only
+
+    @model_validator(mode="after")
+    def _kind(self) -> ConsoleSpec:
+        if self.is_ssh:
+            self.ssh_endpoint  # noqa: B018  # raises ValueError on a malformed URL
+        elif self.credentials is not None or self.shell is not None:
+            raise ValueError("credentials and shell apply only to ssh:// consoles")
+        return self
+
+    @property
+    def is_ssh(self) -> bool:
+        return self.url.lower().startswith("ssh://")
+
+    @property
+    def ssh_endpoint(self) -> tuple[str | None, int]:
+        """(host or None for "the phone's address", port) of an ssh:// console."""
+        parts = urlsplit(self.url)
+        try:
+            port = parts.port or 22
+        except ValueError:
+            raise ValueError(f"console url {self.url!r}: port must be 1-65535") from None
+        if parts.username or parts.password or parts.path not in ("", "/") or parts.query \
+                or parts.fragment:
+            raise ValueError(f"console url {self.url!r}: only ssh://[HOST][:PORT] is allowed "
+                             "(the user comes from credentials, by environment variable)")
+        return parts.hostname or None, port
+
+    @property
+    def ssh_login(self) -> SshLogin:
+        return self.credentials or SshLogin()
+
+    @property
+    def ssh_shell(self) -> SshShell:
+        return self.shell or SshShell()
 
 
 class CapfSpec(Strict):

@@ -74,6 +74,11 @@ class SerialConsole:
     def log_path(self) -> Path:
         return self._log.path
 
+    @property
+    def gone(self) -> LabError | None:
+        """Why the console is gone for good (reopen attempts spent), else None."""
+        return self._gone
+
     def open(self) -> SerialConsole:
         """Open the port (LabError if it cannot be opened) and start draining it."""
         try:

@@ -1,10 +1,11 @@
-"""Turn a topology rack into `LabPhone`s: which switch port, console URL and keypad.
+"""Turn a topology rack into `LabPhone`s: which switch port, console and keypad.
 
-Hardware racks take switch and CGI credentials from the environment variables the
-topology names and console URLs from the file; a twin rack supplies the same
-facts from the running emulation (its switch's SSH port, its phones' ptys and web
-servers, its generated CGI user). Either way the drivers built here are the very
-same classes.
+Hardware racks take switch, CGI and phone-SSH credentials from the environment
+variables the topology names and console URLs from the file; a twin rack
+supplies the same facts from the running emulation (its switch's SSH port, its
+phones' ptys, web servers and SSH ports, its generated CGI user). Either way the
+drivers built here are the very same classes: `SerialConsole` for serial URLs,
+`SshConsole` for `ssh://` (88xx), `CgiKeypad` for key presses.
 """
 
 from __future__ import annotations
@@ -16,11 +17,13 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
+from harness.cluster.from_spec import ssh_logins
 from harness.errors import LabError, UsageError
 from harness.events import EventLog
 from harness.phone_models import lookup
 from lab_topology.schema import PhoneSpec, RackSpec, SwitchSpec
 from phone_drivers.console import Console, SerialConsole
+from phone_drivers.console_ssh import SshConsole, SshTarget, learned_address
 from phone_drivers.keypad import CgiKeypad, ConsoleKeypad, Keypad, ManualKeypad
 from phone_drivers.phone import LabPhone
 from phone_drivers.poe import IosPoePort, SwitchConnection, SwitchSession
@@ -36,6 +39,12 @@ class Wiring:
     web: Mapping[str, str] = field(default_factory=dict)  # phone → HTTP base URL, if not :80
     cgi: CgiLogin | None = None  # the lab user phones' authenticationURL accepts
     key_pause: float = 0.5  # CGI keypad: wait between key pushes
+    ssh_consoles: Mapping[str, SshTarget] = field(default_factory=dict)  # phone → SSH log
+
+    def ssh_logins(self) -> dict[str, tuple[str, str]]:
+        """phone → (sshUserId, sshPassword) the cluster must write into its config."""
+        return {name: (t.username, t.password.get_secret_value())
+                for name, t in self.ssh_consoles.items()}
 
 
 @dataclass(frozen=True)
@@ -56,11 +65,23 @@ def hardware_wiring(rack: RackSpec) -> Wiring:
                                          device_type=s.device_type)
 
     needs_cgi = any(p.keypad == "cgi" for p in rack.phones)
+
+    def ssh_target(spec: PhoneSpec, login: tuple[str, str]) -> SshTarget:
+        assert spec.console is not None
+        host, port = spec.console.ssh_endpoint  # no host: the phone's (known or learned) address
+        return SshTarget(host or (str(spec.address) if spec.address else None), port, login[0],
+                         SecretStr(login[1]), spec.console.ssh_shell)
+
+    switches = {s.name: connect(s) for s in rack.switches}  # their UsageError first
+    logins = ssh_logins(rack)
     return Wiring(
-        switches={s.name: connect(s) for s in rack.switches},
-        consoles={p.name: (p.console.url, p.console.baud) for p in rack.phones if p.console},
+        switches=switches,
+        consoles={p.name: (p.console.url, p.console.baud) for p in rack.phones
+                  if p.console and not p.console.is_ssh},
         addresses={p.name: str(p.address) for p in rack.phones if p.address},
         cgi=cgi_login(rack) if needs_cgi else None,
+        ssh_consoles={p.name: ssh_target(p, logins[p.name]) for p in rack.phones
+                      if p.name in logins},
     )
 
 
@@ -77,11 +98,11 @@ def cgi_login(rack: RackSpec) -> CgiLogin:
 def _learnt_address(events: EventLog, name: str) -> Callable[[], str]:
     """A DHCP-addressed phone's web server: where its last request to the cluster came
     from (TFTP, SIP, TVS...), looked up when a key is to be pressed."""
+    locate = learned_address(events, name)
+
     def resolve() -> str:
-        for event in reversed(events.for_phone(name)):
-            peer = event.data.get("peer")
-            if isinstance(peer, str) and peer:
-                return f"http://{peer}"
+        if (address := locate()) is not None:
+            return f"http://{address}"
         raise LabError(f"{name}: address unknown (no request from it yet); the CGI keypad "
                        "needs it: set `address` in the topology or let the phone boot first")
     return resolve
@@ -113,7 +134,11 @@ def build_phones(rack: RackSpec, wiring: Wiring, *, log_dir: Path, events: Event
     phones: dict[str, LabPhone] = {}
     for spec in rack.phones:
         console: Console | None = None
-        if spec.name in wiring.consoles:
+        if spec.name in wiring.ssh_consoles:
+            console = SshConsole(wiring.ssh_consoles[spec.name], name=spec.name, events=events,
+                                 log_path=log_dir / f"{spec.name}.console.log",
+                                 locate=learned_address(events, spec.name)).open()
+        elif spec.name in wiring.consoles:
             url, baud = wiring.consoles[spec.name]
             serial_console = SerialConsole(url, name=spec.name, baudrate=baud, events=events,
                                            log_path=log_dir / f"{spec.name}.console.log")
@@ -130,7 +155,7 @@ def build_phones(rack: RackSpec, wiring: Wiring, *, log_dir: Path, events: Event
 def close_phones(phones: Mapping[str, LabPhone]) -> None:
     closed: set[int] = set()
     for phone in phones.values():
-        if isinstance(phone.console, SerialConsole):
+        if isinstance(phone.console, SerialConsole | SshConsole):
             phone.console.close()
         session = getattr(phone.power, "session", None)
         if isinstance(session, SwitchSession) and id(session) not in closed:

@@ -1,6 +1,7 @@
-"""`phonelab console`: a phone's serial console by hand, through the test driver.
+"""`phonelab console`: a phone's console by hand, through the test driver.
 
-It opens the console with `SerialConsole` — the driver tests use — so the bench
+It opens the console with `SerialConsole` (or, for an `ssh://` console, the 88xx
+log over the phone's SSH access, `SshConsole`) — the driver tests use — so the bench
 session gets the same reconnects on a flaky USB adapter and the same complete
 log file; output is mirrored to the terminal by draining the driver's `expect`
 with a match-anything pattern (its public way to read what arrived, prompts
@@ -22,11 +23,15 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import SecretStr, ValidationError
 
 from harness.cli.common import until_signalled
 from harness.cli.lab_target import resolve
+from harness.cluster.from_spec import ssh_login
 from harness.errors import LabError, UsageError
+from lab_topology.schema import ConsoleSpec, SshLogin
 from phone_drivers.console import ConsoleTimeout, SerialConsole
+from phone_drivers.console_ssh import SshConsole, SshTarget
 
 _ANYTHING = re.compile(r"[\s\S]+")
 
@@ -36,19 +41,21 @@ app = typer.Typer(
     epilog="Output is mirrored here and logged (default ./PHONE.console.log); typed lines "
            "go to the phone. Ctrl-C or end of input (after --linger s) ends with exit 0; "
            "a console that vanishes and cannot be reopened ends with exit 3. For a running "
-           "`phonelab twin up`, pass a phone's console pty: --url /dev/pts/N.")
+           "`phonelab twin up`, pass a phone's console pty: --url /dev/pts/N, or its SSH "
+           "log: --url ssh://ADDRESS:PORT with PHONELAB_PHONE_SSH_USER/_PASSWORD set.")
 
 
 class _Session:
     """Mirror output, forward input, and remember why it ended."""
 
-    def __init__(self, console: SerialConsole, linger: float) -> None:
+    def __init__(self, console: SerialConsole | SshConsole, linger: float) -> None:
         self.console, self.linger = console, linger
         self.stop, self.eof = threading.Event(), threading.Event()
         self.gone: LabError | None = None
         # how long reads may keep failing before the driver's reopen attempts are over
-        self.budget = console.reconnect_attempts * (
-            console.reconnect_interval + console.read_timeout) + 1.0
+        wait = (console.read_timeout if isinstance(console, SerialConsole)
+                else console.connect_timeout)
+        self.budget = console.reconnect_attempts * (console.reconnect_interval + wait) + 1.0
 
     def run(self) -> LabError | None:
         mirror = threading.Thread(target=self._mirror, name="console mirror", daemon=True)
@@ -76,7 +83,8 @@ class _Session:
                 continue
             except LabError as exc:  # reconnecting, or gone for good once the budget is spent
                 failing_since = failing_since or time.monotonic()
-                if time.monotonic() - failing_since > self.budget:
+                if self.console.gone is not None or \
+                        time.monotonic() - failing_since > self.budget:
                     self._fail(exc)
                 self.stop.wait(0.1)
                 continue
@@ -107,12 +115,16 @@ class _Session:
 
 
 def _coordinates(phone: str | None, lab: Path | None, rack: str | None, url: str | None,
-                 baud: int | None) -> tuple[str, int, str]:
-    """(pyserial URL, baud, name for the log) from either way of naming the console."""
+                 baud: int | None) -> tuple[str | SshTarget, int, str]:
+    """(pyserial URL or SSH target, baud, name for the log) from either way of naming
+    the console."""
     if url is not None:
         if lab is not None:
             raise UsageError("give either PHONE --lab FILE, or --url URL, not both")
-        return url, baud or 9600, phone.upper() if phone else "console"
+        name = phone.upper() if phone else "console"
+        if url.lower().startswith("ssh://"):
+            return _ssh_url(url), 0, name
+        return url, baud or 9600, name
     if lab is None or phone is None:
         raise UsageError("name the phone as PHONE --lab FILE [--rack R], or give --url URL")
     target = resolve(lab, rack, phone)
@@ -121,7 +133,38 @@ def _coordinates(phone: str | None, lab: Path | None, rack: str | None, url: str
     if target.phone.console is None:
         raise UsageError(f"{lab}: {target.phone.name} has no console in the topology; "
                          "add one, or give --url URL")
-    return target.phone.console.url, baud or target.phone.console.baud, target.phone.name
+    spec = target.phone.console
+    if spec.is_ssh:
+        host, port = spec.ssh_endpoint
+        host = host or (str(target.phone.address) if target.phone.address else None)
+        if host is None:
+            raise UsageError(f"{lab}: {target.phone.name} has an ssh:// console without a host "
+                             "and no address in the topology; give --url ssh://ADDRESS")
+        user, password = ssh_login(target.phone)
+        return SshTarget(host, port, user, SecretStr(password), spec.ssh_shell), 0, \
+            target.phone.name
+    return spec.url, baud or spec.baud, target.phone.name
+
+
+def _ssh_url(url: str) -> SshTarget:
+    """`--url ssh://HOST[:PORT]`: credentials from the default environment variables."""
+    try:
+        spec = ConsoleSpec(url=url)
+        host, port = spec.ssh_endpoint
+    except ValidationError as exc:
+        reason = str(exc.errors()[0]["msg"]).removeprefix("Value error, ")
+        raise UsageError(f"--url {url}: {reason}") from None
+    except ValueError as exc:  # ssh_endpoint on a URL the model accepted
+        raise UsageError(f"--url {url}: {exc}") from None
+    if host is None:
+        raise UsageError(f"--url {url}: give the phone's address, ssh://ADDRESS[:PORT]")
+    names = SshLogin()
+    missing = [n for n in (names.username_env, names.password_env) if not os.environ.get(n)]
+    if missing:
+        raise UsageError(f"set {' and '.join(missing)} in the environment (the phone's SSH "
+                         "user and password, as in its config)")
+    return SshTarget(host, port, os.environ[names.username_env],
+                     SecretStr(os.environ[names.password_env]), spec.ssh_shell)
 
 
 @app.callback()
@@ -135,7 +178,7 @@ def console(
     url: Annotated[str | None, typer.Option(
         "--url", show_default=False,
         help="Console instead of --lab: /dev/ttyUSB0, /dev/pts/N, socket://HOST:PORT, "
-             "rfc2217://HOST:PORT.")] = None,
+             "rfc2217://HOST:PORT, ssh://HOST[:PORT] (88xx log over SSH).")] = None,
     baud: Annotated[int | None, typer.Option(
         "--baud", min=50, show_default=False, help="Line speed (default: topology, or 9600).")
     ] = None,
@@ -144,15 +187,22 @@ def console(
     linger: Annotated[float, typer.Option(
         "--linger", min=0, help="Seconds to keep showing output after end of input.")] = 1.0,
 ) -> None:
-    """Open a phone's serial console: show what it prints, send what you type."""
+    """Open a phone's console (serial, or the 88xx log over SSH): show what it prints,
+    send what you type."""
     where, speed, name = _coordinates(phone, lab, rack, url, baud)
     log_path = log or Path(f"{name}.console.log" if name != "console" else "console.log")
+    driver: SerialConsole | SshConsole
     try:
-        driver = SerialConsole(where, name=name, log_path=log_path, baudrate=speed)
+        if isinstance(where, SshTarget):
+            driver = SshConsole(where, name=name, log_path=log_path)
+            shown = f"{where.label()} as {where.username!r}"
+        else:
+            driver = SerialConsole(where, name=name, log_path=log_path, baudrate=speed)
+            shown = f"{where} at {speed} baud"
     except OSError as exc:
         raise UsageError(f"cannot write console log {log_path}: {exc.strerror or exc}") from None
     driver.open()  # LabError (exit 3) when the port cannot be opened
-    print(f"console {name}: {where} at {speed} baud; log {log_path.resolve()}; "
+    print(f"console {name}: {shown}; log {log_path.resolve()}; "
           "Ctrl-C or end of input stops", file=sys.stderr, flush=True)
     session = _Session(driver, linger)
     with until_signalled() as stop:

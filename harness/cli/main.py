@@ -31,7 +31,7 @@ GROUPS: list[tuple[str, str, str]] = [
     ("lab", "lab_cmd", "Check lab topology files."),
     ("twin", "twin_cmd", "Run the emulated lab (the digital twin)."),
     ("power", "power_cmd", "Switch a phone's PoE on, off or cycle it (netmiko)."),
-    ("console", "console_cmd", "Open a phone's serial console: see output, type commands."),
+    ("console", "console_cmd", "Open a phone's console (serial or SSH): see output, type lines."),
     ("capture", "capture_cmd", "Capture phone traffic to a pcap with a per-phone summary."),
     ("serve", "serve_cmd", "Serve a rack's cluster (TFTP, TVS, CAPF, HTTPS, SIP) to phones."),
     ("report", "report_cmd", "Build the sign-off report from Allure results; show the latest."),

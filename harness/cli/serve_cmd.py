@@ -25,7 +25,7 @@ from rich.table import Table
 from harness.cli.common import out_console, until_signalled
 from harness.cli.lab_target import resolve
 from harness.cluster.cluster import Cluster
-from harness.cluster.from_spec import cluster_ports, cluster_state
+from harness.cluster.from_spec import cluster_ports, cluster_state, ssh_logins
 from harness.cluster.plane import Ports
 from harness.errors import LabError, UsageError
 from harness.events import Event, EventLog
@@ -125,10 +125,11 @@ def serve(
     """Serve every endpoint of the rack's cluster until Ctrl-C, with a live status table."""
     target = resolve(lab, rack)
     spec = target.rack
+    logins = ssh_logins(spec)  # phones with an ssh:// console: sshUserId/sshPassword, from env
     ports = cluster_ports(spec) if standard is None else Ports.standard() if standard else Ports()
     pki = _pki(pki_dir or Path("pki") / f"{target.lab.name}-{spec.name}", spec)
     events = EventLog()
-    cluster = Cluster(cluster_state(spec), pki, events=events, ports=ports, name=spec.name)
+    cluster = Cluster(cluster_state(spec, logins), pki, events=events, ports=ports, name=spec.name)
     status = _Status(cluster)
     live = out_console.is_terminal
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import uuid
+from collections.abc import Mapping
 
 from harness.cluster.plane import Ports
 from harness.cluster.releases import Release
@@ -16,11 +18,15 @@ from harness.cluster.state import (
     SecurityMode,
     Service,
 )
-from lab_topology.schema import RackSpec
+from harness.errors import UsageError
+from lab_topology.schema import PhoneSpec, RackSpec
 
 
-def cluster_state(rack: RackSpec) -> ClusterState:
-    """Nodes, release, mode, parameters and the phones in the database."""
+def cluster_state(rack: RackSpec,
+                  ssh_logins: Mapping[str, tuple[str, str]] | None = None) -> ClusterState:
+    """Nodes, release, mode, parameters and the phones in the database; `ssh_logins`
+    (phone → user, password) become the phones' sshUserId/sshPassword."""
+    logins = ssh_logins or {}
     spec = rack.cluster
     state = ClusterState(
         [Node(n.name, str(n.address), frozenset(Service(s) for s in n.services))
@@ -33,14 +39,47 @@ def cluster_state(rack: RackSpec) -> ClusterState:
     for index, phone in enumerate(rack.phones):
         if not phone.in_database:
             continue
+        ssh_user, ssh_password = logins.get(phone.name, (None, None))
         state.add_phone(PhoneRecord(
             phone.name, phone.model, phone.protocol, encrypted_config=phone.encrypted_config,
             capf_operation=phone.capf.operation, capf_auth=phone.capf.auth,
             capf_password=phone.capf.password, key_size=phone.capf.key_size,
-            lines=phone_lines(rack, index)))
+            lines=phone_lines(rack, index),
+            ssh_user=ssh_user, ssh_password=ssh_password))
     for load in rack.firmware:
         state.firmware[load.model] = FirmwareLoad(load.model, load.load, load.directory)
     return state
+
+
+def ssh_logins(rack: RackSpec,
+               environ: Mapping[str, str] | None = None) -> dict[str, tuple[str, str]]:
+    """SSH user and password of every phone with an ssh:// console, from the environment
+    variables its topology entry names (UsageError naming every missing one)."""
+    phones = [p for p in rack.phones if p.console is not None and p.console.is_ssh]
+    missing = [f"{name} ({p.name})" for p in phones for name in _unset(p, environ)]
+    if missing:
+        raise UsageError(f"rack {rack.name}: set {', '.join(missing)} in the environment "
+                         "(phone SSH credentials are never kept in the topology)")
+    return {p.name: ssh_login(p, environ) for p in phones}
+
+
+def ssh_login(phone: PhoneSpec, environ: Mapping[str, str] | None = None) -> tuple[str, str]:
+    """One phone's SSH user and password (UsageError naming what is unset)."""
+    env = os.environ if environ is None else environ
+    if phone.console is None or not phone.console.is_ssh:
+        raise UsageError(f"{phone.name}: its console is not ssh://")
+    if missing := _unset(phone, env):
+        raise UsageError(f"{phone.name}: set {' and '.join(missing)} in the environment "
+                         "(phone SSH credentials are never kept in the topology)")
+    login = phone.console.ssh_login
+    return env[login.username_env], env[login.password_env]
+
+
+def _unset(phone: PhoneSpec, environ: Mapping[str, str] | None) -> list[str]:
+    env = os.environ if environ is None else environ
+    assert phone.console is not None
+    login = phone.console.ssh_login
+    return [name for name in (login.username_env, login.password_env) if not env.get(name)]
 
 
 def default_dn(rack: RackSpec, index: int) -> str:

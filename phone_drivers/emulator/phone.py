@@ -28,6 +28,7 @@ from phone_drivers.emulator.firmware import Firmware
 from phone_drivers.emulator.firmware_types import Decision, Outcome
 from phone_drivers.emulator.menu import MenuModel
 from phone_drivers.emulator.phone_console import ConsoleCommands
+from phone_drivers.emulator.phone_ssh import PhoneSsh, config_login
 from phone_drivers.emulator.phone_web import PhoneWebServer
 from phone_drivers.emulator.profiles import TimingProfile
 from phone_drivers.emulator.sip_client import SipAgent, SipRegistrationError
@@ -42,7 +43,7 @@ class TwinPhone(ConsoleCommands):
     def __init__(self, identity: PhoneIdentity, *, address: str,
                  tftp_servers: Sequence[tuple[str, int]], events: EventLog,
                  loop: asyncio.AbstractEventLoop, profile: TimingProfile,
-                 protocol: str = "SIP", console: bool = True,
+                 protocol: str = "SIP", console: bool = True, ssh: bool = False,
                  options: PhoneOptions | None = None) -> None:
         self.firmware = Firmware(identity, options)
         self.model_info: PhoneModel = identity.capabilities
@@ -58,6 +59,12 @@ class TwinPhone(ConsoleCommands):
         self.tty = PhoneTty(family, on_command=self._on_console) if console else None
         self.menu = MenuModel(family)
         self.web: PhoneWebServer | None = None  # start_web(): /CGI/Execute etc.
+        self.ssh: PhoneSsh | None = None  # SSH access (88xx log), HARDWARE.md §2.3
+        if ssh and self.tty is not None:  # construct off the loop thread: this waits for it
+            self.ssh = PhoneSsh(self.name, address, loop, typed=self.tty.typed, login=lambda: (
+                config_login(self.firmware.state.last_config) if self.powered else None))
+            self.tty.on_line = self.ssh.publish
+            asyncio.run_coroutine_threadsafe(self.ssh.start(), loop).result(10)
         self._ids = itertools.count(1)
         self._task: asyncio.Task[None] | None = None
         self._sip: SipAgent | None = None
@@ -85,6 +92,10 @@ class TwinPhone(ConsoleCommands):
     def web_url(self) -> str | None:
         """`http://<address>[:port]` of the phone's web server, once started."""
         return self.web.base_url if self.web else None
+
+    @property
+    def ssh_port(self) -> int | None:
+        return self.ssh.port if self.ssh else None
 
     # --- thread-safe controls ---------------------------------------------
     def start_web(self) -> None:
@@ -119,6 +130,8 @@ class TwinPhone(ConsoleCommands):
         if kind != "power" and not self.powered:
             return
         self._cancel()
+        if self.ssh is not None:
+            self.ssh.drop()  # a reboot takes the network (and SSH sessions) down
         if kind == "power":
             self.powered = True
             self.record("phone.power", state="on")
@@ -131,6 +144,8 @@ class TwinPhone(ConsoleCommands):
         if not self.powered:
             return
         self._cancel()
+        if self.ssh is not None:
+            self.ssh.drop()
         self.powered = False
         self.registered_to = None
         self.record("phone.power", state="off")
@@ -139,6 +154,8 @@ class TwinPhone(ConsoleCommands):
         self._power_off()
         if self.web is not None:
             await self.web.stop()
+        if self.ssh is not None:
+            await self.ssh.close()
 
     def _cancel(self) -> None:
         if self._task is not None and not self._task.done():

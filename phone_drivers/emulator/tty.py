@@ -73,10 +73,12 @@ class PhoneTty:
     """One twin phone's console port. `path` is what the topology gives pyserial."""
 
     def __init__(self, family: Family, *, on_command: Callable[[TtyCommand], None] | None = None,
-                 max_pending: int = 1000, clock: Callable[[], datetime] = datetime.now) -> None:
+                 max_pending: int = 1000, clock: Callable[[], datetime] = datetime.now,
+                 on_line: Callable[[str], None] | None = None) -> None:
         if max_pending < 2:
             raise ValueError("max_pending must be at least 2 (one line may be half written)")
         self.family, self.on_command, self.clock = family, on_command, clock
+        self.on_line = on_line  # gets every printed line too (the twin's SSH log, 88xx)
         self._master, self._slave = os.openpty()
         tty.setraw(self._slave)  # no echo/line editing before pyserial configures it
         os.set_blocking(self._master, False)
@@ -102,6 +104,8 @@ class PhoneTty:
             for line in flat:
                 self._seq += 1
                 text = lines.format_line(self.family, line, when=self.clock(), seq=self._seq)
+                if self.on_line is not None:
+                    self.on_line(text)
                 if len(self._pending) >= self._max_pending:  # drop the oldest whole line
                     del self._pending[1 if self._partial else 0]
                     self.dropped += 1
@@ -163,6 +167,11 @@ class PhoneTty:
             for raw in complete:
                 if raw.strip():
                     self._dispatch(raw.decode("utf-8", "replace").strip())
+
+    def typed(self, text: str) -> None:
+        """A command line typed elsewhere (the twin's SSH shell): handled as if typed here."""
+        if text.strip():
+            self._dispatch(text.strip())
 
     def _dispatch(self, text: str) -> None:
         if text.lower() == "help":

@@ -2,8 +2,9 @@
 
 Everything is reached through the same wires as hardware (ARCHITECTURE.md
 principle 1): phones boot over real TFTP/TLS/SIP on their own loopback
-addresses, their consoles are real ptys, and their power follows the fake
-switch's PoE ports, which netmiko drives over SSH.
+addresses, their consoles are real ptys (88xx: also SSH access, the console a
+topology `ssh://` entry gets), and their power follows the fake switch's PoE
+ports, which netmiko drives over SSH.
 """
 
 from __future__ import annotations
@@ -20,8 +21,10 @@ from harness.cluster.cluster import Cluster
 from harness.cluster.from_spec import cluster_ports, cluster_state
 from harness.cluster.state import Service
 from harness.events import EventLog
+from harness.phone_models import Family, lookup
 from harness.pki import LabPKI
-from lab_topology import LabSpec, RackSpec, phone_address
+from lab_topology import LabSpec, PhoneSpec, RackSpec, phone_address
+from phone_drivers.console_ssh import SshTarget
 from phone_drivers.emulator.phone import TwinPhone
 from phone_drivers.emulator.profiles import profile as timing
 from phone_drivers.emulator.switch import FakeSwitch, make_ports
@@ -48,7 +51,11 @@ class TwinRack:
                     else LabPKI.init(pki_root, [n.name for n in rack.cluster.nodes],
                                      addresses={n.name: str(n.address)
                                                 for n in rack.cluster.nodes}))
-        self.cluster = Cluster(cluster_state(rack), self.pki, events=self.events,
+        # phones whose topology console is ssh://: the twin's own SSH user per phone, which
+        # the cluster writes into their configs (hardware: from the environment)
+        self.ssh_logins = {p.name: ("lab", secrets.token_urlsafe(12)) for p in rack.phones
+                           if p.console is not None and p.console.is_ssh}
+        self.cluster = Cluster(cluster_state(rack, self.ssh_logins), self.pki, events=self.events,
                                ports=cluster_ports(rack), loop=self.loop, name=rack.name)
         self.switches = {s.name: FakeSwitch(
             ports=make_ports(max(8, len(rack.phones))), hostname=f"{rack.name}-{s.name}",
@@ -76,7 +83,8 @@ class TwinRack:
                               address=str(phone_address(self.lab, self.spec, spec)),
                               tftp_servers=tftp, events=self.events, loop=self.loop.loop,
                               profile=self._profile, protocol=spec.protocol,
-                              console=self._consoles)
+                              console=self._consoles, ssh=spec.name in self.ssh_logins
+                              or lookup(spec.model).family is Family.C88XX)
             self.phones[spec.name] = phone
             phone.start_web()
         for switch in self.switches.values():
@@ -111,11 +119,19 @@ class TwinRack:
                                              password=SecretStr(s.password), timeout=10)
                       for name, s in self.switches.items()},
             consoles={name: (p.console_path, 9600) for name, p in self.phones.items()
-                      if p.console_path},
+                      if p.console_path and name not in self.ssh_logins},
             addresses={name: p.address for name, p in self.phones.items()},
             web={name: p.web_url for name, p in self.phones.items() if p.web_url},
             cgi=self.cgi, key_pause=self._profile.key_pause,
+            ssh_consoles={spec.name: self._ssh_target(spec) for spec in self.spec.phones
+                          if spec.name in self.ssh_logins and self.phones[spec.name].ssh_port},
         )
+
+    def _ssh_target(self, spec: PhoneSpec) -> SshTarget:
+        assert spec.console is not None
+        phone, (user, password) = self.phones[spec.name], self.ssh_logins[spec.name]
+        return SshTarget(phone.address, phone.ssh_port or 0, user, SecretStr(password),
+                         spec.console.ssh_shell, reconnect_attempts=1200, reconnect_interval=0.1)
 
     def describe(self) -> dict[str, Any]:
         """Where everything is: what `phonelab twin up --json` prints first."""
@@ -136,6 +152,8 @@ class TwinRack:
                         "address": str(phone_address(self.lab, self.spec, p)),
                         "console": self.phones[p.name].console_path,
                         "web": self.phones[p.name].web_url,
+                        "ssh": self.phones[p.name].ssh_port,  # SSH access (88xx log)
+                        "ssh_login": self.ssh_logins.get(p.name),  # in its config, if any
                         "switch": p.switch, "switch_port": p.port}
                        for p in self.spec.phones],
         }
