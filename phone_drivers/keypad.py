@@ -28,7 +28,10 @@ from phone_drivers.console import Console
 from phone_drivers.keypad_paths import INIT, Action, Step, key_names, key_uris, path
 
 __all__ = ["Action", "CgiKeypad", "ConsoleKeypad", "Keypad", "ManualKeypad", "Step"]
-_ITEMS_PER_POST = 3  # CiscoIPPhoneExecute carries at most three ExecuteItems
+# One key per CiscoIPPhoneExecute (which may carry three): a phone answers the items of
+# one request "in any order" (docs/REAL_WIRE.md §6.2), and menu keys must arrive in order,
+# each after the previous screen is drawn (§6.3: 0.5-2 s apart on a 7975).
+_KEYS_PER_POST = 1
 CGI_ERRORS = {  # CiscoIPPhoneError numbers (docs/REAL_WIRE.md §6.2)
     "1": "parse error in the CiscoIPPhoneExecute",
     "2": "response framing error",
@@ -104,8 +107,8 @@ class CgiKeypad(_Actions):
     rack, the twin phone's web server on the twin. Menu items and softkeys are found by
     the family's default positions (`keypad_paths.MENU_KEYS`/`SOFTKEYS`), which `menu`
     and `softkeys` override per model and firmware (HARDWARE.md Q6). Each action starts
-    with the family's `Init:` URI (back to a known screen) and waits `pause` between
-    pushes while the phone redraws its menu (§6.3: 0.5-2 s on a 7975).
+    with the family's `Init:` URI (back to a known screen); keys go one per request,
+    `pause` apart, while the phone redraws its menu (§6.3: 0.5-2 s on a 7975).
     """
 
     needs_operator = False
@@ -149,11 +152,11 @@ class CgiKeypad(_Actions):
         self._push(([init] if init else []) + uris)
 
     def _push(self, uris: list[str]) -> None:
-        for start in range(0, len(uris), _ITEMS_PER_POST):
+        for start in range(0, len(uris), _KEYS_PER_POST):
             items = "".join(f'<ExecuteItem Priority="0" URL={quoteattr(u)}/>'
-                            for u in uris[start:start + _ITEMS_PER_POST])
+                            for u in uris[start:start + _KEYS_PER_POST])
             self._post(f"<CiscoIPPhoneExecute>{items}</CiscoIPPhoneExecute>")
-            time.sleep(self.pause)  # the phone redraws its menu between pushes
+            time.sleep(self.pause)  # the phone redraws its menu between keys
 
     def _post(self, xml: str) -> None:
         url = self.url

@@ -11,6 +11,7 @@ import urllib.request
 import xml.etree.ElementTree as ET
 
 import pytest
+import serial
 
 from harness.errors import LabError
 from harness.phone_models import Family
@@ -150,3 +151,20 @@ def test_unpowered_phone_answers_nothing(rack: TwinRack) -> None:
                          and e.data["state"] == "off", 5)
     with pytest.raises(LabError, match="unreachable"):
         keypad(rack, P7962, Family.C79X1).press("{Settings}")
+
+
+def test_console_key_command_walks_the_same_menu(rack: TwinRack) -> None:
+    ready(rack, P7962)
+    mark = rack.events.mark()
+    console_path = rack.phones[P7962].console_path
+    assert console_path is not None
+    with serial.serial_for_url(console_path, timeout=1) as console:
+        console.write(b"key {Settings}45\r\n")  # wander off: 9 is no item of Trust List
+        console.write(b"key 9{Soft5}**#{Soft5}\r\n")
+        console.write(b"key {Settings}452{Soft5}**#{Soft5}\r\n")
+        done = rack.events.wait_for(lambda e: e.kind == "phone.keypad_action"
+                                    and e.phone == P7962, 5, after=mark)
+    assert done.data == {"action": "erase itl", "via": "console"}
+    assert [e.data["action"] for e in rack.events.since(mark)
+            if e.kind == "phone.keypad_action"] == ["erase itl"]
+    assert rack.phones[P7962].observe()["itl_digest"] is None
