@@ -47,8 +47,10 @@ _CGI = "HTTP CGI/Execute key pushes (web access on)"
 MODELS: dict[str, PhoneModel] = {
     m.model: m
     for m in [
-        PhoneModel("7940", Family.LEGACY_79XX, False, ("SCCP", "SIP"), _AUX, "manual", device_type=8),
-        PhoneModel("7960", Family.LEGACY_79XX, False, ("SCCP", "SIP"), _AUX, "manual", device_type=7),
+        PhoneModel("7940", Family.LEGACY_79XX, False, ("SCCP", "SIP"), _AUX, "manual",
+                   device_type=8),
+        PhoneModel("7960", Family.LEGACY_79XX, False, ("SCCP", "SIP"), _AUX, "manual",
+                   device_type=7),
         PhoneModel("7911", Family.C79X1, True, ("SCCP", "SIP"), "PCB pads, 3.3 V TTL", _CGI,
                    device_type=307),
         PhoneModel("7941", Family.C79X1, True, ("SCCP", "SIP"), _AUX, _CGI, device_type=115),

@@ -264,10 +264,10 @@ class Registrar(Endpoint):
         if request.keep_alive:  # backup CM keepalive: 200 OK, no binding (§1.7)
             self.events.record("sip.keepalive", source=source, phone=request.device,
                                address=peer[0], transport=transport)
-            return replies + [self._ok(message, request, "0" * 10, 0, newreg=False)]
+            return [*replies, self._ok(message, request, "0" * 10, 0, newreg=False)]
         if request.expires == 0:
             self._unregister(request, peer, transport)
-            return replies + [self._ok(message, request, cucm.decimal_tag(), 0, newreg=False)]
+            return [*replies, self._ok(message, request, cucm.decimal_tag(), 0, newreg=False)]
         admission = self.policy(request.device, request.dn)
         if admission.status == 200 and channel is not None and channel.certificate_name \
                 is not None and request.device not in channel.certificate_name:
@@ -279,10 +279,10 @@ class Registrar(Endpoint):
             self.events.record("sip.register_rejected", source=source, phone=request.device,
                                address=peer[0], transport=transport, dn=request.dn,
                                status=admission.status, reason=admission_text)
-            return replies + [cucm.refused(
+            return [*replies, cucm.refused(
                 message, release=self.release, host=self.host, status=admission.status,
                 reason=_REASONS.get(admission.status, "Forbidden"), text=admission_text)]
-        return replies + [self._bind_lines(message, request, admission, peer, transport, channel)]
+        return [*replies, self._bind_lines(message, request, admission, peer, transport, channel)]
 
     def _bind_lines(self, message: sip.SipMessage, request: _Register, admission: Admission,
                     peer: tuple[str, int], transport: str, channel: Channel | None
@@ -298,7 +298,9 @@ class Registrar(Endpoint):
                                dn=request.dn, cseq=request.cseq)
             return self._ok(message, request, known.to_tag, cucm.KEEPALIVE_INTERVAL,
                             newreg=False)
-        newreg = reg is None or request.dn == line1
+        # A new registration of the device: nothing bound yet, or its first line again with
+        # a new Call-ID (the phone rebooted); any other line joins the existing one.
+        newreg = reg is None or request.dn == next(iter(reg.lines), request.dn)
         if newreg:
             reg = Registration(request.device, transport, peer, request.call_id,
                                cucm.KEEPALIVE_INTERVAL, channel, request.contact_host)

@@ -81,7 +81,8 @@ def register_ok(request: sip.SipMessage, *, release: tuple[int, int], to_tag: st
     """`200 OK` to a REGISTER: Contact echoed byte for byte, `x-cisco-newreg` on a
     device's first registration, the remotecc answer when the phone sent optionsind."""
     contact = request.header("contact") or ""
-    headers = _dialog(request, to_tag) + [
+    headers = [
+        *_dialog(request, to_tag),
         ("Server", server_name(release)),
         ("Expires", str(expires)),
         ("Contact", contact + (";x-cisco-newreg" if newreg else "")),
@@ -98,12 +99,14 @@ def refused(request: sip.SipMessage, *, release: tuple[int, int], host: str, sta
             reason: str, text: str) -> sip.SipMessage:
     """A rejection with CUCM's `Warning: 399 <host> "<text>"` (module docstring)."""
     safe = text.replace('"', "'")
-    return sip.SipMessage(f"SIP/2.0 {status} {reason}", _dialog(request, decimal_tag()) + [
+    return sip.SipMessage(f"SIP/2.0 {status} {reason}", [
+        *_dialog(request, decimal_tag()),
         ("Server", server_name(release)), ("Warning", f'399 {host} "{safe}"')])
 
 
 def bad_request(request: sip.SipMessage, release: tuple[int, int], why: str) -> sip.SipMessage:
-    return sip.SipMessage("SIP/2.0 400 Bad Request", _dialog(request, decimal_tag()) + [
+    return sip.SipMessage("SIP/2.0 400 Bad Request", [
+        *_dialog(request, decimal_tag()),
         ("Server", server_name(release)), ("Warning", f'399 - "{why.replace(chr(34), "")}"')])
 
 

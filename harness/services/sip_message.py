@@ -113,7 +113,9 @@ def params(value: str) -> dict[str, str]:
 
 def _split_params(text: str) -> list[str]:
     """Split on `;` outside double quotes (`+sip.instance="<urn:...>"` holds none, but be safe)."""
-    parts, current, quoted = [], [], False
+    parts: list[str] = []
+    current: list[str] = []
+    quoted = False
     for char in text:
         if char == '"':
             quoted = not quoted

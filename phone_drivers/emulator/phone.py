@@ -22,11 +22,11 @@ from harness.formats.errors import FormatError
 from harness.phone_models import PhoneModel
 from phone_drivers.emulator import console_lines as lines
 from phone_drivers.emulator.boot import BootSequence
+from phone_drivers.emulator.config_facts import CallManager, ConfigFacts
 from phone_drivers.emulator.firmware import Firmware
 from phone_drivers.emulator.firmware_types import Decision, Outcome
 from phone_drivers.emulator.phone_console import ConsoleCommands
 from phone_drivers.emulator.profiles import TimingProfile
-from phone_drivers.emulator.config_facts import CallManager, ConfigFacts
 from phone_drivers.emulator.sip_client import SipAgent, SipLine, SipRegistrationError
 from phone_drivers.emulator.tftp_client import TftpOptions
 from phone_drivers.emulator.trust_state import PhoneIdentity, PhoneOptions

@@ -16,8 +16,9 @@ import asyncio
 import contextlib
 import itertools
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from harness.formats.errors import FormatError
 from harness.phone_models import PhoneModel, lookup
@@ -114,8 +115,8 @@ class SipAgent:
         self._local = (str(sockname[0]), int(sockname[1]))
         self.server = server
 
-    def _spawn(self, coro: object) -> None:
-        task = asyncio.get_running_loop().create_task(coro)  # type: ignore[arg-type]
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 

@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (literal wire examples keep one line per header, as on the wire)
 """The REGISTERs of docs/REAL_WIRE.md §1.8, copied literally; only addresses, ports and
 the transport are put in place (`{cm}`, `{cm_port}`, `{phone}`, `{port}`, `{T}`/`{t}`)
 so they can travel over loopback. Content-Length is recomputed for the pasted body."""

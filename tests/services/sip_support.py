@@ -6,13 +6,16 @@ from __future__ import annotations
 import datetime as dt
 import socket
 import ssl
+import time
 from dataclasses import dataclass
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
+from harness.events import EventLog
 from harness.pki.identity import Identity
 from harness.services import sip_message as sip
 from harness.services.registrar import Admission
@@ -112,3 +115,11 @@ def udp_socket() -> socket.socket:
     sock.settimeout(5)
     sock.bind(("127.0.0.1", 0))
     return sock
+
+
+def wait_for(events: EventLog, kind: str, timeout: float = 3.0) -> list[Any]:
+    """The events of `kind`, waiting (bounded) for the first: servers record after replying."""
+    deadline = time.monotonic() + timeout
+    while not events.of_kind(kind) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return events.of_kind(kind)

@@ -25,6 +25,7 @@ from tests.services.sip_support import (
     read_messages,
     stream_socket,
     udp_socket,
+    wait_for,
 )
 
 
@@ -281,12 +282,7 @@ def test_notify_service_control_goes_back_on_the_connection(registrar: Registrar
 
 def test_closed_connection_unregisters(registrar: Registrar, events: EventLog) -> None:
     exchange(registrar, ex.EXAMPLE_A, "tcp")
-    for _ in range(100):
-        if events.of_kind("sip.unregister"):
-            break
-        import time
-        time.sleep(0.01)
-    assert events.of_kind("sip.unregister")[0].data["reason"] == "connection closed"
+    assert wait_for(events, "sip.unregister")[0].data["reason"] == "connection closed"
     assert not registrar.notify("SEP001122334455", "reset")
 
 
@@ -325,5 +321,5 @@ def test_tls_without_a_trusted_client_certificate_is_refused(
         assert replies, "no answer without a trusted certificate"
         raise ConnectionError("answered")  # unreachable when replies is empty
     assert not mixed.registrations
-    assert "TLS handshake failed" in events.of_kind("sip.error")[0].data["reason"]
+    assert "TLS handshake failed" in wait_for(events, "sip.error")[0].data["reason"]
     assert tls_exchange(mixed, pki.lsc)[-1].status == 200
