@@ -260,5 +260,5 @@ class Cluster(ClusterAdmin):
         done: list[str] = []
         for registrar in self.plane.of(Service.SIP):
             if isinstance(registrar, Registrar) and registrar.running:
-                done += [d for d in list(registrar.registrations) if registrar.notify(d, action)]
+                done += [d for d in registrar.devices() if registrar.notify(d, action)]
         return done

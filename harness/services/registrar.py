@@ -36,6 +36,7 @@ from harness.services.tls_stream import Listener, TlsStream
 from harness.tls import TlsIdentity, server_context
 
 IDLE_TIMEOUT = 3600.0  # a stream connection with no traffic for this long is dropped
+DEFERRED_NOTIFY_S = 30.0  # how long a reset waits for a phone our restart disconnected
 HANDSHAKE_TIMEOUT = 10.0
 
 
@@ -149,6 +150,10 @@ class Registrar(Endpoint):
         self._tls_port = tls.port if tls else 0
         self._streams: set[TlsStream] = set()
         self._connections: set[asyncio.Task[Any]] = set()  # TCP connection handlers
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._stale: dict[str, Registration] = {}  # stream bindings cut by our restart
+        self._deferred: dict[str, tuple[str, float]] = {}  # device -> (action, deadline)
+        self._stopping = False
 
     @property
     def running(self) -> bool:
@@ -212,17 +217,25 @@ class Registrar(Endpoint):
                 udp.close()
             if tcp is not None:
                 tcp.close()
+            for writer in list(self._writers):
+                writer.close()  # the handler reads end-of-file and returns
             tasks = [t for t in self._connections if not t.done()]
-            for task in tasks:
-                task.cancel()
+            if listener is not None:
+                tasks += [t for t in listener.tasks if not t.done()]
             if tasks:
                 await asyncio.wait(tasks, timeout=2.0)
             if tcp is not None:
                 await tcp.wait_closed()
 
-        self.loop.run(_close(), timeout=10)
+        self._stopping = True
+        try:
+            self.loop.run(_close(), timeout=10)
+        finally:
+            self._stopping = False
         # Phones re-register within seconds after a CallManager restart (keepalives);
-        # UDP bindings stay valid across a restart, stream ones died with the connection.
+        # UDP bindings stay valid across a restart, stream ones died with the connection
+        # and wait in `_stale` for their phone to come back (see notify()).
+        self._stale.update({d: r for d, r in self.registrations.items() if r.channel})
         self.registrations = {d: r for d, r in self.registrations.items() if r.channel is None}
 
     # --- requests --------------------------------------------------------
@@ -305,6 +318,8 @@ class Registrar(Endpoint):
             reg = Registration(request.device, transport, peer, request.call_id,
                                cucm.KEEPALIVE_INTERVAL, channel, request.contact_host)
             self.registrations[request.device] = reg
+            self._stale.pop(request.device, None)
+            self._deliver_deferred(request.device)
         assert reg is not None
         tag = cucm.decimal_tag()
         dns = [request.dn]
@@ -319,6 +334,15 @@ class Registrar(Endpoint):
                            user_agent=request.user_agent, alarm=request.alarm,
                            expires=cucm.KEEPALIVE_INTERVAL, first=newreg, bulk=request.bulk)
         return self._ok(message, request, tag, cucm.KEEPALIVE_INTERVAL, newreg=newreg)
+
+    def _deliver_deferred(self, device: str) -> None:
+        """A deferred reset goes out after this REGISTER's answer (a task runs later)."""
+        action, deadline = self._deferred.pop(device, ("", 0.0))
+        loop = asyncio.get_running_loop()
+        if action and loop.time() <= deadline:
+            task = loop.create_task(self._notify(device, action))
+            self._connections.add(task)
+            task.add_done_callback(self._connections.discard)
 
     def _ok(self, message: sip.SipMessage, request: _Register, tag: str, expires: int, *,
             newreg: bool) -> sip.SipMessage:
@@ -337,6 +361,8 @@ class Registrar(Endpoint):
 
     def _connection_closed(self, channel: Channel, peer: tuple[str, int], transport: str) -> None:
         """A phone's TCP/TLS connection went away: its registration goes with it (§1.1)."""
+        if self._stopping:
+            return  # we cut it: stop() keeps the binding until the phone is back
         for device, reg in list(self.registrations.items()):
             if reg.channel is channel:
                 del self.registrations[device]
@@ -345,6 +371,11 @@ class Registrar(Endpoint):
                                    reason="connection closed")
 
     # --- reset / restart -------------------------------------------------
+    def devices(self) -> list[str]:
+        """Devices a reset reaches: registered, or cut off by our own restart and
+        expected back (their NOTIFY waits for them, see `_notify`)."""
+        return list(dict.fromkeys([*self.registrations, *self._stale]))
+
     def notify(self, device: str, action: str) -> bool:
         """Send `action` (reset or restart) to a registered phone; False if not registered."""
         if action not in ("reset", "restart"):
@@ -354,7 +385,15 @@ class Registrar(Endpoint):
     async def _notify(self, device: str, action: str) -> bool:
         reg = self.registrations.get(device)
         if reg is None:
-            return False
+            if device not in self._stale:
+                return False
+            # Our own restart cut this phone's connection and it is reconnecting (its
+            # keepalive, §1.7): deliver once it has registered again, within the bound.
+            loop = asyncio.get_running_loop()
+            self._deferred[device] = (action, loop.time() + DEFERRED_NOTIFY_S)
+            self.events.record("sip.notify_deferred", source=self.source, phone=device,
+                               action=action)
+            return True
         dn = next(iter(reg.lines), device)
         port = self._tls_port if reg.transport == "tls" else self.port
         request = cucm.service_control(
@@ -378,6 +417,7 @@ class Registrar(Endpoint):
         peer = writer.get_extra_info("peername")
         address = (str(peer[0]), int(peer[1]))
         channel = _TcpChannel(writer)
+        self._writers.add(writer)
         task = asyncio.current_task()
         if task is not None:
             self._connections.add(task)
@@ -389,6 +429,7 @@ class Registrar(Endpoint):
         try:
             await self._serve_stream(read, channel, address, "tcp")
         finally:
+            self._writers.discard(writer)
             writer.close()
 
     async def _serve_tls(self, raw: socket.socket, peer: tuple[str, int]) -> None:

@@ -143,6 +143,9 @@ class TwinPhone(ConsoleCommands):
         attempt = 0
         while True:
             attempt += 1
+            if attempt > 1 and self._sip is not None:  # each retry registers afresh
+                self._sip.close()
+                self._sip = None
             sequence = BootSequence(self)
             await sequence.trust_lists()
             outcome = await sequence.config()

@@ -323,3 +323,24 @@ def test_tls_without_a_trusted_client_certificate_is_refused(
     assert not mixed.registrations
     assert "TLS handshake failed" in wait_for(events, "sip.error")[0].data["reason"]
     assert tls_exchange(mixed, pki.lsc)[-1].status == 200
+
+
+def test_reset_after_our_restart_waits_for_the_phone_to_come_back(
+        registrar: Registrar, events: EventLog) -> None:
+    """A CallManager restart cuts TCP phones off; a reset issued before they reconnect is
+    delivered once they have registered again (within a bound), not lost."""
+    with stream_socket(registrar.address) as sock:
+        sock.sendall(_render(ex.EXAMPLE_A, registrar, sock, "tcp"))
+        read_messages(sock)
+        registrar.restart()
+        assert sock.recv(100) == b"", "the restart closed the connection"
+    assert not events.of_kind("sip.unregister"), "our own restart is not the phone leaving"
+    assert registrar.notify("SEP001122334455", "reset")
+    assert events.of_kind("sip.notify_deferred")
+    with stream_socket(registrar.address) as sock:
+        sock.sendall(_render(ex.EXAMPLE_A, registrar, sock, "tcp"))
+        replies, rest = read_messages(sock)
+        assert replies[-1].status == 200
+        [notify], _ = read_messages(sock, rest)
+    assert notify.method == "NOTIFY" and notify.body.startswith(b"action=reset")
+    assert not registrar.notify("SEP0022446688AA", "reset"), "never registered: nothing to do"
