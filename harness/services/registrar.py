@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, cast
 
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.oid import NameOID
 
 from harness.aio import BackgroundLoop
@@ -147,6 +147,7 @@ class Registrar(Endpoint):
         self._udp: asyncio.DatagramTransport | None = None
         self._tls_listener: Listener | None = None
         self._tls_context: ssl.SSLContext | None = None
+        self._tls_key: tuple[bytes, tuple[bytes, ...]] = (b"", ())
         self._tls_port = tls.port if tls else 0
         self._streams: set[TlsStream] = set()
         self._connections: set[asyncio.Task[Any]] = set()  # TCP connection handlers
@@ -180,17 +181,30 @@ class Registrar(Endpoint):
         if self.tls is None:
             raise RuntimeError("this registrar has no TLS settings")
         if self._tls_listener is None:
-            context = server_context(self.tls.identity())
-            context.verify_mode = ssl.CERT_REQUIRED  # the phone's LSC or MIC (§1.1)
-            pem = b"".join(c.public_bytes(serialization.Encoding.PEM)
-                           for c in self.tls.client_cas())
-            context.load_verify_locations(cadata=pem.decode())
-            self._tls_context = context
+            self._tls_context = self._current_context()
             listener = Listener(self._serve_tls)
             address = self.loop.run(listener.start(self.host, self._tls_port))
             self._tls_port = address[1]
             self._tls_listener = listener
         return self._tls_port
+
+    def _current_context(self) -> ssl.SSLContext:
+        """A TLS context for the current CallManager certificate and client CAs, rebuilt
+        only when they changed. New connections get a regenerated certificate at once,
+        like TVS and Tomcat here (on CUCM a CallManager restart is the documented step,
+        SECURITY_BY_DEFAULT.md §7; the harness does not make phones depend on it)."""
+        assert self.tls is not None
+        identity, cas = self.tls.identity(), list(self.tls.client_cas())
+        key = (identity.cert.fingerprint(hashes.SHA256()),
+               tuple(c.fingerprint(hashes.SHA256()) for c in cas))
+        if self._tls_context is not None and key == self._tls_key:
+            return self._tls_context
+        context = server_context(identity)
+        context.verify_mode = ssl.CERT_REQUIRED  # the phone's LSC or MIC (§1.1)
+        pem = b"".join(c.public_bytes(serialization.Encoding.PEM) for c in cas)
+        context.load_verify_locations(cadata=pem.decode())
+        self._tls_context, self._tls_key = context, key
+        return context
 
     @property
     def tls_port(self) -> int:
@@ -433,10 +447,9 @@ class Registrar(Endpoint):
             writer.close()
 
     async def _serve_tls(self, raw: socket.socket, peer: tuple[str, int]) -> None:
-        assert self._tls_context is not None
         stream: TlsStream | None = None
         try:
-            stream = TlsStream.wrap(raw, self._tls_context, server_side=True)
+            stream = TlsStream.wrap(raw, self._current_context(), server_side=True)
             self._streams.add(stream)
             try:
                 async with asyncio.timeout(HANDSHAKE_TIMEOUT):

@@ -59,7 +59,8 @@ class SipAgent:
     def __init__(self, device: str, local_host: str, on_action: ActionHandler, *,
                  model: PhoneModel | str = "7962", load: str | None = None,
                  lines: Sequence[SipLine] = (), transport: str = "tcp",
-                 identity: TlsIdentity | None = None, boot: str = "power") -> None:
+                 identity: TlsIdentity | None = None, boot: str = "power",
+                 judge: Callable[[bytes], bool] | None = None) -> None:
         self.device = device.upper()
         self.local_host = local_host
         self.on_action = on_action
@@ -68,6 +69,7 @@ class SipAgent:
         self.transport = transport.lower()
         self.identity = identity
         self.boot = boot
+        self.judge = judge  # TLS: is the CallManager's certificate trusted? (None: any)
         self._counter = itertools.count(secrets.randbelow(16) + 1)
         start = 100 + secrets.randbelow(200)
         self.lines = [forms.LineDialog(line.dn, line.contact, self.ua.call_id(
@@ -103,8 +105,11 @@ class SipAgent:
         elif self.transport == "tls":
             stream = await TlsStream.connect(server[0], server[1], client_context(self.identity),
                                              local_host=self.local_host)
+            if self.judge is not None and not self.judge(stream.peer_certificate()):
+                stream.close()
+                raise OSError("the CallManager certificate is not in the CTL/ITL")
             self._tls = stream
-            sockname = stream._sock.getsockname()
+            sockname = stream.local_address()
             self._spawn(self._read_stream(stream.read, stream))
         else:
             reader, writer = await asyncio.open_connection(

@@ -19,7 +19,7 @@ from harness.services import sip_message as sip
 from harness.services.registrar import Registrar, TlsSettings
 from phone_drivers.capture import CaptureUnavailable, PacketCapture
 from phone_drivers.capture_endpoints import Endpoint, Service
-from phone_drivers.emulator.sip_client import SipAgent, SipLine
+from phone_drivers.emulator.sip_client import SipAgent, SipLine, SipRegistrationError
 from phone_drivers.emulator.sip_forms import OPTIONS, short_version
 from tests.services.sip_support import make_pki
 
@@ -243,3 +243,18 @@ def test_tshark_decodes_the_twin_registering_over_tcp(registrar: Registrar,
     assert f"Load={LOAD_79}" in reason
     assert f'+u.sip!devicename.ccm.cisco.com="{DEVICE}"' in params
     assert malformed == ""
+
+
+def test_tls_refuses_a_callmanager_the_phone_does_not_trust(registrar: Registrar) -> None:
+    pki = registrar.pki  # type: ignore[attr-defined]
+    seen: list[bytes] = []
+
+    def judge(der: bytes) -> bool:
+        seen.append(der)
+        return False
+
+    agent = SipAgent(DEVICE, "127.0.3.7", lambda a: None, lines=LINES, transport="tls",
+                     identity=make_lsc(pki), judge=judge)  # type: ignore[arg-type]
+    with pytest.raises(SipRegistrationError, match="not in the CTL/ITL"):
+        asyncio.run(agent.register(("127.0.0.1", registrar.tls_port)))
+    assert seen and not registrar.events.of_kind("sip.register")
