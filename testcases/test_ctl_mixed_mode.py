@@ -73,3 +73,14 @@ def test_ctl_from_a_foreign_cluster_is_rejected(lab: LabRun, tmp_path: Path) -> 
     for name, outcome in found.items():
         assert outcome.ctl_verdicts() == ["rejected"], name
         assert ("query", "invalid") in outcome.tvs, f"{name} should have asked TVS first"
+
+
+def test_phones_with_the_ctl_register_over_tls(lab: LabRun) -> None:
+    """Mixed mode: deviceSecurityMode 2 sends phones to securedSipPort over TLS with their
+    LSC/MIC (docs/REAL_WIRE.md §1.1); the registration is seen on `sip-tls@<node>`."""
+    mark = go_mixed(lab)
+    trusting(lab, lab.plain_phones(), after=mark, itl="unchanged")
+    for name in lab.plain_phones():
+        event = lab.wait_event(name, "sip.register", after=mark, transport="tls")
+        assert event.source.startswith("sip-tls@"), event
+        assert event.data["load"], "the running load is reported in the cisco-alarm"

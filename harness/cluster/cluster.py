@@ -28,7 +28,7 @@ from harness.pki import CertRole, Identity, LabPKI
 from harness.services.capf_directory import DeviceRecord
 from harness.services.cgi_auth import PATH as AUTH_PATH
 from harness.services.https import HttpsServicesEndpoint
-from harness.services.registrar import Registrar
+from harness.services.registrar import Admission, Registrar
 from harness.services.tftp import TftpEndpoint
 from harness.services.truststore import TrustEntry
 
@@ -181,14 +181,21 @@ class Cluster(ClusterAdmin):
                 self.state, phone, signer, self.endpoints_for_phones(), cert,
                 self._next_stamp()))
 
-    def _registration_policy(self, device: str) -> tuple[int, str]:
-        if device in self.state.phones:
-            return 200, "OK"
+    def _registration_policy(self, device: str, dn: str) -> Admission:
+        """CUCM's check of a REGISTER: the DN must be one of the device's lines;
+        unknown devices only by auto-registration, never in mixed mode. A line-less
+        phone (or the SCCP stand-in) registers with its device name as user."""
+        phone = self.state.phones.get(device)
+        if phone is not None:
+            lines = tuple(line.dn for line in phone.lines)
+            if dn in lines or (dn == device and (not lines or phone.protocol == "SCCP")):
+                return Admission(200, "OK", lines or (dn,))
+            return Admission(403, f"{dn} is not a line of {device}", lines)
         if self.state.mode is SecurityMode.MIXED:
-            return 403, "Auto-registration not supported in mixed mode"
+            return Admission(403, "Auto-registration not supported in mixed mode")
         if not self.state.parameters[Param.AUTO_REGISTRATION]:
-            return 404, "Not Found"
-        return 200, "OK"
+            return Admission(403, "Auto-registration is disabled")
+        return Admission(200, "OK", (dn,))
 
     def _next_stamp(self) -> int:
         self._stamp = max(self._stamp + 1, int(time.time()))
@@ -270,5 +277,5 @@ class Cluster(ClusterAdmin):
         done: list[str] = []
         for registrar in self.plane.of(Service.SIP):
             if isinstance(registrar, Registrar) and registrar.running:
-                done += [d for d in list(registrar.registrations) if registrar.notify(d, action)]
+                done += [d for d in registrar.devices() if registrar.notify(d, action)]
         return done

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from cryptography import x509
+
 from harness.aio import BackgroundLoop
 from harness.cluster.fileset import AliasedFiles
-from harness.cluster.state import ClusterState, Node, Service
+from harness.cluster.state import ClusterState, Node, SecurityMode, Service
 from harness.events import EventLog
 from harness.firmware.folder import FirmwareFiles
 from harness.pki import CertRole, LabPKI
@@ -20,7 +22,7 @@ from harness.services.base import Endpoint
 from harness.services.capf import CapfEndpoint
 from harness.services.capf_directory import CapfDirectory
 from harness.services.https import HttpsServicesEndpoint
-from harness.services.registrar import Policy, Registrar
+from harness.services.registrar import Policy, Registrar, TlsSettings
 from harness.services.tftp import TftpEndpoint
 from harness.services.tftp_files import ChainSource
 from harness.services.truststore import TrustStore
@@ -77,12 +79,32 @@ class ServicePlane:
         if service is Service.HTTPS:
             return HttpsServicesEndpoint(self.pki.identity(CertRole.tomcat, node.name),
                                          self.events, host, ports.https, source=source)
-        return Registrar(self.events, self.loop, host, ports.sip, policy=policy, source=source)
+        return Registrar(self.events, self.loop, host, ports.sip, policy=policy, source=source,
+                         release=(self.state.release.major, self.state.release.minor),
+                         tls=self._sip_tls(node, ports), tls_enabled=self._mixed)
+
+    def _sip_tls(self, node: Node, ports: Ports) -> TlsSettings:
+        """`sip-tls@NODE`: the node's CallManager certificate (PKI role tftp) as server,
+        LSCs (issued by any CAPF) and MICs (mfg CA) as clients (docs/REAL_WIRE.md §1.1)."""
+        def cas() -> list[x509.Certificate]:
+            capf = [self.pki.identity(CertRole.capf, n.name).cert
+                    for n in self.state.nodes if Service.CAPF in n.services]
+            return [*capf, self.pki.identity(CertRole.mfg_ca).cert]
+        return TlsSettings(identity=lambda: self.pki.identity(CertRole.tftp, node.name),
+                           client_cas=cas, port=ports.sip_tls, source=f"sip-tls@{node.name}")
+
+    def _mixed(self) -> bool:
+        return self.state.mode is SecurityMode.MIXED
 
     def secured_sip_port(self, node: str) -> int:
-        """The node's SIP-over-TLS port as phones are told (5061 until that endpoint exists)."""
-        del node
-        return 5061
+        """The node's SIP-over-TLS port as phones are told; in mixed mode the listener
+        starts on first ask (the mode changes at run time: CTL client), else 5061."""
+        registrar = self.endpoints.get((Service.SIP, node))
+        if not isinstance(registrar, Registrar):
+            return 5061
+        if registrar.running and self._mixed():
+            return registrar.start_tls()
+        return registrar.tls_port or 5061
 
     def endpoint(self, service: Service, node: str) -> Endpoint:
         return self.endpoints[(service, node)]

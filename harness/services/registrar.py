@@ -1,65 +1,174 @@
-"""The registration endpoint: SIP REGISTER over UDP and TCP, and reset/restart NOTIFY.
+"""The registration endpoint as Unified CM runs it: SIP over UDP, TCP and TLS.
 
-Stands in for CUCM's call-control registration so tests can see "phone
-registered" and push a Reset or Restart (HARDWARE.md §5) to a registered phone.
-Reset/restart use Cisco's unsolicited NOTIFY with `Event: service-control` and
-an `action=reset|restart` body. Whether a device may register is decided by
-the owner's policy (e.g. no auto-registration in mixed mode).
+Stands in for CUCM's SIP line side so tests see "phone registered" exactly as a
+phone's REGISTER reaches CUCM (docs/REAL_WIRE.md §1): the device is named by the
+Contact's `+u.sip!devicename.ccm.cisco.com` (else the MAC of `+sip.instance`),
+the line by the DN in From/To, and the owner's policy says whether that device
+may register that DN (configured lines; auto-registration for unknown devices,
+never in mixed mode). Reset and Restart go back to the phone as Cisco's
+out-of-dialog NOTIFY `Event: service-control` over the registration's own
+connection (§2.1). In mixed mode a TLS listener (`sip-tls@NODE`, 5061) presents
+the node's CallManager certificate and requires the phone's LSC or MIC.
+Message forms live in `sip_cucm`; this module owns sockets and bindings.
 """
 
 from __future__ import annotations
 
 import asyncio
-import secrets
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import cast
+import contextlib
+import socket
+import ssl
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, cast
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.x509.oid import NameOID
 
 from harness.aio import BackgroundLoop
 from harness.events import EventLog
 from harness.formats.errors import FormatError
+from harness.services import sip_cucm as cucm
 from harness.services import sip_message as sip
 from harness.services.base import Endpoint
+from harness.services.tls_stream import Listener, TlsStream
+from harness.tls import TlsIdentity, server_context
 
-Policy = Callable[[str], tuple[int, str]]
+IDLE_TIMEOUT = 3600.0  # a stream connection with no traffic for this long is dropped
+DEFERRED_NOTIFY_S = 30.0  # how long a reset waits for a phone our restart disconnected
+HANDSHAKE_TIMEOUT = 10.0
 
 
-def accept_all(device: str) -> tuple[int, str]:
-    return 200, "OK"
+@dataclass(frozen=True)
+class Admission:
+    """The owner's answer for (device, DN): status, reason, and every DN of the device
+    in button order (line 1 first; a bulk REGISTER binds them all)."""
+
+    status: int
+    reason: str
+    lines: tuple[str, ...] = ()
+
+
+Policy = Callable[[str, str], Admission]
+
+
+def accept_all(device: str, dn: str) -> Admission:
+    return Admission(200, "OK", (dn,))
+
+
+@dataclass(frozen=True)
+class TlsSettings:
+    """SIP over TLS: the server identity and the CAs client certificates must chain to,
+    both read at start so regenerated certificates count after a restart."""
+
+    identity: Callable[[], TlsIdentity]
+    client_cas: Callable[[], Sequence[x509.Certificate]]
+    port: int = 0
+    source: str = "sip-tls"
+
+
+class Channel(Protocol):
+    """A stream connection a phone registered over (NOTIFY goes back on it)."""
+
+    certificate_name: str | None
+
+    async def send(self, data: bytes) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class _TcpChannel:
+    certificate_name: str | None = None
+
+    def __init__(self, writer: asyncio.StreamWriter) -> None:
+        self.writer = writer
+
+    async def send(self, data: bytes) -> None:
+        self.writer.write(data)
+        await self.writer.drain()
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+class _TlsChannel:
+    def __init__(self, stream: TlsStream, certificate_name: str | None) -> None:
+        self.stream, self.certificate_name = stream, certificate_name
+        self._lock = asyncio.Lock()  # TlsStream: one writer at a time
+
+    async def send(self, data: bytes) -> None:
+        async with self._lock:
+            await self.stream.write(data)
+
+    def close(self) -> None:
+        self.stream.close()
+
+
+@dataclass
+class LineBinding:
+    dn: str
+    call_id: str
+    cseq: int
+    to_tag: str
 
 
 @dataclass
 class Registration:
+    """One registered device: where it is, how, and its bound lines (line 1 first)."""
+
     device: str
     transport: str
-    contact: tuple[str, int]
-    call_id: str
+    contact: tuple[str, int]  # where datagrams go back (the REGISTER's source)
+    call_id: str  # line 1's REGISTER Call-ID (NOTIFY's RegisterCallId)
     expires: int
-    writer: asyncio.StreamWriter | None = None
+    channel: Channel | None = None
+    uri_host: tuple[str, int] = ("", 0)  # Contact host:port (NOTIFY Request-URI)
+    lines: dict[str, LineBinding] = field(default_factory=dict)
 
 
 class Registrar(Endpoint):
-    """SIP registrar on one address, UDP and TCP on the same port."""
+    """CUCM's SIP registrar on one node: UDP and TCP on one port, TLS on another."""
 
     name = "sip"
 
     def __init__(self, events: EventLog, loop: BackgroundLoop, host: str = "127.0.0.1",
-                 port: int = 0, policy: Policy = accept_all, source: str = "sip") -> None:
+                 port: int = 0, policy: Policy = accept_all, source: str = "sip", *,
+                 release: tuple[int, int] = (8, 0), tls: TlsSettings | None = None,
+                 tls_enabled: Callable[[], bool] = lambda: True) -> None:
         super().__init__(events, host, port)
         self.loop = loop
         self.policy = policy
         self.source = source
+        self.release = release
+        self.tls, self.tls_enabled = tls, tls_enabled
         self.registrations: dict[str, Registration] = {}
         self._tcp: asyncio.Server | None = None
         self._udp: asyncio.DatagramTransport | None = None
+        self._tls_listener: Listener | None = None
+        self._tls_context: ssl.SSLContext | None = None
+        self._tls_key: tuple[bytes, tuple[bytes, ...]] = (b"", ())
+        self._tls_port = tls.port if tls else 0
+        self._streams: set[TlsStream] = set()
+        self._connections: set[asyncio.Task[Any]] = set()  # TCP connection handlers
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._stale: dict[str, Registration] = {}  # stream bindings cut by our restart
+        self._deferred: dict[str, tuple[str, float]] = {}  # device -> (action, deadline)
+        self._stopping = False
 
     @property
     def running(self) -> bool:
         return self._tcp is not None
 
+    @property
+    def tls_running(self) -> bool:
+        return self._tls_listener is not None
+
     def start(self) -> None:
         if self._tcp is None:
             self.loop.run(self._start())
+        if self.tls is not None and self.tls_enabled():
+            self.start_tls()
 
     async def _start(self) -> None:
         self._tcp = await asyncio.start_server(self._serve_tcp, self.host, self.port)
@@ -67,72 +176,220 @@ class Registrar(Endpoint):
         self._udp, _ = await asyncio.get_running_loop().create_datagram_endpoint(
             lambda: _UdpProtocol(self), local_addr=(self.host, self.port))
 
+    def start_tls(self) -> int:
+        """Listen for SIP over TLS (idempotent); returns the bound port."""
+        if self.tls is None:
+            raise RuntimeError("this registrar has no TLS settings")
+        if self._tls_listener is None:
+            self._tls_context = self._current_context()
+            listener = Listener(self._serve_tls)
+            address = self.loop.run(listener.start(self.host, self._tls_port))
+            self._tls_port = address[1]
+            self._tls_listener = listener
+        return self._tls_port
+
+    def _current_context(self) -> ssl.SSLContext:
+        """A TLS context for the current CallManager certificate and client CAs, rebuilt
+        only when they changed. New connections get a regenerated certificate at once,
+        like TVS and Tomcat here (on CUCM a CallManager restart is the documented step,
+        SECURITY_BY_DEFAULT.md §7; the harness does not make phones depend on it)."""
+        assert self.tls is not None
+        identity, cas = self.tls.identity(), list(self.tls.client_cas())
+        key = (identity.cert.fingerprint(hashes.SHA256()),
+               tuple(c.fingerprint(hashes.SHA256()) for c in cas))
+        if self._tls_context is not None and key == self._tls_key:
+            return self._tls_context
+        context = server_context(identity)
+        context.verify_mode = ssl.CERT_REQUIRED  # the phone's LSC or MIC (§1.1)
+        pem = b"".join(c.public_bytes(serialization.Encoding.PEM) for c in cas)
+        context.load_verify_locations(cadata=pem.decode())
+        self._tls_context, self._tls_key = context, key
+        return context
+
+    @property
+    def tls_port(self) -> int:
+        """The SIP-over-TLS port (the configured one until first started)."""
+        return self._tls_port
+
     def stop(self) -> None:
         tcp, udp, self._tcp, self._udp = self._tcp, self._udp, None, None
-        if tcp is None:
+        listener, self._tls_listener = self._tls_listener, None
+        if tcp is None and listener is None:
             return
 
         async def _close() -> None:
-            tcp.close()
+            if listener is not None:
+                listener.close()
+                for stream in list(self._streams):
+                    stream.abort()
+                for task in listener.tasks:
+                    task.cancel()
             for reg in self.registrations.values():
-                if reg.writer is not None:
-                    reg.writer.close()
+                if reg.channel is not None:
+                    reg.channel.close()
             if udp is not None:
                 udp.close()
-            await tcp.wait_closed()
+            if tcp is not None:
+                tcp.close()
+            for writer in list(self._writers):
+                writer.close()  # the handler reads end-of-file and returns
+            tasks = [t for t in self._connections if not t.done()]
+            if listener is not None:
+                tasks += [t for t in listener.tasks if not t.done()]
+            if tasks:
+                await asyncio.wait(tasks, timeout=2.0)
+            if tcp is not None:
+                await tcp.wait_closed()
 
-        self.loop.run(_close(), timeout=10)
+        self._stopping = True
+        try:
+            self.loop.run(_close(), timeout=10)
+        finally:
+            self._stopping = False
         # Phones re-register within seconds after a CallManager restart (keepalives);
-        # UDP bindings stay valid across a restart, TCP ones died with the connection.
-        self.registrations = {d: r for d, r in self.registrations.items() if r.writer is None}
+        # UDP bindings stay valid across a restart, stream ones died with the connection
+        # and wait in `_stale` for their phone to come back (see notify()).
+        self._stale.update({d: r for d, r in self.registrations.items() if r.channel})
+        self.registrations = {d: r for d, r in self.registrations.items() if r.channel is None}
 
     # --- requests --------------------------------------------------------
     def handle(self, data: bytes, peer: tuple[str, int], transport: str,
-               writer: asyncio.StreamWriter | None = None) -> bytes | None:
-        """Process one message; returns the response bytes (None for responses)."""
+               channel: Channel | None = None) -> list[bytes]:
+        """Process one message; returns the responses to send (none for responses)."""
         try:
             message = sip.parse(data)
         except FormatError as exc:
-            self.events.record("sip.error", source=self.source, address=peer[0], reason=str(exc))
-            raise
+            self._error(peer, transport, f"unparsable message: {exc}")
+            return []
         if message.status is not None:
-            self.events.record("sip.response", source=self.source, address=peer[0],
-                               status=message.status, cseq=message.header("cseq"))
-            return None
-        if message.method == "REGISTER":
-            return self._register(message, peer, transport, writer).encode()
-        if message.method == "OPTIONS":
-            return sip.response(message, 200, "OK").encode()
-        return sip.response(message, 501, "Not Implemented").encode()
+            self.events.record("sip.response", source=self._source(transport),
+                               address=peer[0], status=message.status,
+                               cseq=message.header("cseq"))
+            return []
+        try:
+            if message.method == "REGISTER":
+                return [m.encode() for m in self._register(message, peer, transport, channel)]
+            if message.method == "OPTIONS":
+                return [sip.response(message, 200, "OK").encode()]
+            return [sip.response(message, 501, "Not Implemented").encode()]
+        except FormatError as exc:
+            self._error(peer, transport, f"{message.method}: {exc}")
+            return [cucm.bad_request(message, self.release, str(exc)).encode()]
+
+    def _source(self, transport: str) -> str:
+        return self.tls.source if transport == "tls" and self.tls else self.source
+
+    def _error(self, peer: tuple[str, int], transport: str, reason: str) -> None:
+        self.events.record("sip.error", source=self._source(transport), address=peer[0],
+                           transport=transport, reason=reason)
 
     def _register(self, message: sip.SipMessage, peer: tuple[str, int], transport: str,
-                  writer: asyncio.StreamWriter | None) -> sip.SipMessage:
-        device = message.device_name()
-        if device is None:
-            self.events.record("sip.error", source=self.source, address=peer[0],
-                               reason="REGISTER without a SEP<MAC> identity")
-            return sip.response(message, 400, "Bad Request")
-        expires_text = message.header("expires") or "3600"
-        expires = int(expires_text) if expires_text.isdigit() else 3600
-        if expires == 0:
-            self.registrations.pop(device, None)
-            self.events.record("sip.unregister", source=self.source, phone=device,
+                  channel: Channel | None) -> list[sip.SipMessage]:
+        request = _Register.read(message)
+        source = self._source(transport)
+        replies = [cucm.trying(message)] if transport != "udp" else []
+        if request.keep_alive:  # backup CM keepalive: 200 OK, no binding (§1.7)
+            self.events.record("sip.keepalive", source=source, phone=request.device,
                                address=peer[0], transport=transport)
-            return sip.response(message, 200, "OK")
-        code, reason = self.policy(device)
-        if code != 200:
-            self.events.record("sip.register_rejected", source=self.source, phone=device,
-                               address=peer[0], transport=transport, status=code, reason=reason)
-            return sip.response(message, code, reason)
-        call_id = message.header("call-id") or ""
-        self.registrations[device] = Registration(device, transport, peer, call_id, expires, writer)
-        self.events.bind_address(peer[0], device)  # rack phones get their address by DHCP
-        self.events.record("sip.register", source=self.source, phone=device, address=peer[0],
-                           transport=transport, expires=expires)
-        contact = message.header("contact") or f"<sip:{device}@{peer[0]}:{peer[1]}>"
-        return sip.response(message, 200, "OK", [("Contact", f"{contact};expires={expires}")])
+            return [*replies, self._ok(message, request, "0" * 10, 0, newreg=False)]
+        if request.expires == 0:
+            self._unregister(request, peer, transport)
+            return [*replies, self._ok(message, request, cucm.decimal_tag(), 0, newreg=False)]
+        admission = self.policy(request.device, request.dn)
+        if admission.status == 200 and channel is not None and channel.certificate_name \
+                is not None and request.device not in channel.certificate_name:
+            admission = Admission(403, "Forbidden", admission.lines)
+            admission_text = f"certificate {channel.certificate_name} is not {request.device}"
+        else:
+            admission_text = admission.reason
+        if admission.status != 200:
+            self.events.record("sip.register_rejected", source=source, phone=request.device,
+                               address=peer[0], transport=transport, dn=request.dn,
+                               status=admission.status, reason=admission_text)
+            return [*replies, cucm.refused(
+                message, release=self.release, host=self.host, status=admission.status,
+                reason=_REASONS.get(admission.status, "Forbidden"), text=admission_text)]
+        return [*replies, self._bind_lines(message, request, admission, peer, transport, channel)]
+
+    def _bind_lines(self, message: sip.SipMessage, request: _Register, admission: Admission,
+                    peer: tuple[str, int], transport: str, channel: Channel | None
+                    ) -> sip.SipMessage:
+        reg = self.registrations.get(request.device)
+        line1 = admission.lines[0] if admission.lines else request.dn
+        known = reg.lines.get(request.dn) if reg else None
+        if reg is not None and known is not None and known.call_id == request.call_id:
+            known.cseq = request.cseq  # a refresh: same Call-ID, CSeq+1 (§1.7)
+            reg.expires = cucm.KEEPALIVE_INTERVAL
+            self.events.record("sip.refresh", source=self._source(transport),
+                               phone=request.device, address=peer[0], transport=transport,
+                               dn=request.dn, cseq=request.cseq)
+            return self._ok(message, request, known.to_tag, cucm.KEEPALIVE_INTERVAL,
+                            newreg=False)
+        # A new registration of the device: nothing bound yet, or its first line again with
+        # a new Call-ID (the phone rebooted); any other line joins the existing one.
+        newreg = reg is None or request.dn == next(iter(reg.lines), request.dn)
+        if newreg:
+            reg = Registration(request.device, transport, peer, request.call_id,
+                               cucm.KEEPALIVE_INTERVAL, channel, request.contact_host)
+            self.registrations[request.device] = reg
+            self._stale.pop(request.device, None)
+            self._deliver_deferred(request.device)
+        assert reg is not None
+        tag = cucm.decimal_tag()
+        dns = [request.dn]
+        if request.bulk and request.dn == line1:
+            dns += [dn for dn in admission.lines if dn != request.dn]
+        for dn in dns:
+            reg.lines[dn] = LineBinding(dn, request.call_id, request.cseq, tag)
+        self.events.bind_address(peer[0], request.device)  # rack phones get theirs by DHCP
+        self.events.record("sip.register", source=self._source(transport), phone=request.device,
+                           address=peer[0], transport=transport, dn=request.dn,
+                           lines=list(reg.lines), load=request.load, model=request.model,
+                           user_agent=request.user_agent, alarm=request.alarm,
+                           expires=cucm.KEEPALIVE_INTERVAL, first=newreg, bulk=request.bulk)
+        return self._ok(message, request, tag, cucm.KEEPALIVE_INTERVAL, newreg=newreg)
+
+    def _deliver_deferred(self, device: str) -> None:
+        """A deferred reset goes out after this REGISTER's answer (a task runs later)."""
+        action, deadline = self._deferred.pop(device, ("", 0.0))
+        loop = asyncio.get_running_loop()
+        if action and loop.time() <= deadline:
+            task = loop.create_task(self._notify(device, action))
+            self._connections.add(task)
+            task.add_done_callback(self._connections.discard)
+
+    def _ok(self, message: sip.SipMessage, request: _Register, tag: str, expires: int, *,
+            newreg: bool) -> sip.SipMessage:
+        return cucm.register_ok(message, release=self.release, to_tag=tag, expires=expires,
+                                newreg=newreg)
+
+    def _unregister(self, request: _Register, peer: tuple[str, int], transport: str) -> None:
+        reg = self.registrations.get(request.device)
+        if reg is not None:
+            reg.lines.pop(request.dn, None)
+            if not reg.lines or request.call_id == reg.call_id:
+                del self.registrations[request.device]
+        self.events.record("sip.unregister", source=self._source(transport),
+                           phone=request.device, address=peer[0], transport=transport,
+                           dn=request.dn)
+
+    def _connection_closed(self, channel: Channel, peer: tuple[str, int], transport: str) -> None:
+        """A phone's TCP/TLS connection went away: its registration goes with it (§1.1)."""
+        if self._stopping:
+            return  # we cut it: stop() keeps the binding until the phone is back
+        for device, reg in list(self.registrations.items()):
+            if reg.channel is channel:
+                del self.registrations[device]
+                self.events.record("sip.unregister", source=self._source(transport),
+                                   phone=device, address=peer[0], transport=transport,
+                                   reason="connection closed")
 
     # --- reset / restart -------------------------------------------------
+    def devices(self) -> list[str]:
+        """Devices a reset reaches: registered, or cut off by our own restart and
+        expected back (their NOTIFY waits for them, see `_notify`)."""
+        return list(dict.fromkeys([*self.registrations, *self._stale]))
+
     def notify(self, device: str, action: str) -> bool:
         """Send `action` (reset or restart) to a registered phone; False if not registered."""
         if action not in ("reset", "restart"):
@@ -142,46 +399,186 @@ class Registrar(Endpoint):
     async def _notify(self, device: str, action: str) -> bool:
         reg = self.registrations.get(device)
         if reg is None:
+            if device not in self._stale:
+                return False
+            # Our own restart cut this phone's connection and it is reconnecting (its
+            # keepalive, §1.7): deliver once it has registered again, within the bound.
+            loop = asyncio.get_running_loop()
+            self._deferred[device] = (action, loop.time() + DEFERRED_NOTIFY_S)
+            self.events.record("sip.notify_deferred", source=self.source, phone=device,
+                               action=action)
+            return True
+        dn = next(iter(reg.lines), device)
+        port = self._tls_port if reg.transport == "tls" else self.port
+        request = cucm.service_control(
+            action=action, dn=dn, phone=reg.uri_host if reg.uri_host[0] else reg.contact,
+            host=self.host, port=port, transport=reg.transport, release=self.release,
+            register_call_id=reg.call_id)
+        try:
+            if reg.channel is not None:
+                await reg.channel.send(request.encode())
+            elif self._udp is not None:
+                self._udp.sendto(request.encode(), reg.contact)
+        except (OSError, ConnectionError) as exc:
+            self._error(reg.contact, reg.transport, f"NOTIFY not delivered: {exc}")
             return False
-        host, port = reg.contact
-        body = f"action={action}\r\nRegisterCallId={{{reg.call_id}}}\r\n".encode()
-        request = sip.SipMessage(f"NOTIFY sip:{device}@{host}:{port} SIP/2.0", [
-            ("Via", f"SIP/2.0/{reg.transport.upper()} {self.host}:{self.port};"
-                    f"branch=z9hG4bK{secrets.token_hex(6)}"),
-            ("From", f"<sip:cucm@{self.host}>;tag={secrets.token_hex(4)}"),
-            ("To", f"<sip:{device}@{host}>"),
-            ("Call-ID", f"{secrets.token_hex(8)}@{self.host}"),
-            ("CSeq", "101 NOTIFY"),
-            ("Event", "service-control"),
-            ("Subscription-State", "active"),
-            ("Content-Type", "text/plain"),
-        ], body)
-        if reg.writer is not None:
-            reg.writer.write(request.encode())
-        elif self._udp is not None:
-            self._udp.sendto(request.encode(), reg.contact)
-        self.events.record("sip.notify", source=self.source, phone=device, action=action,
-                           transport=reg.transport)
+        self.events.record("sip.notify", source=self._source(reg.transport), phone=device,
+                           action=action, transport=reg.transport, dn=dn)
         return True
 
+    # --- transports -------------------------------------------------------
     async def _serve_tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = writer.get_extra_info("peername")
+        address = (str(peer[0]), int(peer[1]))
+        channel = _TcpChannel(writer)
+        self._writers.add(writer)
+        task = asyncio.current_task()
+        if task is not None:
+            self._connections.add(task)
+            task.add_done_callback(self._connections.discard)
+
+        async def read() -> bytes:
+            return await reader.read(4096)
+
+        try:
+            await self._serve_stream(read, channel, address, "tcp")
+        finally:
+            self._writers.discard(writer)
+            writer.close()
+
+    async def _serve_tls(self, raw: socket.socket, peer: tuple[str, int]) -> None:
+        stream: TlsStream | None = None
+        try:
+            stream = TlsStream.wrap(raw, self._current_context(), server_side=True)
+            self._streams.add(stream)
+            try:
+                async with asyncio.timeout(HANDSHAKE_TIMEOUT):
+                    await stream.handshake()
+            except (ssl.SSLError, OSError, TimeoutError) as exc:
+                self._error(peer, "tls", f"TLS handshake failed: {exc or type(exc).__name__}")
+                stream.reject()
+                return
+            channel = _TlsChannel(stream, _common_name(stream.peer_certificate()))
+            await self._serve_stream(stream.read, channel, peer, "tls")
+        finally:
+            if stream is None:
+                raw.close()
+            else:
+                stream.close()
+                self._streams.discard(stream)
+
+    async def _serve_stream(self, read: Callable[[], Any], channel: Channel,
+                            peer: tuple[str, int], transport: str) -> None:
         buffer = b""
         try:
             while True:
-                chunk = await asyncio.wait_for(reader.read(4096), timeout=3600)
+                chunk = await asyncio.wait_for(read(), timeout=IDLE_TIMEOUT)
                 if not chunk:
                     return
                 buffer += chunk
                 while (frame := sip.split_frame(buffer)) is not None:
                     message, buffer = frame
-                    reply = self.handle(message, (peer[0], peer[1]), "tcp", writer)
-                    if reply is not None:
-                        writer.write(reply)
-        except (FormatError, TimeoutError, ConnectionError):
+                    for reply in self.handle(message, peer, transport, channel):
+                        await channel.send(reply)
+        except FormatError as exc:
+            self._error(peer, transport, f"framing: {exc}; connection closed")
+        except (TimeoutError, ConnectionError, OSError, ssl.SSLError):
             return
+        except Exception as exc:  # a bug must cost one connection, never the service
+            self._error(peer, transport, f"internal error: {exc!r}")
         finally:
-            writer.close()
+            self._connection_closed(channel, peer, transport)
+
+
+_REASONS = {400: "Bad Request", 403: "Forbidden", 404: "Not Found", 503: "Service Unavailable"}
+
+
+@dataclass(frozen=True)
+class _Register:
+    """The facts of one REGISTER the registrar acts on (docs/REAL_WIRE.md §1.2-§1.5)."""
+
+    device: str
+    dn: str
+    call_id: str
+    cseq: int
+    expires: int
+    keep_alive: bool
+    bulk: bool
+    contact_host: tuple[str, int]
+    model: str | None
+    load: str | None
+    alarm: str | None
+    user_agent: str | None
+
+    @classmethod
+    def read(cls, message: sip.SipMessage) -> _Register:
+        contact = message.header("contact")
+        call_id = message.header("call-id")
+        if not contact or not call_id or not message.header("from"):
+            raise FormatError("REGISTER lacks Contact, Call-ID or From", 0)
+        number, method = sip.cseq(message)
+        if method != "REGISTER":
+            raise FormatError("CSeq method is not REGISTER", 0)
+        cparams = sip.params(contact)
+        device = cparams.get(sip.DEVICENAME, "").upper() or None
+        if device is None and sip.INSTANCE in cparams:
+            device = sip.instance_device(cparams[sip.INSTANCE])
+        if device is None:
+            device = message.device_name()  # a bare sip:SEP<MAC>@ (SCCP stand-in)
+        if device is None or len(device) != 15 or not device.startswith("SEP"):
+            raise FormatError("REGISTER without a Cisco device identity "
+                              "(devicename, sip.instance or SEP<MAC>)", 0)
+        dn = sip.uri_user(message.header("to")) or sip.uri_user(message.header("from"))
+        if dn is None:
+            raise FormatError("REGISTER without a line in To/From", 0)
+        if "expires" in cparams:
+            expires = sip.number(cparams["expires"], "Contact expires")
+        elif message.header("expires") is not None:
+            expires = sip.number(message.header("expires"), "Expires")
+        else:
+            expires = 3600
+        reason = message.header("reason") or ""
+        return cls(
+            device=device, dn=dn.upper() if dn.upper() == device else dn, call_id=call_id,
+            cseq=number, expires=expires,
+            keep_alive=expires == 0 and "cisco-keep-alive" in cparams,
+            bulk=b"<bulkregisterreq>" in message.body, contact_host=_uri_host(contact),
+            model=cparams.get(sip.MODEL), load=_load(reason),
+            alarm=_alarm(reason), user_agent=message.header("user-agent"))
+
+
+def _uri_host(contact: str) -> tuple[str, int]:
+    inner = contact[contact.find("<") + 1:contact.find(">")] if "<" in contact else contact
+    hostport = inner.split(";", 1)[0].rpartition("@")[2]
+    host, _, port = hostport.partition(":")
+    return host, int(port) if port.isascii() and port.isdigit() and len(port) <= 5 else 5060
+
+
+def _load(reason: str) -> str | None:
+    """`Load=<id>` (79xx) or `ActiveLoad=<id>.loads` (78xx/88xx) of the cisco-alarm."""
+    for word in reason.replace('"', " ").split():
+        key, _, value = word.partition("=")
+        if key in ("Load", "ActiveLoad") and value:
+            return value.removesuffix(".loads")
+    return None
+
+
+def _alarm(reason: str) -> str | None:
+    for word in reason.replace('"', " ").split():
+        if word.startswith("Last="):
+            return word[5:]
+    return None
+
+
+def _common_name(der: bytes) -> str | None:
+    if not der:
+        return None
+    try:
+        cert = x509.load_der_x509_certificate(der)
+        names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    except ValueError:
+        return None
+    return str(names[0].value) if names else ""
 
 
 class _UdpProtocol(asyncio.DatagramProtocol):
@@ -194,8 +591,11 @@ class _UdpProtocol(asyncio.DatagramProtocol):
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         try:
-            reply = self.registrar.handle(data, addr, "udp")
-        except FormatError:
+            replies = self.registrar.handle(data, addr, "udp")
+        except Exception as exc:  # a bug must cost one datagram, never the service
+            self.registrar._error(addr, "udp", f"internal error: {exc!r}")
             return
-        if reply is not None and self.transport is not None:
-            self.transport.sendto(reply, addr)
+        if self.transport is not None:
+            for reply in replies:
+                with contextlib.suppress(OSError):
+                    self.transport.sendto(reply, addr)

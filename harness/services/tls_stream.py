@@ -94,6 +94,11 @@ class TlsStream:
         """The DER certificate the peer presented (empty when none)."""
         return self._sock.getpeercert(binary_form=True) or b""
 
+    def local_address(self) -> tuple[str, int]:
+        """(host, port) of our end (a SIP phone puts it in Via and Contact)."""
+        name = self._sock.getsockname()
+        return str(name[0]), int(name[1])
+
     # --- I/O --------------------------------------------------------------------
     async def write(self, data: bytes) -> None:
         """Send all of `data`; one TLS record per 16 KiB, so one call is one answer."""

@@ -193,8 +193,9 @@ class BootSequence:
     async def register(self) -> bool:
         phone = self.phone
         for manager in self.fw.state.config.call_managers:
-            server = (manager.address, manager.sip_port)
-            status = await phone.sip_register(server)
+            # The one place SIP and SCCP part ways: until the SCCP client exists, an SCCP
+            # phone stands in with a SIP REGISTER of its device name (no lines).
+            status, server = await phone.sip_register(manager, lines=phone.protocol == "SIP")
             if status == 200:
                 phone.emit(lines.registered(self.family, server[0], phone.protocol))
                 phone.record("phone.registered", server=f"{server[0]}:{server[1]}",
@@ -203,4 +204,3 @@ class BootSequence:
             phone.record("phone.register_failed", server=f"{server[0]}:{server[1]}",
                          status=status)
         return False
-

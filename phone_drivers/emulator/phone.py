@@ -24,14 +24,16 @@ from harness.phone_models import PhoneModel
 from phone_drivers.emulator import console_lines as lines
 from phone_drivers.emulator.boot import BootSequence
 from phone_drivers.emulator.boot_load import update_load
+from phone_drivers.emulator.config_facts import CallManager, ConfigFacts
 from phone_drivers.emulator.firmware import Firmware
+from phone_drivers.emulator.firmware_tvs import known
 from phone_drivers.emulator.firmware_types import Decision, Outcome
 from phone_drivers.emulator.menu import MenuModel
 from phone_drivers.emulator.phone_console import ConsoleCommands
 from phone_drivers.emulator.phone_ssh import PhoneSsh, config_login
 from phone_drivers.emulator.phone_web import PhoneWebServer
 from phone_drivers.emulator.profiles import TimingProfile
-from phone_drivers.emulator.sip_client import SipAgent, SipRegistrationError
+from phone_drivers.emulator.sip_client import SipAgent, SipLine, SipRegistrationError
 from phone_drivers.emulator.tftp_client import TftpOptions
 from phone_drivers.emulator.trust_state import PhoneIdentity, PhoneOptions
 from phone_drivers.emulator.tty import PhoneTty
@@ -68,6 +70,7 @@ class TwinPhone(ConsoleCommands):
         self._ids = itertools.count(1)
         self._task: asyncio.Task[None] | None = None
         self._sip: SipAgent | None = None
+        self.boot_kind = "power"  # what the next first REGISTER reports (cisco-alarm)
         events.bind_address(address, self.name)
 
     # --- what the switch reads (PoweredDevice) -----------------------------
@@ -166,6 +169,7 @@ class TwinPhone(ConsoleCommands):
             self._sip = None
 
     async def _run(self, kind: str) -> None:
+        self.boot_kind = kind
         self.record("phone.boot", kind=kind)
         family = self.model_info.family
         self.emit(lines.power_up(family, self.model_info.model, self.software_version))
@@ -177,6 +181,9 @@ class TwinPhone(ConsoleCommands):
         attempt = 0
         while True:
             attempt += 1
+            if attempt > 1 and self._sip is not None:  # each retry registers afresh
+                self._sip.close()
+                self._sip = None
             sequence = BootSequence(self)
             await sequence.trust_lists()
             outcome = await sequence.config()
@@ -205,15 +212,32 @@ class TwinPhone(ConsoleCommands):
         self.record("phone.boot", kind="load")
         self.emit(lines.power_up(self.model_info.family, self.model_info.model, load))
 
-    async def sip_register(self, server: tuple[str, int]) -> int:
-        if self._sip is None:
-            self._sip = SipAgent(self.name, self.address, self._on_sip_action)
+    async def sip_register(self, manager: CallManager, *,
+                           lines: bool = True) -> tuple[int, tuple[str, int]]:
+        """Register with one CallManager the way the config says (docs/REAL_WIRE.md §1.1):
+        (final status or 0 when unreachable, the server tried). `lines=False` registers
+        the device name alone (the SCCP stand-in)."""
+        state = self.firmware.state
+        transport, server = sip_route(state.config, manager,
+                                      secure_ready=state.ctl is not None
+                                      and state.client_identity is not None)
+        if self._sip is None or self._sip.transport != transport:
+            if self._sip is not None:
+                self._sip.close()
+            self._sip = SipAgent(
+                self.name, self.address, self._on_sip_action, model=self.model_info,
+                load=self.software_version, transport=transport,
+                lines=[SipLine(line.dn, line.contact) for line in state.config.lines]
+                if lines else (), identity=state.client_identity, boot=self.boot_kind,
+                judge=self.callmanager_trusted)
         try:
             status = await self._sip.register(server)
-        except SipRegistrationError:
-            return 0
+        except SipRegistrationError as exc:
+            self.record("phone.sip_error", server=f"{server[0]}:{server[1]}",
+                        transport=transport, reason=str(exc))
+            return 0, server
         self.registered_to = server if status == 200 else None
-        return status
+        return status, server
 
     async def _capf_now(self) -> None:
         """The CAPF string was typed: run the session, then the config phase again."""
@@ -226,6 +250,16 @@ class TwinPhone(ConsoleCommands):
         self._boot(action)
 
     # --- trust helpers for the boot sequence ---------------------------------
+    def callmanager_trusted(self, der: bytes) -> bool:
+        """SIP over TLS: the CallManager certificate must be a record of the CTL or ITL
+        (docs/REAL_WIRE.md §1.1; TVS is not asked for it here [I])."""
+        try:
+            cert = x509.load_der_x509_certificate(der)
+        except ValueError:
+            return False
+        state = self.firmware.state
+        return known(cert, [state.ctl, state.itl], None)
+
     def capf_server_trusted(self, der: bytes) -> bool:
         """§6.1: the CAPF certificate must be a CAPF record of the CTL or ITL."""
         try:
@@ -278,6 +312,19 @@ class TwinPhone(ConsoleCommands):
             "stranded": self.firmware.is_stranded, "capf_result": state.capf_result,
             "has_config": state.last_config is not None, "load": self.running_load,
         }
+
+
+def sip_route(config: ConfigFacts, manager: CallManager, *,
+              secure_ready: bool) -> tuple[str, tuple[str, int]]:
+    """(transport, server): TLS to securedSipPort for deviceSecurityMode 2/3 or
+    transportLayerProtocol 3, UDP for 2, else TCP (§1.1). A phone without a CTL or
+    without a certificate to present cannot do TLS and stays on TCP [I]."""
+    secure = config.security_mode in (2, 3) or config.transport == 3
+    if secure and secure_ready:
+        return "tls", (manager.address, manager.secured_sip_port)
+    if config.transport == 2:
+        return "udp", (manager.address, manager.sip_port)
+    return "tcp", (manager.address, manager.sip_port)
 
 
 def _signer_serial(trust: Any) -> str | None:

@@ -81,7 +81,7 @@ def test_mixed_mode_serves_a_sast_signed_ctl_and_no_default(make_cluster: Cluste
     assert roles.count(Role.SAST) == 2 and roles.count(Role.CCM_TFTP) == 2
     assert Role.TVS not in roles
     assert download(cluster, "XMLDefault.cnf.xml", tmp_path) is None
-    assert cluster._registration_policy("SEP0000000000FF")[0] == 403
+    assert cluster._registration_policy("SEP0000000000FF", "1000").status == 403
 
 
 def test_7x_cluster_serves_no_itl_and_unsigned_configs(make_cluster: ClusterFactory,

@@ -10,7 +10,7 @@ import pytest
 
 from harness.aio import BackgroundLoop
 from harness.events import EventLog
-from harness.services.registrar import Registrar
+from harness.services.registrar import Admission, Registrar
 from phone_drivers.emulator.sip_client import SipAgent, SipRegistrationError
 
 DEVICE = "SEP00AABBCCDD01"
@@ -48,7 +48,7 @@ def test_register_then_reset_and_restart_reach_the_phone(registrar: Registrar) -
 
 def test_refused_registration_returns_the_status() -> None:
     with BackgroundLoop() as loop:
-        server = Registrar(EventLog(), loop, policy=lambda d: (403, "Forbidden"))
+        server = Registrar(EventLog(), loop, policy=lambda d, dn: Admission(403, "Forbidden"))
         server.start()
         try:
             agent = SipAgent(DEVICE, "127.0.2.2", lambda a: None)
