@@ -333,7 +333,9 @@ class Registrar(Endpoint):
                                cucm.KEEPALIVE_INTERVAL, channel, request.contact_host)
             self.registrations[request.device] = reg
             self._stale.pop(request.device, None)
-            self._deliver_deferred(request.device)
+        # A phone our restart cut off, coming back while a reset waits for it, is about
+        # to reset: its timeline shows `sip.reconnect`, and `sip.register` after the reset.
+        resetting = newreg and self._deliver_deferred(request.device)
         assert reg is not None
         tag = cucm.decimal_tag()
         dns = [request.dn]
@@ -342,21 +344,25 @@ class Registrar(Endpoint):
         for dn in dns:
             reg.lines[dn] = LineBinding(dn, request.call_id, request.cseq, tag)
         self.events.bind_address(peer[0], request.device)  # rack phones get theirs by DHCP
-        self.events.record("sip.register", source=self._source(transport), phone=request.device,
+        kind = "sip.reconnect" if resetting else "sip.register"
+        self.events.record(kind, source=self._source(transport), phone=request.device,
                            address=peer[0], transport=transport, dn=request.dn,
                            lines=list(reg.lines), load=request.load, model=request.model,
                            user_agent=request.user_agent, alarm=request.alarm,
                            expires=cucm.KEEPALIVE_INTERVAL, first=newreg, bulk=request.bulk)
         return self._ok(message, request, tag, cucm.KEEPALIVE_INTERVAL, newreg=newreg)
 
-    def _deliver_deferred(self, device: str) -> None:
-        """A deferred reset goes out after this REGISTER's answer (a task runs later)."""
+    def _deliver_deferred(self, device: str) -> bool:
+        """A deferred reset goes out after this REGISTER's answer (a task runs later);
+        True when there was one."""
         action, deadline = self._deferred.pop(device, ("", 0.0))
         loop = asyncio.get_running_loop()
-        if action and loop.time() <= deadline:
-            task = loop.create_task(self._notify(device, action))
-            self._connections.add(task)
-            task.add_done_callback(self._connections.discard)
+        if not action or loop.time() > deadline:
+            return False
+        task = loop.create_task(self._notify(device, action))
+        self._connections.add(task)
+        task.add_done_callback(self._connections.discard)
+        return True
 
     def _ok(self, message: sip.SipMessage, request: _Register, tag: str, expires: int, *,
             newreg: bool) -> sip.SipMessage:
