@@ -32,6 +32,7 @@ from harness.formats.errors import FormatError
 from harness.services import sip_cucm as cucm
 from harness.services import sip_message as sip
 from harness.services.base import Endpoint
+from harness.services.sip_register import RegisterFacts
 from harness.services.tls_stream import Listener, TlsStream
 from harness.tls import TlsIdentity, server_context
 
@@ -285,7 +286,7 @@ class Registrar(Endpoint):
 
     def _register(self, message: sip.SipMessage, peer: tuple[str, int], transport: str,
                   channel: Channel | None) -> list[sip.SipMessage]:
-        request = _Register.read(message)
+        request = RegisterFacts.read(message)
         source = self._source(transport)
         replies = [cucm.trying(message)] if transport != "udp" else []
         if request.keep_alive:  # backup CM keepalive: 200 OK, no binding (§1.7)
@@ -311,7 +312,7 @@ class Registrar(Endpoint):
                 reason=_REASONS.get(admission.status, "Forbidden"), text=admission_text)]
         return [*replies, self._bind_lines(message, request, admission, peer, transport, channel)]
 
-    def _bind_lines(self, message: sip.SipMessage, request: _Register, admission: Admission,
+    def _bind_lines(self, message: sip.SipMessage, request: RegisterFacts, admission: Admission,
                     peer: tuple[str, int], transport: str, channel: Channel | None
                     ) -> sip.SipMessage:
         reg = self.registrations.get(request.device)
@@ -333,7 +334,9 @@ class Registrar(Endpoint):
                                cucm.KEEPALIVE_INTERVAL, channel, request.contact_host)
             self.registrations[request.device] = reg
             self._stale.pop(request.device, None)
-            self._deliver_deferred(request.device)
+        # A phone our restart cut off, coming back while a reset waits for it, is about
+        # to reset: its timeline shows `sip.reconnect`, and `sip.register` after the reset.
+        resetting = newreg and self._deliver_deferred(request.device)
         assert reg is not None
         tag = cucm.decimal_tag()
         dns = [request.dn]
@@ -342,28 +345,32 @@ class Registrar(Endpoint):
         for dn in dns:
             reg.lines[dn] = LineBinding(dn, request.call_id, request.cseq, tag)
         self.events.bind_address(peer[0], request.device)  # rack phones get theirs by DHCP
-        self.events.record("sip.register", source=self._source(transport), phone=request.device,
+        kind = "sip.reconnect" if resetting else "sip.register"
+        self.events.record(kind, source=self._source(transport), phone=request.device,
                            address=peer[0], transport=transport, dn=request.dn,
                            lines=list(reg.lines), load=request.load, model=request.model,
                            user_agent=request.user_agent, alarm=request.alarm,
                            expires=cucm.KEEPALIVE_INTERVAL, first=newreg, bulk=request.bulk)
         return self._ok(message, request, tag, cucm.KEEPALIVE_INTERVAL, newreg=newreg)
 
-    def _deliver_deferred(self, device: str) -> None:
-        """A deferred reset goes out after this REGISTER's answer (a task runs later)."""
+    def _deliver_deferred(self, device: str) -> bool:
+        """A deferred reset goes out after this REGISTER's answer (a task runs later);
+        True when there was one."""
         action, deadline = self._deferred.pop(device, ("", 0.0))
         loop = asyncio.get_running_loop()
-        if action and loop.time() <= deadline:
-            task = loop.create_task(self._notify(device, action))
-            self._connections.add(task)
-            task.add_done_callback(self._connections.discard)
+        if not action or loop.time() > deadline:
+            return False
+        task = loop.create_task(self._notify(device, action))
+        self._connections.add(task)
+        task.add_done_callback(self._connections.discard)
+        return True
 
-    def _ok(self, message: sip.SipMessage, request: _Register, tag: str, expires: int, *,
+    def _ok(self, message: sip.SipMessage, request: RegisterFacts, tag: str, expires: int, *,
             newreg: bool) -> sip.SipMessage:
         return cucm.register_ok(message, release=self.release, to_tag=tag, expires=expires,
                                 newreg=newreg)
 
-    def _unregister(self, request: _Register, peer: tuple[str, int], transport: str) -> None:
+    def _unregister(self, request: RegisterFacts, peer: tuple[str, int], transport: str) -> None:
         reg = self.registrations.get(request.device)
         if reg is not None:
             reg.lines.pop(request.dn, None)
@@ -491,83 +498,6 @@ class Registrar(Endpoint):
 
 
 _REASONS = {400: "Bad Request", 403: "Forbidden", 404: "Not Found", 503: "Service Unavailable"}
-
-
-@dataclass(frozen=True)
-class _Register:
-    """The facts of one REGISTER the registrar acts on (docs/REAL_WIRE.md §1.2-§1.5)."""
-
-    device: str
-    dn: str
-    call_id: str
-    cseq: int
-    expires: int
-    keep_alive: bool
-    bulk: bool
-    contact_host: tuple[str, int]
-    model: str | None
-    load: str | None
-    alarm: str | None
-    user_agent: str | None
-
-    @classmethod
-    def read(cls, message: sip.SipMessage) -> _Register:
-        contact = message.header("contact")
-        call_id = message.header("call-id")
-        if not contact or not call_id or not message.header("from"):
-            raise FormatError("REGISTER lacks Contact, Call-ID or From", 0)
-        number, method = sip.cseq(message)
-        if method != "REGISTER":
-            raise FormatError("CSeq method is not REGISTER", 0)
-        cparams = sip.params(contact)
-        device = cparams.get(sip.DEVICENAME, "").upper() or None
-        if device is None and sip.INSTANCE in cparams:
-            device = sip.instance_device(cparams[sip.INSTANCE])
-        if device is None:
-            device = message.device_name()  # a bare sip:SEP<MAC>@ (SCCP stand-in)
-        if device is None or len(device) != 15 or not device.startswith("SEP"):
-            raise FormatError("REGISTER without a Cisco device identity "
-                              "(devicename, sip.instance or SEP<MAC>)", 0)
-        dn = sip.uri_user(message.header("to")) or sip.uri_user(message.header("from"))
-        if dn is None:
-            raise FormatError("REGISTER without a line in To/From", 0)
-        if "expires" in cparams:
-            expires = sip.number(cparams["expires"], "Contact expires")
-        elif message.header("expires") is not None:
-            expires = sip.number(message.header("expires"), "Expires")
-        else:
-            expires = 3600
-        reason = message.header("reason") or ""
-        return cls(
-            device=device, dn=dn.upper() if dn.upper() == device else dn, call_id=call_id,
-            cseq=number, expires=expires,
-            keep_alive=expires == 0 and "cisco-keep-alive" in cparams,
-            bulk=b"<bulkregisterreq>" in message.body, contact_host=_uri_host(contact),
-            model=cparams.get(sip.MODEL), load=_load(reason),
-            alarm=_alarm(reason), user_agent=message.header("user-agent"))
-
-
-def _uri_host(contact: str) -> tuple[str, int]:
-    inner = contact[contact.find("<") + 1:contact.find(">")] if "<" in contact else contact
-    hostport = inner.split(";", 1)[0].rpartition("@")[2]
-    host, _, port = hostport.partition(":")
-    return host, int(port) if port.isascii() and port.isdigit() and len(port) <= 5 else 5060
-
-
-def _load(reason: str) -> str | None:
-    """`Load=<id>` (79xx) or `ActiveLoad=<id>.loads` (78xx/88xx) of the cisco-alarm."""
-    for word in reason.replace('"', " ").split():
-        key, _, value = word.partition("=")
-        if key in ("Load", "ActiveLoad") and value:
-            return value.removesuffix(".loads")
-    return None
-
-
-def _alarm(reason: str) -> str | None:
-    for word in reason.replace('"', " ").split():
-        if word.startswith("Last="):
-            return word[5:]
-    return None
 
 
 def _common_name(der: bytes) -> str | None:

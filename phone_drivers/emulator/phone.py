@@ -26,7 +26,6 @@ from phone_drivers.emulator.boot import BootSequence
 from phone_drivers.emulator.boot_load import update_load
 from phone_drivers.emulator.config_facts import CallManager, ConfigFacts
 from phone_drivers.emulator.firmware import Firmware
-from phone_drivers.emulator.firmware_tvs import known
 from phone_drivers.emulator.firmware_types import Decision, Outcome
 from phone_drivers.emulator.menu import MenuModel
 from phone_drivers.emulator.phone_console import ConsoleCommands
@@ -228,8 +227,7 @@ class TwinPhone(ConsoleCommands):
                 self.name, self.address, self._on_sip_action, model=self.model_info,
                 load=self.software_version, transport=transport,
                 lines=[SipLine(line.dn, line.contact) for line in state.config.lines]
-                if lines else (), identity=state.client_identity, boot=self.boot_kind,
-                judge=self.callmanager_trusted)
+                if lines else (), identity=state.client_identity, boot=self.boot_kind)
         try:
             status = await self._sip.register(server)
         except SipRegistrationError as exc:
@@ -250,16 +248,6 @@ class TwinPhone(ConsoleCommands):
         self._boot(action)
 
     # --- trust helpers for the boot sequence ---------------------------------
-    def callmanager_trusted(self, der: bytes) -> bool:
-        """SIP over TLS: the CallManager certificate must be a record of the CTL or ITL
-        (docs/REAL_WIRE.md §1.1; TVS is not asked for it here [I])."""
-        try:
-            cert = x509.load_der_x509_certificate(der)
-        except ValueError:
-            return False
-        state = self.firmware.state
-        return known(cert, [state.ctl, state.itl], None)
-
     def capf_server_trusted(self, der: bytes) -> bool:
         """§6.1: the CAPF certificate must be a CAPF record of the CTL or ITL."""
         try:

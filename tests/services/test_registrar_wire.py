@@ -343,4 +343,6 @@ def test_reset_after_our_restart_waits_for_the_phone_to_come_back(
         assert replies[-1].status == 200
         [notify], _ = read_messages(sock, rest)
     assert notify.method == "NOTIFY" and notify.body.startswith(b"action=reset")
+    assert len(events.of_kind("sip.register")) == 1, "the pre-reset comeback is no registration"
+    assert events.of_kind("sip.reconnect")
     assert not registrar.notify("SEP0022446688AA", "reset"), "never registered: nothing to do"
