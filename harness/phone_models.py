@@ -31,6 +31,7 @@ class PhoneModel:
     console: str  # how engineers reach its log
     keypad: str  # how to press keys remotely
     http_first: bool = False  # tries HTTP 6970 before TFTP
+    device_type: int = 0  # SCCP deviceType = SIP +u.sip!model (docs/REAL_WIRE.md §3.9)
 
     @property
     def platform(self) -> str:
@@ -45,19 +46,26 @@ _CGI = "HTTP CGI/Execute key pushes (web access on)"
 MODELS: dict[str, PhoneModel] = {
     m.model: m
     for m in [
-        PhoneModel("7940", Family.LEGACY_79XX, False, ("SCCP", "SIP"), _AUX, "manual"),
-        PhoneModel("7960", Family.LEGACY_79XX, False, ("SCCP", "SIP"), _AUX, "manual"),
-        PhoneModel("7911", Family.C79X1, True, ("SCCP", "SIP"), "PCB pads, 3.3 V TTL", _CGI),
-        PhoneModel("7941", Family.C79X1, True, ("SCCP", "SIP"), _AUX, _CGI),
-        PhoneModel("7942", Family.C79X1, True, ("SCCP", "SIP"), _AUX, _CGI),
-        PhoneModel("7961", Family.C79X1, True, ("SCCP", "SIP"), _AUX, _CGI),
-        PhoneModel("7962", Family.C79X1, True, ("SCCP", "SIP"), _AUX, _CGI),
-        PhoneModel("7965", Family.C79X1, True, ("SCCP", "SIP"), _AUX, _CGI),
-        PhoneModel("7975", Family.C79X1, True, ("SCCP", "SIP"), _AUX, _CGI),
-        PhoneModel("8841", Family.C88XX, True, ("SIP",), _SSH, _CGI, http_first=True),
-        PhoneModel("8845", Family.C88XX, True, ("SIP",), _SSH, _CGI, http_first=True),
-        PhoneModel("8861", Family.C88XX, True, ("SIP",), _SSH, _CGI, http_first=True),
-        PhoneModel("8945", Family.C88XX, True, ("SCCP", "SIP"), _SSH, _CGI, http_first=True),
+        PhoneModel("7940", Family.LEGACY_79XX, False, ("SCCP", "SIP"), _AUX, "manual",
+                   device_type=8),
+        PhoneModel("7960", Family.LEGACY_79XX, False, ("SCCP", "SIP"), _AUX, "manual",
+                   device_type=7),
+        PhoneModel("7911", Family.C79X1, True, ("SCCP", "SIP"), "PCB pads, 3.3 V TTL", _CGI,
+                   device_type=307),
+        PhoneModel("7941", Family.C79X1, True, ("SCCP", "SIP"), _AUX, _CGI, device_type=115),
+        PhoneModel("7942", Family.C79X1, True, ("SCCP", "SIP"), _AUX, _CGI, device_type=434),
+        PhoneModel("7961", Family.C79X1, True, ("SCCP", "SIP"), _AUX, _CGI, device_type=30018),
+        PhoneModel("7962", Family.C79X1, True, ("SCCP", "SIP"), _AUX, _CGI, device_type=404),
+        PhoneModel("7965", Family.C79X1, True, ("SCCP", "SIP"), _AUX, _CGI, device_type=436),
+        PhoneModel("7975", Family.C79X1, True, ("SCCP", "SIP"), _AUX, _CGI, device_type=437),
+        PhoneModel("8841", Family.C88XX, True, ("SIP",), _SSH, _CGI,
+                   http_first=True, device_type=683),
+        PhoneModel("8845", Family.C88XX, True, ("SIP",), _SSH, _CGI,
+                   http_first=True, device_type=36224),
+        PhoneModel("8861", Family.C88XX, True, ("SIP",), _SSH, _CGI,
+                   http_first=True, device_type=685),
+        PhoneModel("8945", Family.C88XX, True, ("SCCP", "SIP"), _SSH, _CGI,
+                   http_first=True, device_type=585),
     ]
 }
 

@@ -27,6 +27,7 @@ from harness.events import EventLog
 from harness.pki import CertRole, Identity, LabPKI
 from harness.services.capf_directory import DeviceRecord
 from harness.services.registrar import Registrar
+from harness.services.sccp import SccpEndpoint
 from harness.services.truststore import TrustEntry
 
 PowerCycle = Callable[[str], None]
@@ -240,7 +241,8 @@ class Cluster(ClusterAdmin):
                                                                self._next_stamp()))
 
     def reset_phones(self, how: str = "notify", action: str = "reset") -> list[str]:
-        """Reset (or restart) every phone: over SIP to registered phones, or by power."""
+        """Reset (or restart) every phone: to registered phones over SIP (NOTIFY) or SCCP
+        (Reset), or by power."""
         self._step(f"{action.capitalize()} all phones", how=how)
         if how == "power":
             if self.power_cycle is None:
@@ -251,7 +253,9 @@ class Cluster(ClusterAdmin):
         if how != "notify":
             raise UsageError(f"reset how={how!r}: use 'notify' or 'power'")
         done: list[str] = []
-        for registrar in self.plane.of(Service.SIP):
-            if isinstance(registrar, Registrar) and registrar.running:
-                done += [d for d in list(registrar.registrations) if registrar.notify(d, action)]
+        for service in (Service.SIP, Service.SCCP):
+            for registrar in self.plane.of(service):
+                if isinstance(registrar, Registrar | SccpEndpoint) and registrar.running:
+                    done += [d for d in list(registrar.registrations)
+                             if registrar.notify(d, action)]
         return done
