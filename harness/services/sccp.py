@@ -84,7 +84,7 @@ class _PlainStream:
             self._sock.close()
 
 
-@dataclass
+@dataclass(eq=False)  # one object per connection: identity is equality
 class Session:
     """One phone's TCP/TLS connection; `device` once it registered on it."""
 

@@ -23,11 +23,12 @@ class TimingProfile:
     config_retry: float  # wait before retrying when no usable config was obtained
     tftp_timeout: float = 1.0
     tvs_timeout: float = 10.0
+    keepalive_scale: float = 1.0  # × the SCCP keepalive interval the call manager acks
 
 
 PROFILES: dict[str, TimingProfile] = {
     "fast": TimingProfile("fast", 0.0, 0.0, 0.0, 0.0, config_retry=0.5, tftp_timeout=1.0,
-                          tvs_timeout=5.0),
+                          tvs_timeout=5.0, keepalive_scale=0.02),
     "realistic": TimingProfile("realistic", 4.0, 9.0, 0.05, 1.5, config_retry=30.0,
                                tftp_timeout=2.0, tvs_timeout=10.0),
 }
