@@ -118,8 +118,9 @@ def _text(raw: bytes, what: str, *, strict: bool = False) -> str:
     return value.decode("latin-1")
 
 
-def _pad(text: str, size: int) -> bytes:
-    data = text.encode("latin-1", "replace")[:size - 1]
+def _pad(text: str, size: int, *, terminated: bool = True) -> bytes:
+    """NUL-padded fixed array; `terminated` keeps room for a final NUL."""
+    data = text.encode("latin-1", "replace")[:size - terminated]
     return data + b"\0" * (size - len(data))
 
 
@@ -383,7 +384,8 @@ class RegisterAck:
         return cls(**values)  # type: ignore[arg-type]
 
     def encode_body(self) -> bytes:
-        return (struct.pack("<I", self.keepalive) + _pad(self.date_template, 6) + bytes(2)
+        return (struct.pack("<I", self.keepalive) + _pad(self.date_template, 6, terminated=False)
+                + bytes(2)
                 + struct.pack("<IBBH", self.secondary_keepalive, self.protocol, self.unknown,
                               self.features))
 
