@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import socket
 import ssl
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from harness.formats.errors import FormatError
@@ -105,7 +105,8 @@ class SccpStation:
                     chunk = await stream.read()
                     if not chunk:
                         raise SccpRegistrationError("call manager closed without an answer")
-                    for frame in splitter.feed(chunk):
+                    frames = splitter.feed(chunk)
+                    for index, frame in enumerate(frames):
                         message = wire.decode(frame)
                         if isinstance(message, wire.RegisterReject):
                             self.close()
@@ -113,7 +114,7 @@ class SccpStation:
                         if isinstance(message, wire.RegisterAck):
                             self._task = asyncio.get_running_loop().create_task(
                                 self._link(stream, splitter, message.keepalive,
-                                           (server, context, judge)),
+                                           (server, context, judge), frames[index + 1:]),
                                 name=f"{self.info.device} sccp")
                             return Outcome(True, keepalive=message.keepalive)
         except (OSError, ssl.SSLError, TimeoutError, FormatError) as exc:
@@ -128,9 +129,9 @@ class SccpStation:
         return await _Plain.connect(server, self.info.address)
 
     async def _link(self, stream: TlsStream | _Plain, splitter: wire.FrameSplitter,
-                    keepalive: int, target: _Target) -> None:
+                    keepalive: int, target: _Target, backlog: list[wire.Frame]) -> None:
         """Keep the registration; when the call manager goes away, register again."""
-        if not await self._keep(stream, splitter, keepalive):
+        if not await self._keep(stream, splitter, keepalive, backlog):
             return  # reset: the phone reboots, a new boot registers
         for attempt in range(1, REJOIN_ATTEMPTS + 1):
             await asyncio.sleep(max(0.05, keepalive * self.keepalive_scale))
@@ -143,44 +144,51 @@ class SccpStation:
             return  # registered (a new link task runs) or rejected (the CM said no)
 
     async def _keep(self, stream: TlsStream | _Plain, splitter: wire.FrameSplitter,
-                    keepalive: int) -> bool:
-        """After the ack: capabilities, button template, keepalives, resets. True when
-        the connection was lost, False after a Reset."""
+                    keepalive: int, backlog: list[wire.Frame]) -> bool:
+        """After the ack: CapabilitiesRes then ButtonTemplateReq (§3.2 order), keepalives,
+        resets. True when the connection was lost, False after a Reset."""
         interval = max(0.05, keepalive * self.keepalive_scale)
 
-        def send(message: wire.Message) -> Awaitable[None]:
-            return stream.write(wire.encode(message, self._version))
+        async def send(message: wire.Message) -> None:
+            await stream.write(wire.encode(message, self._version))
 
-        reader = asyncio.get_running_loop().create_task(stream.read())
+        async def handle(frames: list[wire.Frame]) -> bool:
+            for frame in frames:
+                message = wire.decode(frame)
+                if isinstance(message, wire.CapabilitiesReq):
+                    await send(wire.CapabilitiesRes(CAPABILITIES))
+                    await send(wire.ButtonTemplateReq())
+                elif isinstance(message, wire.KeepAliveAck):
+                    self.acked_keepalives += 1
+                elif isinstance(message, wire.Reset):
+                    action = RESET_ACTIONS.get(wire.ResetType(message.kind), "restart") \
+                        if message.kind in (1, 2, 3) else "restart"
+                    self.record("phone.sccp_reset", type=message.kind, action=action)
+                    self.on_action(action)
+                    return False
+            return True
+
+        reader: asyncio.Task[bytes] | None = None
         try:
-            await send(wire.ButtonTemplateReq())
+            if not await handle(backlog):
+                return False
             while True:
+                reader = reader or asyncio.get_running_loop().create_task(stream.read())
                 done, _ = await asyncio.wait({reader}, timeout=interval)
                 if not done:
                     await send(wire.KeepAlive())
                     continue
-                chunk = reader.result()
+                chunk, reader = reader.result(), None
                 if not chunk:
                     self.record("phone.sccp_lost", reason="call manager closed the connection")
                     return True
-                for frame in splitter.feed(chunk):
-                    message = wire.decode(frame)
-                    if isinstance(message, wire.CapabilitiesReq):
-                        await send(wire.CapabilitiesRes(CAPABILITIES))
-                    elif isinstance(message, wire.KeepAliveAck):
-                        self.acked_keepalives += 1
-                    elif isinstance(message, wire.Reset):
-                        action = RESET_ACTIONS.get(wire.ResetType(message.kind), "restart") \
-                            if message.kind in (1, 2, 3) else "restart"
-                        self.record("phone.sccp_reset", type=message.kind, action=action)
-                        self.on_action(action)
-                        return False
-                reader = asyncio.get_running_loop().create_task(stream.read())
+                if not await handle(splitter.feed(chunk)):
+                    return False
         except (OSError, ssl.SSLError, FormatError) as exc:
             self.record("phone.sccp_lost", reason=repr(exc))
             return True
         finally:
-            if not reader.done():
+            if reader is not None and not reader.done():
                 reader.cancel()
                 with contextlib.suppress(asyncio.CancelledError, OSError, ssl.SSLError):
                     await reader

@@ -3,6 +3,17 @@ and obeys the call manager's Reset; it never speaks SIP."""
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from harness.cluster.state import Service
+from phone_drivers.capture import CaptureUnavailable, PacketCapture
+from phone_drivers.capture_endpoints import Endpoint
+from phone_drivers.capture_endpoints import Service as CaptureService
 from phone_drivers.emulator.twin import TwinRack
 from tests.twin.test_twin_boot import P7942, P7962, ready
 
@@ -47,3 +58,41 @@ def test_sccp_phone_comes_back_after_a_callmanager_restart(rack: TwinRack) -> No
                                  after=mark)
     assert again.data["transport"] == "tls"
     assert any(e.kind == "phone.sccp_lost" and e.phone == P7942 for e in rack.events.since(mark))
+
+
+def test_tshark_decodes_the_twin_sccp_registration(rack: TwinRack, tmp_path: Path) -> None:
+    """Oracle: Wireshark's skinny dissector reads our Register, RegisterAck and keepalives."""
+    if shutil.which("tshark") is None:
+        pytest.skip("tshark not installed")
+    ready(rack, P7942)
+    rack.cluster.update_phone(P7942, encrypted_config=False)  # security mode 1: plain TCP
+    endpoints = [e for e in rack.cluster.plane.of(Service.SCCP) if e.running]
+    capture = PacketCapture([Endpoint(CaptureService.SCCP, *e.address) for e in endpoints],
+                            pcap_path=tmp_path / "sccp.pcap")
+    try:
+        capture.start()
+    except CaptureUnavailable as exc:
+        pytest.skip(exc.reason)
+    mark = rack.events.mark()
+    try:
+        rack.cluster.reset_phones(action="reset")
+        event = rack.events.wait_for(lambda e: e.kind == "sccp.register" and e.phone == P7942,
+                                     15, after=mark)
+        assert event.data["transport"] == "tcp"
+        time.sleep(1.5)  # a couple of keepalives (fast profile: 30 s × 0.02)
+    finally:
+        pcap = capture.stop().pcap
+    decode = [f"-d tcp.port=={e.address[1]},skinny".split(" ", 1) for e in endpoints]
+    fields = ["skinny.messageId", "skinny.DeviceName", "skinny.deviceType",
+              "skinny.protocolVer", "skinny.firmwareLoadName", "_ws.malformed"]
+    out = subprocess.run(
+        ["tshark", "-r", str(pcap), *[x for pair in decode for x in pair], "-Y", "skinny",
+         "-T", "fields", *[x for f in fields for x in ("-e", f)]],
+        capture_output=True, text=True, timeout=60, check=True).stdout
+    rows = [line.split("\t") for line in out.splitlines()]
+    ids = {int(i, 0) for row in rows for i in row[0].split(",") if i}
+    assert {0x0001, 0x0081, 0x009B, 0x0010, 0x000E, 0x0097, 0x0000, 0x0100} <= ids, out
+    load = rack.phones[P7942].software_version
+    registers = [row[1:5] for row in rows if row[1]]
+    assert [[r[0], int(r[1], 0), int(r[2]), r[3]] for r in registers] == [[P7942, 434, 17, load]]
+    assert not any(row[5] for row in rows), out
