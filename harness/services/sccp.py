@@ -8,8 +8,9 @@ may register is the owner's policy, the same one the SIP registrar uses.
 
 Two listeners per node: plain TCP (`ethernetPhonePort`, 2000) and SCCP over TLS
 (§3.6). The config has no element for the TLS port; phones derive it as
-ethernetPhonePort + 443 (2000 → 2443), so with port 0 the TLS listener first tries
-the plain port + 443 and takes a free port only if that is busy. It presents the
+ethernetPhonePort + 443 (2000 → 2443), so the TLS listener binds the plain port + 443
+unless a TLS port is given; with both ports 0 the endpoint picks a free plain port
+whose + 443 is free too. It presents the
 node's CallManager certificate and requires a client certificate (the LSC, else
 the MIC) issued by a CA the owner names (CAPF, manufacturing CA), whose subject
 names the registering device. It always listens: configs give encrypted-config
@@ -46,6 +47,7 @@ from harness.services.tls_stream import MAX_HANDSHAKES, Listener, TlsStream
 from harness.tls import TlsIdentity, server_context
 
 TLS_OFFSET = 443  # SCCP over TLS = ethernetPhonePort + 443 (2000 → 2443)
+PORT_PICKS = 20  # tries for a free port P with P + 443 free as well (ports 0)
 MAX_PROTOCOL = 17  # what this call manager speaks; the ack carries min(phone, this)
 DATE_TEMPLATE = "M/D/YA"
 REJECT_TEXT = "Device Unknown"
@@ -146,22 +148,34 @@ class SccpEndpoint(Endpoint):
             return
         self._stopping = False
         self._handshakes = asyncio.Semaphore(MAX_HANDSHAKES)
-        plain = Listener(self._plain_connection)
-        self._bind(self.loop.run(plain.start(self.host, self.port)))
-        self._plain = plain
         if self.identity is not None:
             self._context = self._server_context(self.identity)
-            self._tls = Listener(self._tls_connection)
-            self._tls_bound = self.loop.run(self._start_tls(self._tls))
-            self.tls_port = self._tls_bound[1]
+        self._plain, self._tls = self.loop.run(self._listen())
 
-    async def _start_tls(self, listener: Listener) -> tuple[str, int]:
-        if self.tls_port:
-            return await listener.start(self.host, self.tls_port)
-        try:
-            return await listener.start(self.host, self.port + TLS_OFFSET)
-        except OSError:  # the derived port is taken (another node's plain port, say)
-            return await listener.start(self.host, 0)
+    async def _listen(self) -> tuple[Listener, Listener | None]:
+        """Bind plain and TLS; with both ports free to choose, pick a plain port whose
+        + 443 is free too, since that is where phones look for TLS."""
+        pick = self.port == 0 and self.tls_port == 0 and self.identity is not None
+        for _ in range(PORT_PICKS if pick else 1):
+            plain = Listener(self._plain_connection)
+            bound = await plain.start(self.host, self.port)
+            if self.identity is None:
+                self._bind(bound)
+                return plain, None
+            tls = Listener(self._tls_connection)
+            try:
+                self._tls_bound = await tls.start(self.host, self.tls_port
+                                                  or bound[1] + TLS_OFFSET)
+            except OSError:
+                plain.close()
+                if pick:
+                    continue  # that plain port's + 443 is taken: another free port
+                raise
+            self._bind(bound)
+            self.tls_port = self._tls_bound[1]
+            return plain, tls
+        raise OSError(f"no free port pair (P, P + {TLS_OFFSET}) on {self.host} "
+                      f"in {PORT_PICKS} tries")
 
     def _server_context(self, identity: TlsIdentity) -> ssl.SSLContext:
         context = server_context(identity)

@@ -160,7 +160,18 @@ def tls_station(endpoint: SccpEndpoint, identity: object | None) -> Station:
 
 def test_tls_port_is_the_plain_port_plus_443(endpoint: SccpEndpoint) -> None:
     assert endpoint.tls_address is not None
-    assert endpoint.tls_address[1] in (endpoint.address[1] + 443, endpoint.tls_port)
+    assert endpoint.tls_address[1] == endpoint.address[1] + 443
+
+
+def test_busy_derived_tls_port_with_a_fixed_plain_port_fails_to_start(
+        loop: BackgroundLoop, events: EventLog, pki: LabPKI) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as holder:
+        busy = holder.getsockname()[1]
+        server = SccpEndpoint(events, loop, pki.identity(CertRole.tftp, "cucm1"),
+                              port=busy - 443)
+        with pytest.raises(OSError):
+            server.start()
+        assert not server.running
 
 
 def test_register_over_tls_with_the_mic(endpoint: SccpEndpoint, events: EventLog,
