@@ -59,6 +59,7 @@ class TwinPhone(ConsoleCommands):
         self._task: asyncio.Task[None] | None = None
         self._sip: SipAgent | None = None
         self._sccp: SccpStation | None = None
+        self._boot_kind = ""  # power, reset or restart: what started the running boot
         events.bind_address(address, self.name)
 
     # --- what the switch reads (PoweredDevice) -----------------------------
@@ -104,6 +105,7 @@ class TwinPhone(ConsoleCommands):
         if kind != "power" and not self.powered:
             return
         self._cancel()
+        self._boot_kind = kind
         if kind == "power":
             self.powered = True
             self.record("phone.power", state="on")
@@ -178,7 +180,7 @@ class TwinPhone(ConsoleCommands):
         if self._sccp is not None:
             self._sccp.close()
         info = StationInfo(self.name, self.mac, self.address, self.model_info.device_type,
-                           self.software_version)
+                           self.software_version, last=self._boot_kind)
         self._sccp = station = SccpStation(info, self._boot, self.record,
                                            keepalive_scale=self.profile.keepalive_scale,
                                            timeout=self.profile.tvs_timeout)

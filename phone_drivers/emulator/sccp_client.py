@@ -53,6 +53,12 @@ class StationInfo:
     device_type: int
     load: str
     lines: int = 2
+    last: str = ""  # why the phone last (re)started: power, reset or restart
+
+
+# The station alarm list's index and `Last=` name per boot kind (docs/REAL_WIRE.md §1.4)
+LAST_CAUSE = {"power": (25, "initialized"), "reset": (22, "reset-reset"),
+              "restart": (23, "reset-restart")}
 
 
 @dataclass(frozen=True)
@@ -80,6 +86,15 @@ class SccpStation:
             info.device, station_ip=info.address, device_type=info.device_type, instance=0,
             max_streams=MAX_STREAMS, protocol=PROTOCOL, features=FEATURES, max_conferences=1,
             mac=info.mac.upper(), ipv4_scope=3, max_lines=info.lines, load_name=info.load)
+
+    def alarm(self) -> wire.Alarm | None:
+        """The previous start's cause, as SCCP phones report it after registering (§3.2):
+        informational, text as in SIP's cisco-alarm, parm1 the alarm's index."""
+        if self.info.last not in LAST_CAUSE:
+            return None
+        index, cause = LAST_CAUSE[self.info.last]
+        return wire.Alarm(2, f"Name={self.info.device} Load={self.info.load} Last={cause}",
+                          index, self.info.address)
 
     async def register(self, server: tuple[str, int],
                        context: ssl.SSLContext | None = None,
@@ -158,6 +173,8 @@ class SccpStation:
                 if isinstance(message, wire.CapabilitiesReq):
                     await send(wire.CapabilitiesRes(CAPABILITIES))
                     await send(wire.ButtonTemplateReq())
+                    if (alarm := self.alarm()) is not None:
+                        await send(alarm)
                 elif isinstance(message, wire.KeepAliveAck):
                     self.acked_keepalives += 1
                 elif isinstance(message, wire.Reset):

@@ -39,6 +39,10 @@ def test_reset_and_restart_reach_the_sccp_phone(rack: TwinRack) -> None:
     assert boot.data["kind"] == "restart"
     resets = [e for e in rack.events.since(mark) if e.kind == "sccp.reset"]
     assert [e.data["type"] for e in resets if e.phone == P7942] == [2]
+    alarm = rack.events.wait_for(lambda e: e.kind == "sccp.alarm" and e.phone == P7942
+                                 and "restart" in e.data["text"], 15, after=mark)
+    assert alarm.data["text"].endswith("Last=reset-restart") and alarm.data["severity"] == 2
+    assert f"Name={P7942} Load={rack.phones[P7942].software_version}" in alarm.data["text"]
     ready(rack, P7942, after=mark)
     mark = rack.events.mark()
     rack.cluster.reset_phones(action="reset")
@@ -91,7 +95,7 @@ def test_tshark_decodes_the_twin_sccp_registration(rack: TwinRack, tmp_path: Pat
         capture_output=True, text=True, timeout=60, check=True).stdout
     rows = [line.split("\t") for line in out.splitlines()]
     ids = {int(i, 0) for row in rows for i in row[0].split(",") if i}
-    assert {0x0001, 0x0081, 0x009B, 0x0010, 0x000E, 0x0097, 0x0000, 0x0100} <= ids, out
+    assert {0x0001, 0x0081, 0x009B, 0x0010, 0x000E, 0x0097, 0x0020, 0x0000, 0x0100} <= ids, out
     load = rack.phones[P7942].software_version
     registers = [row[1:5] for row in rows if row[1]]
     assert [[r[0], int(r[1], 0), int(r[2]), r[3]] for r in registers] == [[P7942, 434, 17, load]]
