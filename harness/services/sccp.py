@@ -219,12 +219,12 @@ class SccpEndpoint(Endpoint):
         session = self.registrations.get(device)
         if session is None:
             return False
+        self._record("sccp.reset", session, phone=device, type=int(kind),
+                     action=kind.name.lower().replace("_", "-"))
         try:
             await session.stream.write(wire.encode(wire.Reset(kind), session.version))
         except OSError:
             return False
-        self._record("sccp.reset", session, phone=device, type=int(kind),
-                     action=kind.name.lower().replace("_", "-"))
         return True
 
     # --- connections ---------------------------------------------------------------------
@@ -328,14 +328,14 @@ class SccpEndpoint(Endpoint):
         if old is not None and old is not session:
             old.stream.abort()  # the phone came back on a new connection
         session.device, self.registrations[device] = device, session
+        self.events.bind_address(session.address, device)
+        self._record("sccp.register", session, phone=device, device_type=message.device_type,
+                     protocol=message.protocol, load=message.load_name,
+                     station_ip=message.station_ip)  # on the timeline before the phone knows
         await self._send(session, wire.RegisterAck(
             self.keepalive, DATE_TEMPLATE, self.secondary_keepalive, protocol,
             features=message.features))
         await self._send(session, wire.CapabilitiesReq())
-        self.events.bind_address(session.address, device)
-        self._record("sccp.register", session, phone=device, device_type=message.device_type,
-                     protocol=message.protocol, load=message.load_name,
-                     station_ip=message.station_ip)
         return True
 
     # --- events ----------------------------------------------------------------------------
