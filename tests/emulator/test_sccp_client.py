@@ -73,6 +73,8 @@ def test_registers_keeps_alive_and_obeys_every_reset_type(endpoint: SccpEndpoint
     assert actions == ["reset", "restart", "restart"]
     assert [d["type"] for k, d in records if k == "phone.sccp_reset"] == [1, 2, 3]
     assert endpoint.keepalive_count[DEVICE] >= 2
+    connections = len(endpoint.events.of_kind("sccp.register"))
+    assert len(endpoint.events.of_kind("sccp.keepalive")) <= connections  # counted, not logged
     [first, *_] = endpoint.events.of_kind("sccp.register")
     assert first.data["load"] == INFO.load and first.data["device_type"] == 434
 
