@@ -28,7 +28,8 @@ from phone_drivers.capture_endpoints import Endpoint, Service
 
 _UDP = {69: Service.TFTP, 6969: Service.TFTP, 5060: Service.SIP}
 _TCP = {6970: Service.HTTP, 6971: Service.HTTPS, 6972: Service.HTTPS, 2445: Service.TVS,
-        3804: Service.CAPF, 5060: Service.SIP, 5061: Service.SIP_TLS, 8443: Service.HTTPS}
+        3804: Service.CAPF, 5060: Service.SIP, 5061: Service.SIP_TLS, 8443: Service.HTTPS,
+        2000: Service.SCCP, 2443: Service.SCCP_TLS}
 _TFTP_DATA = "portrange 32768-61000"
 HOSTLESS = (f"(udp and ({' or '.join(f'port {p}' for p in _UDP)} or {_TFTP_DATA})) or "
             f"(tcp and ({' or '.join(f'port {p}' for p in _TCP)}))")

@@ -31,6 +31,7 @@ from harness.errors import LabError, UsageError
 from harness.events import Event, EventLog
 from harness.pki import LabPKI
 from harness.pki.store import MANIFEST
+from harness.services.sccp import SccpEndpoint
 from lab_topology.schema import RackSpec
 
 app = typer.Typer(
@@ -56,6 +57,9 @@ class _Status:
         """Which endpoint recorded `event` (TVS and CAPF name their node in the data)."""
         if event.source in self.endpoints:
             return event.source
+        plain = event.source.replace("-tls@", "@", 1)  # sccp-tls@N: the TLS side of sccp@N
+        if plain in self.endpoints:
+            return plain
         node = f"{event.source}@{event.data.get('node')}"
         if node in self.endpoints:
             return node
@@ -76,7 +80,11 @@ class _Status:
 
     def address(self, key: str) -> str:
         endpoint = self.endpoints[key]
-        return f"{endpoint.address[0]}:{endpoint.address[1]}" if endpoint.running else "not running"
+        if not endpoint.running:
+            return "not running"
+        tls = endpoint.tls_address if isinstance(endpoint, SccpEndpoint) else None
+        extra = f" tls {tls[1]}" if tls else ""  # SCCP listens in plain and TLS
+        return f"{endpoint.address[0]}:{endpoint.address[1]}{extra}"
 
     def table(self) -> Table:
         table = Table(title=f"cluster {self.cluster.name} (Ctrl-C stops)")

@@ -102,8 +102,6 @@ class ClusterAdmin:
             self.pki.regenerate(role, node)
         self.sync_trust()
         for service in self.state.node(node).services:
-            if (service, node) not in self.plane.endpoints:
-                continue
             if self.plane.endpoint(service, node).running or service is Service.TFTP:
                 self.restart_service(service, node, record=False)
 
@@ -116,8 +114,7 @@ class ClusterAdmin:
         self._change_release(Release.parse(to_release, es=es), "Switch every server to")
         for node in self.state.nodes:  # a version switch reboots the servers
             for service in node.services:
-                if (service, node.name) in self.plane.endpoints:
-                    self.restart_service(service, node.name, record=False)
+                self.restart_service(service, node.name, record=False)
 
     def _change_release(self, target: Release, wording: str) -> None:
         old = self.state.release

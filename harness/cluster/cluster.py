@@ -29,6 +29,7 @@ from harness.services.capf_directory import DeviceRecord
 from harness.services.cgi_auth import PATH as AUTH_PATH
 from harness.services.https import HttpsServicesEndpoint
 from harness.services.registrar import Admission, Registrar
+from harness.services.sccp import SccpEndpoint
 from harness.services.tftp import TftpEndpoint
 from harness.services.truststore import TrustEntry
 
@@ -184,7 +185,7 @@ class Cluster(ClusterAdmin):
     def _registration_policy(self, device: str, dn: str) -> Admission:
         """CUCM's check of a REGISTER: the DN must be one of the device's lines;
         unknown devices only by auto-registration, never in mixed mode. A line-less
-        phone (or the SCCP stand-in) registers with its device name as user."""
+        phone, and an SCCP Register (which names no DN), go by the device name."""
         phone = self.state.phones.get(device)
         if phone is not None:
             lines = tuple(line.dn for line in phone.lines)
@@ -264,7 +265,8 @@ class Cluster(ClusterAdmin):
                                                                self._next_stamp()))
 
     def reset_phones(self, how: str = "notify", action: str = "reset") -> list[str]:
-        """Reset (or restart) every phone: over SIP to registered phones, or by power."""
+        """Reset (or restart) every phone: to registered phones over SIP (NOTIFY) or SCCP
+        (Reset), or by power."""
         self._step(f"{action.capitalize()} all phones", how=how)
         if how == "power":
             if self.power_cycle is None:
@@ -278,4 +280,7 @@ class Cluster(ClusterAdmin):
         for registrar in self.plane.of(Service.SIP):
             if isinstance(registrar, Registrar) and registrar.running:
                 done += [d for d in registrar.devices() if registrar.notify(d, action)]
+        for sccp in self.plane.of(Service.SCCP):
+            if isinstance(sccp, SccpEndpoint) and sccp.running:
+                done += [d for d in list(sccp.registrations) if sccp.notify(d, action)]
         return done

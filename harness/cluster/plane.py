@@ -1,6 +1,6 @@
 """The cluster's security plane: the endpoints each node runs, started and stopped.
 
-One object per cluster owns every endpoint (TFTP, TVS, CAPF, HTTPS, SIP) and
+One object per cluster owns every endpoint (TFTP, TVS, CAPF, HTTPS, SIP, SCCP) and
 the shared trust store and CAPF directory behind them. Each node binds its own
 address; ports are given per service (the standard ones on a hardware lab,
 0 = any free port in tests, kept across restarts).
@@ -23,6 +23,7 @@ from harness.services.capf import CapfEndpoint
 from harness.services.capf_directory import CapfDirectory
 from harness.services.https import HttpsServicesEndpoint
 from harness.services.registrar import Policy, Registrar, TlsSettings
+from harness.services.sccp import SccpEndpoint
 from harness.services.tftp import TftpEndpoint
 from harness.services.tftp_files import ChainSource
 from harness.services.truststore import TrustStore
@@ -59,8 +60,6 @@ class ServicePlane:
         self.endpoints: dict[tuple[Service, str], Endpoint] = {}
         for node in state.nodes:
             for service in node.services:
-                if service is Service.SCCP:
-                    continue  # the SCCP endpoint is not built yet
                 self.endpoints[(service, node.name)] = self._make(service, node, ports, policy)
 
     def _make(self, service: Service, node: Node, ports: Ports, policy: Policy) -> Endpoint:
@@ -79,6 +78,11 @@ class ServicePlane:
         if service is Service.HTTPS:
             return HttpsServicesEndpoint(self.pki.identity(CertRole.tomcat, node.name),
                                          self.events, host, ports.https, source=source)
+        if service is Service.SCCP:
+            return SccpEndpoint(self.events, self.loop, self.pki.identity(CertRole.tftp, node.name),
+                                node=node.name, host=host, port=ports.sccp,
+                                tls_port=ports.sccp_tls, policy=policy,
+                                client_cas=self._device_cas, buttons=self._line_count)
         return Registrar(self.events, self.loop, host, ports.sip, policy=policy, source=source,
                          release=(self.state.release.major, self.state.release.minor),
                          tls=self._sip_tls(node, ports), tls_enabled=self._mixed)
@@ -86,15 +90,22 @@ class ServicePlane:
     def _sip_tls(self, node: Node, ports: Ports) -> TlsSettings:
         """`sip-tls@NODE`: the node's CallManager certificate (PKI role tftp) as server,
         LSCs (issued by any CAPF) and MICs (mfg CA) as clients (docs/REAL_WIRE.md §1.1)."""
-        def cas() -> list[x509.Certificate]:
-            capf = [self.pki.identity(CertRole.capf, n.name).cert
-                    for n in self.state.nodes if Service.CAPF in n.services]
-            return [*capf, self.pki.identity(CertRole.mfg_ca).cert]
         return TlsSettings(identity=lambda: self.pki.identity(CertRole.tftp, node.name),
-                           client_cas=cas, port=ports.sip_tls, source=f"sip-tls@{node.name}")
+                           client_cas=self._device_cas, port=ports.sip_tls,
+                           source=f"sip-tls@{node.name}")
 
     def _mixed(self) -> bool:
         return self.state.mode is SecurityMode.MIXED
+
+    def _device_cas(self) -> list[x509.Certificate]:
+        """Issuers of phone certificates SCCP over TLS accepts: CAPF (LSCs), mfg CA (MICs)."""
+        capf = [self.pki.identity(CertRole.capf, n.name).cert
+                for n in self.state.nodes_running(Service.CAPF)]
+        return [*capf, self.pki.identity(CertRole.mfg_ca).cert]
+
+    def _line_count(self, device: str) -> int:
+        phone = self.state.phones.get(device)
+        return len(phone.lines) if phone is not None else 1
 
     def secured_sip_port(self, node: str) -> int:
         """The node's SIP-over-TLS port as phones are told; in mixed mode the listener
@@ -121,6 +132,8 @@ class ServicePlane:
             capf = self.pki.identity(CertRole.capf, node)
             endpoint.identity = capf
             endpoint.settings = replace(endpoint.settings, issuer=capf)
+        elif isinstance(endpoint, SccpEndpoint):
+            endpoint.identity = self.pki.identity(CertRole.tftp, node)
         elif isinstance(endpoint, HttpsServicesEndpoint):
             endpoint.identity = self.pki.identity(CertRole.tomcat, node)
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from harness.services.capf_client import CapfClient, CapfUnavailable
 from harness.services.tvs_client import TvsClient, TvsServer, TvsUnavailable
 from phone_drivers.emulator import console_lines as lines
-from phone_drivers.emulator import https_probe, tftp_client
+from phone_drivers.emulator import https_probe, sccp_client, tftp_client
 from phone_drivers.emulator.firmware_types import (
     Decision,
     TvsAnswer,
@@ -192,10 +192,10 @@ class BootSequence:
 
     async def register(self) -> bool:
         phone = self.phone
+        if (self.fw.state.config.protocol or phone.protocol).upper() == "SCCP":
+            return await self.register_sccp()
         for manager in self.fw.state.config.call_managers:
-            # The one place SIP and SCCP part ways: until the SCCP client exists, an SCCP
-            # phone stands in with a SIP REGISTER of its device name (no lines).
-            status, server = await phone.sip_register(manager, lines=phone.protocol == "SIP")
+            status, server = await phone.sip_register(manager)
             if status == 200:
                 phone.emit(lines.registered(self.family, server[0], phone.protocol))
                 phone.record("phone.registered", server=f"{server[0]}:{server[1]}",
@@ -203,4 +203,22 @@ class BootSequence:
                 return True
             phone.record("phone.register_failed", server=f"{server[0]}:{server[1]}",
                          status=status)
+        return False
+
+    async def register_sccp(self) -> bool:
+        """SCCP phones register over SCCP only: TLS (ethernetPhonePort + 443, docs/REAL_WIRE.md
+        §3.6) when deviceSecurityMode is authenticated (2) or encrypted (3)."""
+        phone, config = self.phone, self.fw.state.config
+        secure = (config.security_mode or 1) >= 2
+        for manager in config.call_managers:
+            port = manager.sccp_port + sccp_client.TLS_OFFSET if secure else manager.sccp_port
+            server = (manager.address, port)
+            registered, detail = await phone.sccp_register(server, secure=secure)
+            where = f"{server[0]}:{server[1]}"
+            if registered:
+                phone.emit(lines.registered(self.family, server[0], "SCCP"))
+                phone.record("phone.registered", server=where, protocol="SCCP",
+                             transport="tls" if secure else "tcp")
+                return True
+            phone.record("phone.register_failed", server=where, protocol="SCCP", reason=detail)
         return False

@@ -1,7 +1,7 @@
 """A twin phone: firmware + sockets + console + power, living on the twin's event loop.
 
 It is what the fake switch powers (`power_on`/`power_off`), what the registrar
-resets (SIP NOTIFY), and what the console driver talks to (a real pty). Each
+resets (SIP NOTIFY, SCCP Reset), and what the console driver talks to (a real pty). Each
 boot is a task on the twin's loop; power loss cancels it. Everything it does
 goes to the event timeline keyed by its device name, so tests observe it the
 same way they observe a real phone through the endpoints.
@@ -21,6 +21,7 @@ from harness.events import EventLog
 from harness.firmware.names import factory_load
 from harness.formats.errors import FormatError
 from harness.phone_models import PhoneModel
+from harness.tls import client_context
 from phone_drivers.emulator import console_lines as lines
 from phone_drivers.emulator.boot import BootSequence
 from phone_drivers.emulator.boot_load import update_load
@@ -32,6 +33,7 @@ from phone_drivers.emulator.phone_console import ConsoleCommands
 from phone_drivers.emulator.phone_ssh import PhoneSsh, config_login
 from phone_drivers.emulator.phone_web import PhoneWebServer
 from phone_drivers.emulator.profiles import TimingProfile
+from phone_drivers.emulator.sccp_client import SccpRegistrationError, SccpStation, StationInfo
 from phone_drivers.emulator.sip_client import SipAgent, SipLine, SipRegistrationError
 from phone_drivers.emulator.tftp_client import TftpOptions
 from phone_drivers.emulator.trust_state import PhoneIdentity, PhoneOptions
@@ -70,6 +72,7 @@ class TwinPhone(ConsoleCommands):
         self._task: asyncio.Task[None] | None = None
         self._sip: SipAgent | None = None
         self.boot_kind = "power"  # what the next first REGISTER reports (cisco-alarm)
+        self._sccp: SccpStation | None = None
         events.bind_address(address, self.name)
 
     # --- what the switch reads (PoweredDevice) -----------------------------
@@ -166,6 +169,9 @@ class TwinPhone(ConsoleCommands):
         if self._sip is not None:
             self._sip.close()
             self._sip = None
+        if self._sccp is not None:
+            self._sccp.close()
+            self._sccp = None
 
     async def _run(self, kind: str) -> None:
         self.boot_kind = kind
@@ -237,6 +243,24 @@ class TwinPhone(ConsoleCommands):
         self.registered_to = server if status == 200 else None
         return status, server
 
+    async def sccp_register(self, server: tuple[str, int], *, secure: bool) -> tuple[bool, str]:
+        """Register over SCCP (TLS with the LSC, else MIC, when `secure`); (ok, why not)."""
+        if self._sccp is not None:
+            self._sccp.close()
+        info = StationInfo(self.name, self.mac, self.address, self.model_info.device_type,
+                           self.software_version, last=self.boot_kind)
+        self._sccp = station = SccpStation(info, self._boot, self.record,
+                                           keepalive_scale=self.profile.keepalive_scale,
+                                           timeout=self.profile.tvs_timeout)
+        context = client_context(self.firmware.state.client_identity) if secure else None
+        try:
+            outcome = await station.register(server, context,
+                                             self.callmanager_trusted if secure else None)
+        except SccpRegistrationError as exc:
+            return False, str(exc)
+        self.registered_to = server if outcome.registered else None
+        return outcome.registered, outcome.text
+
     async def _capf_now(self) -> None:
         """The CAPF string was typed: run the session, then the config phase again."""
         sequence = BootSequence(self)
@@ -248,6 +272,16 @@ class TwinPhone(ConsoleCommands):
         self._boot(action)
 
     # --- trust helpers for the boot sequence ---------------------------------
+    def callmanager_trusted(self, der: bytes) -> bool:
+        """SCCP over TLS: the CallManager certificate must be a CCM record of the CTL/ITL."""
+        try:
+            cert = x509.load_der_x509_certificate(der)
+        except ValueError:
+            return False
+        state = self.firmware.state
+        return any(r.role in (1, 2) and r.matches(cert)
+                   for lst in (state.ctl, state.itl) if lst is not None for r in lst.records)
+
     def capf_server_trusted(self, der: bytes) -> bool:
         """§6.1: the CAPF certificate must be a CAPF record of the CTL or ITL."""
         try:

@@ -25,11 +25,12 @@ class TimingProfile:
     tvs_timeout: float = 10.0
     flash_write: float = 0.0  # a verified load written to flash before the reboot into it
     key_pause: float = 0.5  # CGI keypad wait between key pushes (REAL_WIRE.md §6.3: 0.5-2 s)
+    keepalive_scale: float = 1.0  # × the SCCP keepalive interval the call manager acks
 
 
 PROFILES: dict[str, TimingProfile] = {
     "fast": TimingProfile("fast", 0.0, 0.0, 0.0, 0.0, config_retry=0.5, tftp_timeout=1.0,
-                          tvs_timeout=5.0, key_pause=0.02),
+                          tvs_timeout=5.0, key_pause=0.02, keepalive_scale=0.02),
     "realistic": TimingProfile("realistic", 4.0, 9.0, 0.05, 1.5, config_retry=30.0,
                                tftp_timeout=2.0, tvs_timeout=10.0, flash_write=5.0),
 }
