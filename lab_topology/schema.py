@@ -14,6 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from harness.phone_models import MODELS
+from lab_topology.dhcp import DhcpSpec, check_dhcp
 
 _PHONE_NAME = re.compile(r"^SEP[0-9A-F]{12}$")
 _PORT = re.compile(r"^(Gi|GigabitEthernet|Fa|FastEthernet)(\d+/\d+/\d+|\d+/\d+)$")
@@ -144,6 +145,7 @@ class RackSpec(Strict):
     phones: list[PhoneSpec] = Field(min_length=1)
     capture: CaptureSpec = CaptureSpec()
     firmware: list[FirmwareSpec] = []  # the loads under test, one per model at most
+    dhcp: DhcpSpec | None = None  # the harness host serves the phones DHCP (lab_topology/dhcp.py)
 
     @model_validator(mode="after")
     def _wiring(self) -> RackSpec:
@@ -161,6 +163,8 @@ class RackSpec(Strict):
         models = [f.model for f in self.firmware]
         if len(set(models)) != len(models):
             raise ValueError(f"firmware names a model twice: {models}")
+        if self.dhcp is not None:
+            check_dhcp(self.dhcp, self.cluster.nodes, self.phones)
         return self
 
 
@@ -187,6 +191,9 @@ class LabSpec(Strict):
                     if not node.address.is_loopback:
                         raise ValueError(f"rack {rack.name}: node {node.name} address "
                                          f"{node.address} must be in 127.0.0.0/8 on the twin")
+            if rack.dhcp is not None:
+                raise ValueError(f"rack {rack.name}: dhcp is for hardware racks (twin "
+                                 "phones do not use DHCP); remove the section")
         return self
 
 
