@@ -60,7 +60,7 @@ def check_rack(rack: RackSpec, network: HostNetwork, interface: str | None, port
         findings.append(Finding(False, f"interface {interface} does not exist on this host",
                                 (f"`{shown} link` lists the interfaces; set dhcp.interface "
                                  "or pass --interface",)))
-    elif link is not None and not link.up:
+    elif interface is not None and link is not None and not link.up:
         findings.append(Finding(False, f"interface {interface} is down",
                                 (f"{shown} link set {interface} up",),
                                 (*ip, "link", "set", interface, "up")))
