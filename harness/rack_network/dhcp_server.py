@@ -35,6 +35,15 @@ _LINE = re.compile(r"DHCP(?P<kind>DISCOVER|REQUEST|ACK|NAK|DECLINE|RELEASE|INFOR
                    r"(?P<mac>[0-9a-f]{2}(?::[0-9a-f]{2}){5})(?: (?P<rest>.*))?")
 
 
+def _alive(pid: int) -> bool:
+    """Whether `pid` runs (a zombie waiting for its parent counts as gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
+
+
 class DhcpServer(Endpoint):
     """dnsmasq for `rack` (which has a `dhcp:` section), its files in `run_dir`."""
 
@@ -134,7 +143,7 @@ class DhcpServer(Endpoint):
             return  # the pid was reused by something else
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + self.stop_timeout
-        while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+        while _alive(pid) and time.monotonic() < deadline:
             time.sleep(0.05)
         self.events.record("dhcp.leftover_stopped", source=self.source, pid=pid)
 
