@@ -146,7 +146,7 @@ def test_missing_interface_is_one_lab_error_and_nothing_left_running(tmp_path: P
 def test_missing_dnsmasq_binary_is_a_lab_error(tmp_path: Path) -> None:
     server = DhcpServer(rack_of("eth9"), tmp_path / "run", EventLog(),
                         binary=str(tmp_path / "no-dnsmasq"))
-    with pytest.raises(LabError, match="dnsmasq is not installed .*dnsmasq-base"):
+    with pytest.raises(LabError, match=r"dnsmasq is not installed .*dnsmasq-base"):
         server.start()
 
 
@@ -201,3 +201,17 @@ def test_phonelab_serve_runs_dnsmasq_and_stops_it_on_sigterm(tmp_path: Path) -> 
     assert env["ip"] == "198.18.0.42" and option_150(env["opt150"])[0] == "198.18.0.2"
     assert f"dhcp.ack {STATIC}" in out  # the event line, keyed by the phone's MAC
     assert not Path(f"/proc/{pid}").exists()
+
+
+def test_phonelab_serve_with_a_missing_dhcp_interface_is_one_line_exit_3(tmp_path: Path) -> None:
+    with veth_pair(SERVER, phone_mac(STATIC)) as wire:
+        lab = tmp_path / "ns.yaml"
+        lab.write_text(yaml.safe_dump(topology("nosuch0")))
+        result = subprocess.run(
+            ["ip", "netns", "exec", wire.server, str(PHONELAB), "serve", "--lab", str(lab),
+             "--ephemeral-ports", "--pki", str(tmp_path / "pki"), "--run-dir",
+             str(tmp_path / "run")], capture_output=True, text=True, timeout=60)
+    lines = result.stderr.strip().splitlines()
+    assert (result.returncode, len(lines)) == (3, 1), result.stderr
+    assert lines[0].startswith("phonelab: lab error: DHCP for rack ns on nosuch0: dnsmasq: "
+                               "unknown interface nosuch0")
