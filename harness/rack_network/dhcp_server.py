@@ -7,7 +7,8 @@ holds port 67, so nothing else could start anyway). Every way dnsmasq can fail
 to start (binary missing, interface missing, no privileges, port 67 taken) ends
 as one `LabError` saying what to do. While it runs, its log is followed and
 DISCOVER/REQUEST/ACK/NAK become `dhcp.*` events keyed by the phone whose MAC it
-is, and each ACK binds the address to the phone so later endpoint events name it.
+is (with the option 60 vendor class the phone sent, docs/HARDWARE.md §1.1), and
+each ACK binds the address to the phone so later endpoint events name it.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ from lab_topology.schema import RackSpec
 
 DNSMASQ = "/usr/sbin/dnsmasq"
 _READY = "DHCP, IP range"
-_LINE = re.compile(r"DHCP(?P<kind>DISCOVER|REQUEST|ACK|NAK|DECLINE|RELEASE|INFORM)"
+_VENDOR = re.compile(r"\]: (?P<xid>\d+) vendor class: (?P<vendor>.*)$")
+_LINE = re.compile(r"(?:\]: (?P<xid>\d+) )?DHCP(?P<kind>DISCOVER|REQUEST|ACK|NAK|DECLINE|RELEASE|INFORM)"
                    r"\((?P<iface>[^)]*)\) (?:(?P<ip>\d+\.\d+\.\d+\.\d+) )?"
                    r"(?P<mac>[0-9a-f]{2}(?::[0-9a-f]{2}){5})(?: (?P<rest>.*))?")
 
@@ -62,6 +64,7 @@ class DhcpServer(Endpoint):
         self._proc: subprocess.Popen[bytes] | None = None
         self._follow: threading.Thread | None = None
         self._halt = threading.Event()
+        self._vendor: dict[str, str] = {}  # transaction id → option 60, logged before its line
 
     @property
     def running(self) -> bool:
@@ -160,6 +163,12 @@ class DhcpServer(Endpoint):
                 self._record(line)
 
     def _record(self, line: str) -> None:
+        vendor = _VENDOR.search(line)
+        if vendor is not None:
+            self._vendor[vendor["xid"]] = vendor["vendor"].strip()
+            while len(self._vendor) > 256:  # bounded: transactions end, ids are not reused
+                del self._vendor[next(iter(self._vendor))]
+            return
         match = _LINE.search(line)
         if match is None:
             return
@@ -170,6 +179,8 @@ class DhcpServer(Endpoint):
         data: dict[str, str] = {"mac": mac}
         if match["rest"]:
             data["note"] = match["rest"].strip()
+        if match["xid"] in self._vendor:  # option 60: "Cisco Systems, Inc. IP Phone CP-7962G"
+            data["vendor_class"] = self._vendor[match["xid"]]
         self.events.record(f"dhcp.{match['kind'].lower()}", source=self.source, phone=phone,
                            address=ip, **data)
 

@@ -62,13 +62,16 @@ def rack_of(interface: str) -> RackSpec:
 SERVER = ["198.18.0.2/24", "198.18.0.1/24", "198.18.0.3/24"]
 
 
+VENDOR = "Cisco Systems, Inc. IP Phone CP-7962G"  # option 60 as a 7962 sends it
+
+
 def udhcpc(wire: Wire, out: Path, tries: int = 5) -> dict[str, str]:
     """Ask for a lease as the client namespace; the env udhcpc gave its script on `bound`."""
     script = out / "dump.sh"
     script.write_text(f'#!/bin/sh\nenv > "{out}/env.$1"\n')
     script.chmod(0o755)
     subprocess.run(["ip", "netns", "exec", wire.client, "udhcpc", "-i", wire.client_if, "-n",
-                    "-q", "-t", str(tries), "-T", "1", "-O", "150", "-O", "tftp", "-s",
+                    "-q", "-t", str(tries), "-T", "1", "-O", "150", "-O", "tftp", "-V", VENDOR, "-s",
                     str(script)], capture_output=True, text=True, timeout=tries * 2 + 5)
     bound = out / "env.bound"
     if not bound.exists():
@@ -102,6 +105,7 @@ def test_topology_phone_gets_its_static_lease_and_option_150_in_node_order(
     assert env["lease"] == "600"
     ack = events.of_kind("dhcp.ack")[0]
     assert ack.phone == STATIC and ack.data["peer"] == "198.18.0.42"
+    assert ack.data["mac"] == "00:21:55:55:a2:e6" and ack.data["vendor_class"] == VENDOR
     assert events.phone_at("198.18.0.42") == STATIC
     assert not server.running and not Path(f"/proc/{pid}").exists()
 
