@@ -32,7 +32,8 @@ from lab_topology.schema import RackSpec
 DNSMASQ = "/usr/sbin/dnsmasq"
 _READY = "DHCP, IP range"
 _VENDOR = re.compile(r"\]: (?P<xid>\d+) vendor class: (?P<vendor>.*)$")
-_LINE = re.compile(r"(?:\]: (?P<xid>\d+) )?DHCP(?P<kind>DISCOVER|REQUEST|ACK|NAK|DECLINE|RELEASE|INFORM)"
+_LINE = re.compile(r"(?:\]: (?P<xid>\d+) )?"
+                   r"DHCP(?P<kind>DISCOVER|REQUEST|ACK|NAK|DECLINE|RELEASE|INFORM)"
                    r"\((?P<iface>[^)]*)\) (?:(?P<ip>\d+\.\d+\.\d+\.\d+) )?"
                    r"(?P<mac>[0-9a-f]{2}(?::[0-9a-f]{2}){5})(?: (?P<rest>.*))?")
 

@@ -71,8 +71,8 @@ def udhcpc(wire: Wire, out: Path, tries: int = 5) -> dict[str, str]:
     script.write_text(f'#!/bin/sh\nenv > "{out}/env.$1"\n')
     script.chmod(0o755)
     subprocess.run(["ip", "netns", "exec", wire.client, "udhcpc", "-i", wire.client_if, "-n",
-                    "-q", "-t", str(tries), "-T", "1", "-O", "150", "-O", "tftp", "-V", VENDOR, "-s",
-                    str(script)], capture_output=True, text=True, timeout=tries * 2 + 5)
+                    "-q", "-t", str(tries), "-T", "1", "-O", "150", "-O", "tftp", "-V", VENDOR,
+                    "-s", str(script)], capture_output=True, text=True, timeout=tries * 2 + 5)
     bound = out / "env.bound"
     if not bound.exists():
         return {}
