@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -13,6 +14,9 @@ from harness.cli.common import out_console
 from harness.errors import UsageError
 from harness.phone_models import MODELS
 from lab_topology import load_lab, phone_address
+
+if TYPE_CHECKING:
+    from harness.rack_network.prepare import Finding
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -77,21 +81,29 @@ def prepare(
     findings = check_rack(target.rack, host_network(netns), interface, cluster_ports(target.rack),
                           netns)
     if do_apply and any(f.command for f in findings if not f.ok):
+        _show(findings)  # what is missing, and the commands about to run
         try:
             for line in apply(findings):
                 print(f"ran: {line}", flush=True)
         except PermissionError as exc:
-            raise UsageError(f"--apply: {exc}; run the printed commands with sudo, or "
-                             "this command as root") from None
+            raise UsageError(f"--apply: {exc}; run the commands above with sudo, or this "
+                             "command as root") from None
         findings = check_rack(target.rack, host_network(netns), interface,
                               cluster_ports(target.rack), netns)
-    for finding in findings:  # plain lines: the fixes are meant to be copied whole
-        print(f"{'ok' if finding.ok else 'MISSING':<7} {finding.what}")
-        for fix in finding.fix:
-            print(f"        fix: {fix}")
+        print("after --apply:")
+    _show(findings)
     missing = sum(not f.ok for f in findings)
     where = f"rack {target.rack.name} of {lab}"
     if missing:
         print(f"{where}: {missing} thing(s) to fix before `phonelab serve`", flush=True)
         raise typer.Exit(1)
     print(f"{where}: this host is ready", flush=True)
+
+
+def _show(findings: list[Finding]) -> None:
+    """Plain lines, never wrapped: the fixes are meant to be copied whole."""
+    for finding in findings:
+        print(f"{'ok' if finding.ok else 'MISSING':<7} {finding.what}")
+        for fix in finding.fix:
+            print(f"        fix: {fix}")
+    sys.stdout.flush()

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from tests.rack_network.netns import namespace
@@ -99,3 +101,19 @@ def test_serve_without_the_node_address_points_at_lab_prepare(tmp_path: Path) ->
     lines = result.stderr.strip().splitlines()
     assert (result.returncode, len(lines)) == (3, 1), result.stderr
     assert "198.18.250.11" in lines[0] and f"phonelab lab prepare --lab {lab}" in lines[0]
+
+
+def test_apply_without_cap_net_admin_is_one_line_exit_2(tmp_path: Path) -> None:
+    if shutil.which("setpriv") is None:
+        pytest.skip("util-linux setpriv is not installed")
+    lab = write(tmp_path, loopback_rack("198.18.250.11"))
+    result = subprocess.run(["setpriv", "--bounding-set=-net_admin", str(PHONELAB), "lab",
+                             "prepare", "--lab", lab, "--interface", "lo", "--apply"],
+                            capture_output=True, text=True, timeout=30)
+    if "setpriv:" in result.stderr:
+        pytest.skip(f"cannot drop a capability here: {result.stderr.strip()}")
+    lines = result.stderr.strip().splitlines()
+    assert (result.returncode, len(lines)) == (2, 1), result.stderr
+    assert "--apply: adding addresses needs root (CAP_NET_ADMIN)" in lines[0]
+    assert "        fix: ip addr add 198.18.250.11/24 dev lo" in result.stdout.splitlines()
+    assert "ran: " not in result.stdout
