@@ -41,7 +41,9 @@ app = typer.Typer(
     context_settings={"allow_interspersed_args": True},
     epilog="Ports come from the topology (0 = any free port) unless --standard-ports "
            "(69, 2445, 3804, 8443, 5060: what real phones use; below 1024 needs root) or "
-           "--ephemeral-ports. Ctrl-C or SIGTERM stop every endpoint and exit 0.")
+           "--ephemeral-ports. A rack with a dhcp section also runs dnsmasq (--no-dhcp: not). "
+           "Ctrl-C or SIGTERM stop every endpoint and exit 0. `phonelab lab prepare` checks "
+           "the host first.")
 _NOT_REQUESTS = {"tftp.rebuilt"}  # the server's own doing, not a phone's request
 
 
