@@ -215,7 +215,21 @@ def test_phonelab_serve_with_a_missing_dhcp_interface_is_one_line_exit_3(tmp_pat
             ["ip", "netns", "exec", wire.server, str(PHONELAB), "serve", "--lab", str(lab),
              "--ephemeral-ports", "--pki", str(tmp_path / "pki"), "--run-dir",
              str(tmp_path / "run")], capture_output=True, text=True, timeout=60)
+        without = subprocess.Popen(
+            ["ip", "netns", "exec", wire.server, str(PHONELAB), "serve", "--lab", str(lab),
+             "--ephemeral-ports", "--pki", str(tmp_path / "pki"), "--no-dhcp"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            assert without.stdout is not None
+            seen = [without.stdout.readline() for _ in range(5)]  # PKI line, first endpoints
+            without.send_signal(signal.SIGTERM)
+            out, err = without.communicate(timeout=20)
+        finally:
+            without.kill()
+            without.communicate()
     lines = result.stderr.strip().splitlines()
     assert (result.returncode, len(lines)) == (3, 1), result.stderr
     assert lines[0].startswith("phonelab: lab error: DHCP for rack ns on nosuch0: dnsmasq: "
                                "unknown interface nosuch0")
+    assert without.returncode == 0, err
+    assert "tftp@cucm2" in "".join(seen) and "dhcp@" not in "".join(seen) + out
