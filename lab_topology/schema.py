@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from harness.phone_models import MODELS
+from lab_topology.dhcp import DhcpSpec, check_dhcp
 
 _PHONE_NAME = re.compile(r"^SEP[0-9A-F]{12}$")
 _PORT = re.compile(r"^(Gi|GigabitEthernet|Fa|FastEthernet)(\d+/\d+/\d+|\d+/\d+)$")
@@ -221,6 +222,7 @@ class RackSpec(Strict):
     capture: CaptureSpec = CaptureSpec()
     firmware: list[FirmwareSpec] = []  # the loads under test, one per model at most
     cgi: CgiCredentials = CgiCredentials()  # hardware; the twin generates its own user
+    dhcp: DhcpSpec | None = None  # the harness host serves the phones DHCP (lab_topology/dhcp.py)
 
     @model_validator(mode="after")
     def _wiring(self) -> RackSpec:
@@ -238,6 +240,8 @@ class RackSpec(Strict):
         models = [f.model for f in self.firmware]
         if len(set(models)) != len(models):
             raise ValueError(f"firmware names a model twice: {models}")
+        if self.dhcp is not None:
+            check_dhcp(self.dhcp, self.cluster.nodes, self.phones)
         return self
 
 
@@ -264,6 +268,9 @@ class LabSpec(Strict):
                     if not node.address.is_loopback:
                         raise ValueError(f"rack {rack.name}: node {node.name} address "
                                          f"{node.address} must be in 127.0.0.0/8 on the twin")
+            if rack.dhcp is not None:
+                raise ValueError(f"rack {rack.name}: dhcp is for hardware racks (twin "
+                                 "phones do not use DHCP); remove the section")
         return self
 
 

@@ -1,16 +1,22 @@
-"""`phonelab lab validate` and `phonelab models`: check topology files, list phone models."""
+"""`phonelab lab validate|prepare` and `phonelab models`: topology files, host, phone models."""
 
 from __future__ import annotations
 
+import re
+import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from harness.cli.common import out_console
+from harness.errors import UsageError
 from harness.phone_models import MODELS
 from lab_topology import load_lab, phone_address
+
+if TYPE_CHECKING:
+    from harness.rack_network.prepare import Finding
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -42,3 +48,62 @@ def models() -> None:
         table.add_row(model.model, model.family.value, "yes" if model.supports_sbd else "no",
                       "/".join(model.protocols), model.console, model.keypad)
     out_console.print(table)
+
+
+@app.command("prepare")
+def prepare(
+    lab: Annotated[Path, typer.Option("--lab", show_default=False, help="Topology file.")],
+    rack: Annotated[str | None, typer.Option(
+        "--rack", show_default=False, help="Rack of --lab (default: the first).")] = None,
+    interface: Annotated[str | None, typer.Option(
+        "--interface", show_default=False,
+        help="Interface facing the phones (default: the rack's dhcp.interface).")] = None,
+    netns: Annotated[str | None, typer.Option(
+        "--netns", show_default=False, help="Check (and fix) inside this network namespace.")
+    ] = None,
+    do_apply: Annotated[bool, typer.Option(
+        "--apply", help="Run the fixes that are commands (needs root).")] = False,
+) -> None:
+    """Check that this host can serve the rack: node addresses, ports, dnsmasq.
+
+    Prints each check and, for what is missing, the exact command that fixes it.
+    Exit 0 ready, 1 something is missing, 2 a mistake in the file or options.
+    """
+    from harness.cli.lab_target import resolve  # imports netmiko: only for this command
+    from harness.cluster.from_spec import cluster_ports
+    from harness.rack_network.host import host_network
+    from harness.rack_network.prepare import apply, check_rack
+
+    if interface is not None and not re.fullmatch(r"[A-Za-z0-9_.@:-]{1,15}", interface):
+        raise UsageError(f"bad --interface {interface!r}: give a network interface name "
+                         "such as eth1 (`ip link` lists them)")
+    target = resolve(lab, rack)
+    findings = check_rack(target.rack, host_network(netns), interface, cluster_ports(target.rack),
+                          netns)
+    if do_apply and any(f.command for f in findings if not f.ok):
+        _show(findings)  # what is missing, and the commands about to run
+        try:
+            for line in apply(findings):
+                print(f"ran: {line}", flush=True)
+        except PermissionError as exc:
+            raise UsageError(f"--apply: {exc}; run the commands above with sudo, or this "
+                             "command as root") from None
+        findings = check_rack(target.rack, host_network(netns), interface,
+                              cluster_ports(target.rack), netns)
+        print("after --apply:")
+    _show(findings)
+    missing = sum(not f.ok for f in findings)
+    where = f"rack {target.rack.name} of {lab}"
+    if missing:
+        print(f"{where}: {missing} thing(s) to fix before `phonelab serve`", flush=True)
+        raise typer.Exit(1)
+    print(f"{where}: this host is ready", flush=True)
+
+
+def _show(findings: list[Finding]) -> None:
+    """Plain lines, never wrapped: the fixes are meant to be copied whole."""
+    for finding in findings:
+        print(f"{'ok' if finding.ok else 'MISSING':<7} {finding.what}")
+        for fix in finding.fix:
+            print(f"        fix: {fix}")
+    sys.stdout.flush()

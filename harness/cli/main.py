@@ -28,7 +28,7 @@ GROUPS: list[tuple[str, str, str]] = [
     ("tftp", "tftp_cmd", "Run a standalone TFTP endpoint."),
     ("tvs", "tvs_cmd", "Run a TVS server or query one."),
     ("capf", "capf_cmd", "Run a CAPF server or enroll against one."),
-    ("lab", "lab_cmd", "Check lab topology files."),
+    ("lab", "lab_cmd", "Check lab topology files and whether this host can serve a rack."),
     ("twin", "twin_cmd", "Run the emulated lab (the digital twin)."),
     ("power", "power_cmd", "Switch a phone's PoE on, off or cycle it (netmiko)."),
     ("console", "console_cmd", "Open a phone's console (serial or SSH): see output, type lines."),

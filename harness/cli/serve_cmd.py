@@ -8,6 +8,8 @@ terminal a live table (endpoint, address, requests so far, last event); when
 stdout is a pipe or file, where a live table would print nothing until the end,
 one line per event instead and the table once at the end. A port that cannot be
 bound (busy, or below 1024 without root) is a lab error: one line, exit 3.
+A hardware rack with a `dhcp:` section also gets dnsmasq (`harness.rack_network`),
+listed as `dhcp@IFACE` and stopped with the rest.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from harness.errors import LabError, UsageError
 from harness.events import Event, EventLog
 from harness.pki import LabPKI
 from harness.pki.store import MANIFEST
+from harness.rack_network.dhcp_server import DhcpServer
 from harness.services.sccp import SccpEndpoint
 from lab_topology.schema import RackSpec
 
@@ -39,7 +42,9 @@ app = typer.Typer(
     context_settings={"allow_interspersed_args": True},
     epilog="Ports come from the topology (0 = any free port) unless --standard-ports "
            "(69, 2445, 3804, 8443, 5060: what real phones use; below 1024 needs root) or "
-           "--ephemeral-ports. Ctrl-C or SIGTERM stop every endpoint and exit 0.")
+           "--ephemeral-ports. A rack with a dhcp section also runs dnsmasq (--no-dhcp: not). "
+           "Ctrl-C or SIGTERM stop every endpoint and exit 0. `phonelab lab prepare` checks "
+           "the host first.")
 _NOT_REQUESTS = {"tftp.rebuilt"}  # the server's own doing, not a phone's request
 
 
@@ -129,6 +134,11 @@ def serve(
     pki_dir: Annotated[Path | None, typer.Option(
         "--pki", show_default=False, help="Lab PKI directory; created when missing "
         "(default: ./pki/LAB-RACK).")] = None,
+    run_dir: Annotated[Path | None, typer.Option(
+        "--run-dir", show_default=False, help="Where dnsmasq keeps its config, leases and "
+        "log (default: ./run/LAB-RACK).")] = None,
+    dhcp_on: Annotated[bool, typer.Option(
+        "--dhcp/--no-dhcp", help="Serve DHCP when the rack has a dhcp section.")] = True,
 ) -> None:
     """Serve every endpoint of the rack's cluster until Ctrl-C, with a live status table."""
     target = resolve(lab, rack)
@@ -139,6 +149,10 @@ def serve(
     events = EventLog()
     cluster = Cluster(cluster_state(spec, logins), pki, events=events, ports=ports, name=spec.name)
     status = _Status(cluster)
+    dhcp = None
+    if spec.dhcp is not None and dhcp_on:
+        dhcp = DhcpServer(spec, run_dir or Path("run") / f"{target.lab.name}-{spec.name}", events)
+        status.endpoints[dhcp.source] = dhcp
     live = out_console.is_terminal
 
     def on_event(event: Event) -> None:
@@ -148,19 +162,24 @@ def serve(
 
     events.subscribe(on_event)
     with until_signalled() as stop:
-        _serve_until(stop, cluster, status, spec.name, lab, ports, live)
+        _serve_until(stop, cluster, dhcp, status, spec.name, lab, ports, live)
     print(f"stopped after {sum(status.requests.values())} requests", flush=True)
 
 
-def _serve_until(stop: threading.Event, cluster: Cluster, status: _Status, name: str,
-                 lab: Path, ports: Ports, live: bool) -> None:
+def _serve_until(stop: threading.Event, cluster: Cluster, dhcp: DhcpServer | None,
+                 status: _Status, name: str, lab: Path, ports: Ports, live: bool) -> None:
     try:
         try:
             cluster.start()
         except (OSError, LabError) as exc:
             low = any(0 < p < 1024 for p in vars(ports).values())
             hint = " (ports below 1024 need root; --ephemeral-ports picks free ones)" if low else ""
+            if "assign requested address" in str(exc):
+                hint = (f" (this host lacks a node address: `phonelab lab prepare --lab {lab}` "
+                        "prints the commands that add it)")
             raise LabError(f"cannot start cluster {name}: {exc}{hint}") from None
+        if dhcp is not None:
+            dhcp.start()
         if live:
             with Live(get_renderable=status.table, console=out_console, refresh_per_second=2):
                 while not stop.wait(0.25):
@@ -173,4 +192,6 @@ def _serve_until(stop: threading.Event, cluster: Cluster, status: _Status, name:
                 pass
             out_console.print(status.table())
     finally:
+        if dhcp is not None:
+            dhcp.stop()
         cluster.stop()

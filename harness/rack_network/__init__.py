@@ -1,0 +1,1 @@
+"""The rack's own network on the harness host: DHCP for phones (dnsmasq), node addresses."""
