@@ -76,6 +76,12 @@ class ConfigFacts:
     lines: tuple[Line, ...] = ()
     load_information: str | None = None  # empty element: keep the running load
     transport: int | None = None  # transportLayerProtocol: 1 TCP, 2 UDP, 3 TLS, 4 TCP+UDP
+    model_loads: tuple[tuple[int, str], ...] = ()  # XMLDefault loadInformation<device type>
+
+    def load_for(self, device_type: int) -> str | None:
+        """The load this config names for a model: `loadInformation`, else XMLDefault's
+        `loadInformation<device type>` (docs/REAL_WIRE.md §4.3)."""
+        return self.load_information or dict(self.model_loads).get(device_type)
 
 
 def read_config(xml: bytes) -> ConfigFacts:
@@ -105,7 +111,18 @@ def read_config(xml: bytes) -> ConfigFacts:
                     if line),
         load_information=(root.findtext("loadInformation") or "").strip() or None,
         transport=_number(root.findtext("transportLayerProtocol")),
+        model_loads=tuple(_model_loads(root)),
     )
+
+
+def _model_loads(root: ET.Element) -> list[tuple[int, str]]:
+    found = []
+    for child in root:
+        kind = _number(child.tag.removeprefix("loadInformation"))
+        load = (child.text or "").strip()
+        if child.tag.startswith("loadInformation") and kind is not None and load:
+            found.append((kind, load))
+    return found
 
 
 def _manager(element: ET.Element) -> CallManager | None:
