@@ -30,7 +30,6 @@ from harness.services.cgi_auth import PATH as AUTH_PATH
 from harness.services.https import HttpsServicesEndpoint
 from harness.services.registrar import Admission, Registrar
 from harness.services.sccp import SccpEndpoint
-from harness.services.tftp import TftpEndpoint
 from harness.services.truststore import TrustEntry
 
 PowerCycle = Callable[[str], None]
@@ -128,9 +127,7 @@ class Cluster(ClusterAdmin):
     def served(self, name: str, node: str | None = None) -> bytes | None:
         """What the TFTP service on `node` (default: the first) serves under `name`."""
         tftp = node or self.state.nodes_running(Service.TFTP)[0].name
-        endpoint = self.plane.endpoint(Service.TFTP, tftp)
-        assert isinstance(endpoint, TftpEndpoint)
-        return endpoint.files.lookup(name)  # the generated set, then the firmware folders
+        return self.plane.served[tftp].lookup(name)  # the generated set, then firmware folders
 
     def device_certificates(self) -> dict[str, x509.Certificate]:
         return {r.name: r.certificate for r in self.plane.capf_directory.records()

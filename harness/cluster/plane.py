@@ -56,7 +56,8 @@ class ServicePlane:
         self.state, self.pki, self.events, self.loop = state, pki, events, loop
         self.trust = TrustStore()
         self.capf_directory = CapfDirectory()
-        self.files: dict[str, AliasedFiles] = {}
+        self.files: dict[str, AliasedFiles] = {}  # each node's generated set
+        self.served: dict[str, ChainSource] = {}  # ... with the firmware folders under it
         self.endpoints: dict[tuple[Service, str], Endpoint] = {}
         for node in state.nodes:
             for service in node.services:
@@ -66,7 +67,7 @@ class ServicePlane:
         host, source = node.address, f"{service.value}@{node.name}"
         if service is Service.TFTP:
             files = self.files[node.name] = AliasedFiles()
-            served = ChainSource(files, FirmwareFiles(self.state))  # firmware under the set
+            served = self.served[node.name] = ChainSource(files, FirmwareFiles(self.state))
             return TftpEndpoint(served, self.events, host, ports.tftp, source_name=source)
         if service is Service.TVS:
             return TvsEndpoint(self.events, self.loop, self.pki.identity(CertRole.tvs, node.name),

@@ -29,7 +29,8 @@ async def update_load(sequence: BootSequence) -> LoadResult | None:
     """Try to move to the load the config names; None when there is nothing to do."""
     phone = sequence.phone
     running = phone.running_load
-    wanted = wanted_load(running, phone.firmware.state.config.load_information)
+    config = phone.firmware.state.config
+    wanted = wanted_load(running, config.load_for(phone.model_info.device_type))
     if wanted is None:
         return None
     result = await _attempt(sequence, running, wanted)

@@ -78,6 +78,12 @@ class ConfigFacts:
     transport: int | None = None  # transportLayerProtocol: 1 TCP, 2 UDP, 3 TLS, 4 TCP+UDP
     authentication_url: str | None = None  # CGI credential check (REAL_WIRE.md §6.2)
     web_access: bool = True  # webAccess 0 (or absent) = web server on, 1 = off (§6.4)
+    model_loads: tuple[tuple[int, str], ...] = ()  # XMLDefault loadInformation<device type>
+
+    def load_for(self, device_type: int) -> str | None:
+        """The load this config names for a model: `loadInformation`, else XMLDefault's
+        `loadInformation<device type>` (docs/REAL_WIRE.md §4.3)."""
+        return self.load_information or dict(self.model_loads).get(device_type)
 
 
 def read_config(xml: bytes) -> ConfigFacts:
@@ -109,7 +115,18 @@ def read_config(xml: bytes) -> ConfigFacts:
         transport=_number(root.findtext("transportLayerProtocol")),
         authentication_url=(root.findtext("authenticationURL") or "").strip() or None,
         web_access=all(_number(e.text) != 1 for e in root.iter("webAccess")),
+        model_loads=tuple(_model_loads(root)),
     )
+
+
+def _model_loads(root: ET.Element) -> list[tuple[int, str]]:
+    found = []
+    for child in root:
+        kind = _number(child.tag.removeprefix("loadInformation"))
+        load = (child.text or "").strip()
+        if child.tag.startswith("loadInformation") and kind is not None and load:
+            found.append((kind, load))
+    return found
 
 
 def _manager(element: ET.Element) -> CallManager | None:

@@ -163,3 +163,11 @@ def test_xml_default_has_group_tvs_and_one_load_per_model() -> None:
     assert len(loads) == 13
     assert root.findtext("autoRegistration") == "true"
     assert read_config(xml).call_managers[0].address == "127.0.1.1"
+
+
+def test_twin_reads_its_model_load_from_xml_default() -> None:
+    xml = default_config(WHERE, "1-x", {"7962": FirmwareLoad("7962", LOAD)})
+    facts = read_config(xml)
+    assert facts.load_information is None
+    assert facts.load_for(404) == LOAD and facts.load_for(434) is None
+    assert read_config(device_config(phone(), WHERE, "1-x")).load_for(404) is None

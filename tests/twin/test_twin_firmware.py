@@ -133,3 +133,20 @@ def test_good_load_for_another_model_switches_that_model(
     rack.phones[P8845].reset()  # flash kept: no second upgrade
     ready(rack, P8845, after=second)
     assert load_events(rack, P8845, second) == []
+
+
+def test_autoregistering_phone_takes_its_load_from_xml_default(rack: TwinRack,
+                                                               tmp_path: Path) -> None:
+    write_example(tmp_path / "fw", "8845", NEW_8845)
+    ready(rack, P8845)
+    rack.cluster.set_firmware("8845", NEW_8845, str(tmp_path / "fw"))
+    rack.cluster.remove_phone(P8845)
+    rack.cluster.restart_service("tftp")
+    mark = rack.events.mark()
+    rack.phones[P8845].reset()
+    ready(rack, P8845, after=mark)
+    configs = [e.data["name"] for e in rack.events.for_phone(P8845, mark)
+               if e.kind == "phone.config" and e.data["outcome"] == "accepted"]
+    assert configs and configs[0].startswith("XMLDefault.cnf.xml")
+    [event] = load_events(rack, P8845, mark)
+    assert (event.data["to"], event.data["outcome"]) == (NEW_8845, "upgraded")
