@@ -92,7 +92,16 @@ class PhoneSsh:
             self._server = None
 
     def publish(self, line: str) -> None:
-        """A console line the phone printed (from any thread)."""
+        """A console line the phone printed (from any thread). Printed by the phone's own
+        boot on the loop, it is written at once, as the pty writes it: sessions then trail
+        the phone by no more than the pty does."""
+        try:
+            on_loop = asyncio.get_running_loop() is self.loop
+        except RuntimeError:
+            on_loop = False
+        if on_loop:
+            self._publish(line)
+            return
         with contextlib.suppress(RuntimeError):  # the loop is already closed: nobody listens
             self.loop.call_soon_threadsafe(self._publish, line)
 
