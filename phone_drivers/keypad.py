@@ -32,6 +32,8 @@ _ITEMS_PER_POST = 3  # CiscoIPPhoneExecute carries at most three ExecuteItems
 
 @runtime_checkable
 class Keypad(Protocol):
+    needs_operator: bool  # True only when a person carries the keys out
+
     def press(self, sequence: str) -> None:
         """Press keys in order: `0-9 * #` and `{Name}` keys, e.g. `{Settings}**#`."""
         ...
@@ -69,6 +71,8 @@ class _Actions:
 class ConsoleKeypad(_Actions):
     """The twin: named actions are console commands, so no menu model is needed."""
 
+    needs_operator = False
+
     def __init__(self, console: Console, family: Family) -> None:
         self.console, self.family = console, family
 
@@ -90,6 +94,8 @@ class CgiKeypad(_Actions):
     `menu` maps a menu label to the keys that select it and `softkeys` a softkey label
     to its position (1-5) for this model and firmware — they move between releases (Q6).
     """
+
+    needs_operator = False
 
     def __init__(self, host: str, family: Family, *, user: str, password: str, port: int = 80,
                  menu: Mapping[str, str] | None = None, softkeys: Mapping[str, int] | None = None,
@@ -159,6 +165,8 @@ class CgiKeypad(_Actions):
 class ManualKeypad(_Actions):
     """A person does it: `confirm(instruction)` shows the steps and returns True once done
     (it owns the waiting); False means the operator gave up → `LabError`."""
+
+    needs_operator = True
 
     def __init__(self, family: Family, confirm: Callable[[str], bool]) -> None:
         self.family, self.confirm = family, confirm
