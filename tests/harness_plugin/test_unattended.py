@@ -72,7 +72,7 @@ def test_destructive_test_on_hardware_is_followed_by_key_recovery(
 ) -> None:
     with posing_rack(tmp_path, 81) as rack:
         result = rack.run(pytester, monkeypatch, RECOVERY, "--phonelab-destructive")
-        erased = [e.phone for e in rack.twin.events.since(0)
+        erased = [str(e.phone) for e in rack.twin.events.since(0)
                   if e.kind == "phone.console_command" and e.data.get("command") == "erase itl"]
     result.assert_outcomes(passed=2)
     assert sorted(erased) == ["SEP00000A000001", "SEP00000A000002"]
