@@ -10,6 +10,7 @@ consoles opened by URL, PoE over netmiko, phones that outlive each test.
 from __future__ import annotations
 
 import socket
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -38,7 +39,8 @@ class PosingRack:
     node: str  # the harness cluster's node address the phones were pointed at
     tftp_port: int
 
-    def topology(self, keypad: str = "console") -> dict[str, Any]:
+    def topology(self, keypad: str = "console",
+                 no_console: tuple[str, ...] = ()) -> dict[str, Any]:
         where = self.twin.describe()
         switch = where["switch"]
         return {
@@ -51,26 +53,33 @@ class PosingRack:
                               "credentials": {"username_env": "RACK_A_USER",
                                               "password_env": "RACK_A_PASSWORD"}}],
                 "phones": [{"name": p["name"], "model": p["model"], "switch": "sw1",
-                            "port": p["switch_port"], "console": {"url": p["console"]},
-                            "keypad": keypad}
+                            "port": p["switch_port"], "keypad": keypad,
+                            **({} if p["name"] in no_console
+                               else {"console": {"url": p["console"]}})}
                            for p in where["phones"] if p["model"] in MODELS],
             }],
         }
 
     def run(self, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, scenario: str,
-            *args: str, keypad: str = "console") -> pytest.RunResult:
-        """Run `scenario` (a test module) with the plugin on this rack; -rs shows skips."""
+            *args: str, keypad: str = "console", no_console: tuple[str, ...] = (),
+            stdin: bytes | None = None) -> pytest.RunResult:
+        """Run `scenario` (a test module) with the plugin on this rack; -rsw shows skips
+        and warnings; `stdin` is what the operator types (ManualKeypad prompts)."""
         switch = self.twin.describe()["switch"]
-        (pytester.path / "rack.yaml").write_text(yaml.safe_dump(self.topology(keypad)))
+        topology = self.topology(keypad, no_console)
+        (pytester.path / "rack.yaml").write_text(yaml.safe_dump(topology))
         pytester.makepyfile(test_scenario=scenario)
         monkeypatch.setenv("RACK_A_USER", switch["username"])
         monkeypatch.setenv("RACK_A_PASSWORD", switch["password"])
-        return pytester.runpytest_subprocess(
-            "-p", "no:randomly", f"--rootdir={pytester.path}", "-rsw",
-            "--lab", str(pytester.path / "rack.yaml"),
-            "--phonelab-pki-dir", str(pytester.path / "pki"),
-            "--phonelab-lease-dir", str(pytester.path / "leases"),
-            "--phonelab-log-dir", str(pytester.path / "logs"), *args, timeout=180)
+        options = ("-p", "no:randomly", f"--rootdir={pytester.path}", "-rsw",
+                   "--lab", str(pytester.path / "rack.yaml"),
+                   "--phonelab-pki-dir", str(pytester.path / "pki"),
+                   "--phonelab-lease-dir", str(pytester.path / "leases"),
+                   "--phonelab-log-dir", str(pytester.path / "logs"), *args)
+        if stdin is None:
+            return pytester.runpytest_subprocess(*options, timeout=180)
+        return pytester.run(sys.executable, "-mpytest", f"--basetemp={pytester.path / 'tmp'}",
+                            *options, timeout=180, stdin=stdin)
 
 
 @contextmanager

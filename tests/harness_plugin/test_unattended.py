@@ -5,7 +5,7 @@ On a rack whose keypads need a person, a test that presses keys (marked
 with the reason before anything is powered. With keypads a program can drive (the
 twin's console), the same tests run, and after a destructive test on hardware the
 backend erases the phones' trust lists so the next test's cluster is trusted on
-first use again.
+first use again; a phone it cannot put back is left out (and dark), not an error.
 """
 
 from __future__ import annotations
@@ -113,3 +113,35 @@ def test_key_pressing_testcases_skip_on_manual_keypads_without_an_operator(
 
 def test_the_same_testcases_run_with_the_twins_console_keypad(pytester: pytest.Pytester) -> None:
     _testcases(pytester, 85, "console").assert_outcomes(passed=3)
+
+
+LEFT_OUT = '''
+import pytest
+from fixtures.expect import settle
+
+@pytest.mark.destructive
+def test_1_destructive(lab):
+    settle(lab)
+
+def test_2_rack_goes_on_without_the_phone(lab):
+    assert set(lab.phones) == {"SEP00000A000001"}
+    settle(lab)
+'''
+
+
+def test_a_phone_recovery_cannot_put_back_is_left_out_and_dark_not_an_error(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+) -> None:
+    """The operator erases the first phone's trust lists (it has no console to confirm on)
+    and declines the second: the second is out of service (typed, with the reason),
+    powered off, and left out of the next test, which runs on the rest of the rack."""
+    with posing_rack(tmp_path, 87) as rack:
+        result = rack.run(pytester, monkeypatch, LEFT_OUT, "--phonelab-destructive",
+                          "--phonelab-interactive", "-s", keypad="manual",
+                          no_console=("SEP00000A000001",), stdin=b"y\ny\nn\n")
+        port = rack.twin.switches["sw1"].find_port("Gi1/0/2")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["*PhoneLeftOut: rack rack-a: SEP00000A000002 is out of service: "
+                                 "could not erase its trust lists after a destructive test: "
+                                 "operator did not confirm*"])
+    assert port is not None and port.admin_poe == "never" and port.oper == "off"
