@@ -7,7 +7,8 @@ because pexpect 4's non-blocking reads break on raw serial fds (TOOLING.md) and
 `socket://`/`rfc2217://` have no fd at all. A daemon thread drains the port all the
 time, so the per-test log file is complete even for output nobody `expect`ed. A port
 that vanishes (USB unplugged, pty closed, terminal server dropped) is reopened a
-bounded number of times; if it stays gone the caller gets `LabError` (principle 8),
+bounded number of times; if it stays gone the caller gets `RackBroken` (a `LabError`,
+principle 8, that latches the rack),
 while a phone that simply never prints the line gets `ConsoleTimeout`, an assertion.
 """
 
@@ -22,7 +23,7 @@ from typing import Any, Protocol, runtime_checkable
 import pexpect
 import serial
 
-from harness.errors import LabError
+from harness.errors import LabError, RackBroken
 from harness.events import EventLog
 from phone_drivers.console_log import ByteFeed, ConsoleLog, FeedSpawn
 
@@ -67,7 +68,7 @@ class SerialConsole:
         self._spawn, self._port_lock = FeedSpawn(self._feed), threading.Lock()
         self._port: Any = None  # a pyserial object; its class depends on the URL
         self._connected, self._stop = threading.Event(), threading.Event()
-        self._gone: LabError | None = None
+        self._gone: RackBroken | None = None
         self._thread: threading.Thread | None = None
 
     @property
@@ -84,7 +85,7 @@ class SerialConsole:
         try:
             self._port = self._open_port()
         except _PORT_ERRORS as exc:
-            error = LabError(f"console {self.name}: cannot open {self.url}: {exc}")
+            error = RackBroken("console", f"console {self.name}: cannot open {self.url}: {exc}")
             self._log.note(str(error))
             self._log.close()
             raise error from exc
@@ -117,11 +118,12 @@ class SerialConsole:
         try:
             self._spawn.expect([regex], timeout=timeout)
         except pexpect.EOF:
-            raise self._gone or LabError(f"console {self.name}: closed") from None
+            raise self._gone or RackBroken("console", f"console {self.name}: closed") from None
         except pexpect.TIMEOUT:
             if not self._connected.is_set():
-                raise LabError(f"console {self.name}: {self.url} disconnected, still "
-                               f"reconnecting after {timeout:g} s; log: {self.log_path}") from None
+                raise RackBroken("console", f"console {self.name}: {self.url} disconnected, "
+                                 f"still reconnecting after {timeout:g} s; log: {self.log_path}"
+                                 ) from None
             lines = "\n".join(f"  | {line}" for line in self.tail(20)) or "  (nothing received)"
             raise ConsoleTimeout(f"console {self.name}: no line matching {regex.pattern!r} within "
                                  f"{timeout:g} s; last lines:\n{lines}\nfull log: {self.log_path}"
@@ -131,7 +133,8 @@ class SerialConsole:
     def send(self, text: str) -> None:
         budget = self.reconnect_attempts * (self.reconnect_interval + self.read_timeout) + 1.0
         if not self._connected.wait(budget) or self._gone is not None:
-            raise self._gone or LabError(f"console {self.name}: not connected to {self.url}")
+            raise self._gone or RackBroken(
+                "console", f"console {self.name}: not connected to {self.url}")
         try:
             with self._port_lock:
                 if self._port is None:  # the reader lost it after the check above
@@ -139,7 +142,8 @@ class SerialConsole:
                 self._port.write(text.encode())
                 self._port.flush()
         except _PORT_ERRORS as exc:
-            raise LabError(f"console {self.name}: write to {self.url} failed: {exc}") from exc
+            raise RackBroken("console",
+                             f"console {self.name}: write to {self.url} failed: {exc}") from exc
         self._log.note(f"sent {text!r}")
 
     def sendline(self, text: str) -> None:
@@ -197,9 +201,9 @@ class SerialConsole:
             self._log.note(f"reconnected to {self.url} (attempt {attempt})")
             self._connected.set()
             return True
-        self._gone = LabError(f"console {self.name}: {self.url} is gone ({cause}); "
-                              f"{self.reconnect_attempts} reopen attempts failed, last: {last}; "
-                              f"log: {self.log_path}")
+        self._gone = RackBroken("console", f"console {self.name}: {self.url} is gone ({cause}); "
+                                f"{self.reconnect_attempts} reopen attempts failed, last: {last}; "
+                                f"log: {self.log_path}")
         self._log.note(str(self._gone))
         self._feed.close()
         self._connected.set()  # wake senders: they raise self._gone

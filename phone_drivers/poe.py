@@ -5,7 +5,8 @@ power off is `power inline never`, on is `power inline auto`, and every change i
 confirmed by reading `show power inline <intf>` back until the switch reports the new
 state, because IOS accepts the command long before the phone is actually dark or drawing.
 Failures of the switch itself (unreachable, bad credentials, hung mid-command, unknown
-port) become `LabError` (principle 8), never a hang: every netmiko timeout is pinned to
+port) become `RackBroken` (principle 8: a `LabError` that latches the rack, with the
+part that failed), never a hang: every netmiko timeout is pinned to
 `SwitchConnection.timeout`. A login costs seconds, so one `SwitchSession` per switch
 stays open, shared by its ports and re-opened when it drops.
 """
@@ -24,7 +25,7 @@ from netmiko.exceptions import NetmikoAuthenticationException, NetmikoBaseExcept
 from paramiko.ssh_exception import SSHException  # type: ignore[import-untyped]
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from harness.errors import LabError, UsageError
+from harness.errors import RackBroken, UsageError
 from phone_drivers.power_protocol import PowerControl, PowerState
 from phone_drivers.switch_parsers import interface_key, parse_power_inline, rejected_command
 
@@ -75,13 +76,13 @@ class SwitchSession:
         self._lock = threading.Lock()
 
     def send_command(self, command: str) -> str:
-        """Run a show command in privileged EXEC; IOS errors raise `LabError`."""
+        """Run a show command in privileged EXEC; IOS errors raise `RackBroken`."""
         # auto_find_prompt=False: netmiko's prompt probe retries for ~40 s on a hung switch
         run = lambda c: str(c.send_command(command, auto_find_prompt=False))  # noqa: E731
         return self._run(command, run, [command])
 
     def send_config(self, lines: Sequence[str]) -> str:
-        """`configure terminal`, `lines`, `end`; the first rejected line raises `LabError`."""
+        """`configure terminal`, `lines`, `end`; the first rejected line raises `RackBroken`."""
         return self._run("; ".join(lines), lambda c: c.send_config_set(list(lines)), lines)
 
     def close(self) -> None:
@@ -99,29 +100,29 @@ class SwitchSession:
                 except NetmikoAuthenticationException as exc:
                     self._drop()
                     if "timeout" in str(exc).lower():
-                        raise LabError(f"{label}: no answer to login within {timeout:g} s "
-                                       "(switch hung?)") from exc
-                    raise LabError(f"{label}: authentication failed for user "
-                                   f"{self.connection.username!r}") from exc
+                        raise RackBroken("switch", f"{label}: no answer to login within "
+                                         f"{timeout:g} s (switch hung?)") from exc
+                    raise RackBroken("switch", f"{label}: authentication failed for user "
+                                     f"{self.connection.username!r}") from exc
                 except ReadTimeout as exc:
                     self._drop()
-                    raise LabError(f"{label}: stopped answering during `{what}` "
-                                   f"(no prompt within {timeout:g} s)") from exc
+                    raise RackBroken("switch", f"{label}: stopped answering during `{what}` "
+                                     f"(no prompt within {timeout:g} s)") from exc
                 except (ValueError, NetmikoBaseException) as exc:  # no prompt, no config mode
                     self._drop()
-                    raise LabError(f"{label}: {_first_line(exc)}") from exc
+                    raise RackBroken("switch", f"{label}: {_first_line(exc)}") from exc
                 except (OSError, EOFError, SSHException) as exc:  # refused, reset, dropped
                     self._drop()
                     pause = self.backoff * 2**attempt
                     if attempt == self.retries or time.monotonic() + pause > deadline:
-                        raise LabError(f"{label} unreachable after {attempt + 1} attempt(s): "
-                                       f"{_first_line(exc)}") from exc
+                        raise RackBroken("switch", f"{label} unreachable after {attempt + 1} "
+                                         f"attempt(s): {_first_line(exc)}") from exc
                     time.sleep(pause)
                     continue
                 culprit, error = rejected_command(output, commands)
                 if error:
                     hint = " (no such interface?)" if culprit.startswith("interface ") else ""
-                    raise LabError(f"{label} rejected `{culprit}`: {error}{hint}")
+                    raise RackBroken("power", f"{label} rejected `{culprit}`: {error}{hint}")
                 return output
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -139,8 +140,8 @@ class SwitchSession:
                 conn.enable()
             except (ValueError, ReadTimeout) as exc:  # IOS re-prompts on a wrong secret
                 conn.paramiko_cleanup()
-                raise LabError(f"{c.label}: cannot enter privileged EXEC (`enable`): "
-                               "check the enable secret") from exc
+                raise RackBroken("switch", f"{c.label}: cannot enter privileged EXEC "
+                                 "(`enable`): check the enable secret") from exc
             except BaseException:
                 conn.paramiko_cleanup()
                 raise
@@ -176,8 +177,8 @@ class IosPoePort(PowerControl):
         for row in parse_power_inline(output):
             if interface_key(row.interface) == key:
                 return PowerState(self.interface, row.admin, row.oper, row.watts, row.device)
-        raise LabError(f"{self.session.connection.label}: no PoE row for {self.interface} "
-                       "in `show power inline` (not a PoE port?)")
+        raise RackBroken("power", f"{self.session.connection.label}: no PoE row for "
+                         f"{self.interface} in `show power inline` (not a PoE port?)")
 
     def on(self) -> PowerState:
         return self._set("power inline auto", admin="auto", oper="on")
@@ -197,11 +198,11 @@ class IosPoePort(PowerControl):
         deadline = time.monotonic() + self.settle_timeout
         while (state := self.state()).oper != oper or state.admin != admin:
             if state.admin != admin:
-                raise LabError(f"{label}: `{command}` not applied ({state.describe()})")
+                raise RackBroken("power", f"{label}: `{command}` not applied ({state.describe()})")
             if time.monotonic() >= deadline:
                 hint = " — is a powered device plugged in?" if oper == "on" else ""
-                raise LabError(f"{label}: {self.interface} still oper {state.oper} "
-                               f"{self.settle_timeout:g} s after `{command}`{hint}")
+                raise RackBroken("power", f"{label}: {self.interface} still oper {state.oper} "
+                                 f"{self.settle_timeout:g} s after `{command}`{hint}")
             time.sleep(self.poll_interval)
         return state
 
@@ -229,8 +230,8 @@ def set_many(ports: Sequence[IosPoePort], on: bool) -> list[PowerState]:
                 break
             if time.monotonic() >= deadline:
                 names = ", ".join(p.interface for p in pending)
-                raise LabError(f"{session.connection.label}: {names} not {oper} after "
-                               f"`{command}`")
+                raise RackBroken("power", f"{session.connection.label}: {names} not {oper} "
+                                 f"after `{command}`")
             time.sleep(group[0].poll_interval)
         states += [PowerState(p.interface, admin, oper, rows[interface_key(p.interface)].watts,
                               rows[interface_key(p.interface)].device) for p in group]

@@ -46,7 +46,7 @@ class PowerState:
 @runtime_checkable
 class PowerControl(Protocol):
     """Power for one phone. Every method returns only once the switch confirms the state,
-    and raises `harness.errors.LabError` when the power source itself fails."""
+    and raises `harness.errors.RackBroken` when the power source itself fails."""
 
     def on(self) -> PowerState:
         """Enable power and wait until the device draws it."""

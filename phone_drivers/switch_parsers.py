@@ -5,7 +5,8 @@ tooling finds a phone's port from CDP and the MAC table. Parsing is delegated to
 community templates (the same ones netmiko's `use_textfsm` uses) so that the parser is
 not ours to get wrong; this module only turns their string dicts into typed rows and
 turns every failure — IOS rejecting the command, output the template cannot read —
-into one `LabError` that names the command and quotes the offending output.
+into one `RackBroken` (part `switch`) that names the command and quotes the offending
+output.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 import textfsm
 from textfsm import clitable
 
-from harness.errors import LabError
+from harness.errors import RackBroken
 
 _IOS_ERROR = re.compile(r"^% ?(Invalid input|Incomplete command|Ambiguous command|Unknown command)"
                         r".*$", re.MULTILINE)
@@ -80,12 +81,13 @@ def _structured(command: str, output: str) -> list[dict[str, Any]]:
 def _parse(command: str, output: str) -> list[dict[str, Any]]:
     error = ios_error(output)
     if error is not None:
-        raise LabError(f"switch rejected `{command}`: {error}")
+        raise RackBroken("switch", f"switch rejected `{command}`: {error}")
     try:
         rows = _structured(command, output)
     except (textfsm.TextFSMError, clitable.CliTableError) as exc:
         head = " | ".join(output.strip().splitlines()[:4])
-        raise LabError(f"cannot parse `{command}` output ({exc}); output starts: {head!r}") from exc
+        raise RackBroken("switch", f"cannot parse `{command}` output ({exc}); output starts: "
+                         f"{head!r}") from exc
     return rows
 
 

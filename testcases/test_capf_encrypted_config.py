@@ -37,6 +37,7 @@ def schedule_password_install(lab: LabRun, name: str) -> int:
 
 @allure.story("Authentication string")
 @allure.severity(allure.severity_level.NORMAL)
+@pytest.mark.needs_keys
 def test_authentication_string_entered_on_the_phone(lab: LabRun) -> None:
     name = encrypted_phone(lab)
     settle(lab, [name])
@@ -49,6 +50,7 @@ def test_authentication_string_entered_on_the_phone(lab: LabRun) -> None:
 
 
 @allure.story("Authentication string")
+@pytest.mark.needs_keys
 def test_wrong_authentication_string_is_refused(lab: LabRun) -> None:
     name = encrypted_phone(lab)
     settle(lab, [name])

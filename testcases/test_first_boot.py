@@ -16,6 +16,7 @@ from phone_drivers.capture import PacketCapture
 @allure.feature("Identity Trust List")
 @allure.story("First boot: trust on first use")
 @allure.severity(allure.severity_level.BLOCKER)
+@pytest.mark.needs_keys
 def test_first_itl_is_trusted_and_signed_config_verifies(lab: LabRun) -> None:
     settle(lab)
     with step("Erase the CTL and ITL on every phone (Settings > Security > Trust List)"):

@@ -35,6 +35,7 @@ def test_both_certificates_at_once_strand_every_phone(lab: LabRun) -> None:
 
 @allure.severity(allure.severity_level.CRITICAL)
 @pytest.mark.destructive
+@pytest.mark.needs_keys
 def test_manual_itl_erase_recovers_a_stranded_phone(lab: LabRun) -> None:
     mark = regenerate_both_then_reset(lab)
     phones = lab.plain_phones()

@@ -72,6 +72,7 @@ def test_prepared_rollback_then_return_to_8_0(lab: LabRun) -> None:
 @allure.story("Unprepared rollback")
 @allure.severity(allure.severity_level.CRITICAL)
 @pytest.mark.destructive
+@pytest.mark.needs_keys
 def test_unprepared_rollback_loops_until_the_itl_is_erased(lab: LabRun) -> None:
     settle(lab)
     phones = lab.plain_phones()

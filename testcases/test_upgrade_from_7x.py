@@ -10,7 +10,7 @@ from fixtures.lab_run import LabRun
 from fixtures.reporting import step
 from harness.cluster.releases import Release, ctl_client_required
 
-pytestmark = [pytest.mark.destructive, allure.feature("Upgrade from 7.x"),
+pytestmark = [pytest.mark.destructive, pytest.mark.needs_keys, allure.feature("Upgrade from 7.x"),
               allure.severity(allure.severity_level.CRITICAL)]
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.errors import LabError
+from harness.errors import LabError, RackBroken
 from harness.events import EventLog
 from harness.phone_models import Family
 from phone_drivers.console import Console, ConsoleTimeout, SerialConsole
@@ -106,6 +106,7 @@ def test_pty_closed_under_the_reader_is_a_lab_error(tty: PhoneTty, console: Seri
         console.expect("never printed", 10)
     assert time.monotonic() - start < 2.0  # the bounded retries, not the caller's 10 s
     assert not isinstance(caught.value, AssertionError)
+    assert isinstance(caught.value, RackBroken) and caught.value.part == "console"
     with pytest.raises(LabError):
         console.send("erase itl\r")
     assert "lost " in console.log_path.read_text()

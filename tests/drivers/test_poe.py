@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from harness.errors import LabError, UsageError
+from harness.errors import LabError, RackBroken, UsageError
 from harness.events import EventLog
 from phone_drivers.emulator.switch import FakeSwitch
 from phone_drivers.poe import IosPoePort, PowerControl, SwitchConnection, SwitchSession
@@ -126,8 +126,9 @@ def test_faulty_port_is_reported(session: SwitchSession, switch: FakeSwitch) -> 
     switch.configure(port)
     driver = IosPoePort(session, "Gi1/0/5", settle_timeout=0.3, poll_interval=0.1)
     assert driver.state().oper == "faulty"
-    with pytest.raises(LabError, match="still oper faulty"):
+    with pytest.raises(RackBroken, match="still oper faulty") as caught:
         driver.on()
+    assert caught.value.part == "power"
 
 
 def test_a_port_can_own_its_session(spare: FakeSwitch) -> None:
@@ -152,8 +153,9 @@ def test_stopped_switch_is_unreachable_quickly(spare: FakeSwitch) -> None:
     conn = connection(spare)
     spare.stop()
     started = time.monotonic()
-    with pytest.raises(LabError, match=r"unreachable after 3 attempt\(s\)"):
+    with pytest.raises(RackBroken, match=r"unreachable after 3 attempt\(s\)") as caught:
         IosPoePort(SwitchSession(conn, backoff=0.1), "Gi1/0/1").state()
+    assert caught.value.part == "switch"
     assert time.monotonic() - started < TIMEOUT
 
 
@@ -162,8 +164,9 @@ def test_switch_frozen_mid_session_is_a_bounded_lab_error(spare: FakeSwitch) -> 
     assert port.state().powered
     spare.freeze()
     started = time.monotonic()
-    with pytest.raises(LabError, match="stopped answering"):
+    with pytest.raises(RackBroken, match="stopped answering") as caught:
         port.off()
+    assert caught.value.part == "switch"
     assert time.monotonic() - started < TIMEOUT + 1.5
     spare.unfreeze()
 

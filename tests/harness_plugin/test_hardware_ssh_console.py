@@ -16,7 +16,7 @@ import yaml
 
 from lab_topology import load_lab
 from phone_drivers.emulator.twin import TwinRack
-from tests.harness_plugin.test_hardware_backend import free_udp_port
+from tests.harness_plugin.posing import free_udp_port
 from tests.isolated_lab import isolated_twin_lab
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -6,6 +6,7 @@ passes) and with one firmware rule broken by a tiny plugin (it must fail).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -34,7 +35,8 @@ def run(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, testcase: st
         pytester.makepyfile(**{f"break_{breaker}": "def pytest_configure(config):\n"
                                + "".join(f"    {line}\n" for line in
                                          BREAKERS[breaker].splitlines())})
-        monkeypatch.setenv("PYTHONPATH", str(pytester.path))
+        monkeypatch.setenv("PYTHONPATH", os.pathsep.join(  # keep this checkout's path first
+            p for p in (str(pytester.path), os.environ.get("PYTHONPATH", "")) if p))
         args += ["-p", f"break_{breaker}"]
     return pytester.runpytest_subprocess(*args, timeout=180)
 
