@@ -46,7 +46,7 @@ import pexpect
 from pydantic import SecretStr
 
 from harness.aio import BackgroundLoop
-from harness.errors import LabError
+from harness.errors import LabError, RackBroken
 from harness.events import EventLog
 from lab_topology.schema import SshShell
 from phone_drivers.console import ConsoleTimeout, PatternLike
@@ -227,7 +227,8 @@ class SshConsole:
             if failures == 1 or self.sessions > started:
                 self._log.note(f"{self.url}: {cause}; retrying")
             if failures > self.reconnect_attempts:
-                self._give_up(LabError(
+                self._give_up(RackBroken(  # a dead wire, like a serial console: latch the rack
+                    "console",
                     f"console {self.name}: {self.url} unreachable: {self.reconnect_attempts} "
                     f"attempts {self.reconnect_interval:g} s apart failed, last: {cause} (is "
                     f"the phone up, with SSH Access enabled in its config?); "
