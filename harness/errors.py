@@ -1,6 +1,6 @@
 """Error types shared by the whole harness.
 
-Two families, kept apart on purpose (ARCHITECTURE.md principle 8): `LabError`
+Two families, kept apart on purpose (docs/ARCHITECTURE.md principle 8): `LabError`
 means the lab itself broke (switch unreachable, console gone, port busy) and is
 reported apart from assertions about phone behaviour; `UsageError` is a user
 mistake that the CLI turns into one clear line and exit code 2.

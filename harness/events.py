@@ -1,4 +1,4 @@
-"""The event timeline: the one oracle tests assert on (ARCHITECTURE.md principle 4).
+"""The event timeline: the one oracle tests assert on (docs/ARCHITECTURE.md principle 4).
 
 Every endpoint (TFTP, TVS, CAPF, HTTPS, registrar) and every twin phone appends
 `Event`s here, keyed by the phone's device name (``SEP<MAC>``) when it is known,

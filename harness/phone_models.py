@@ -1,6 +1,6 @@
 """Per-model capability table: what the "Unified CM Phone Feature List" report gives.
 
-SECURITY_BY_DEFAULT.md §5: which models support Security by Default decides
+docs/SECURITY_BY_DEFAULT.md §5: which models support Security by Default decides
 whether the cluster serves them signed files and whether they ask for an ITL
 at all (§4: non-supporting models get unsigned defaults). The table also holds
 what the drivers need per family: console log dialect and the keypad path.
@@ -15,7 +15,7 @@ from harness.errors import UsageError
 
 
 class Family(StrEnum):
-    """Console dialect and keypad path follow the family (HARDWARE.md §2)."""
+    """Console dialect and keypad path follow the family (docs/HARDWARE.md §2)."""
 
     LEGACY_79XX = "7940"  # 7940/7960: no Security by Default, no ITL requests
     C79X1 = "79x1"  # 7941/7961 and 79x2/797x: `LVL HH:MM:SS.us module: text` console

@@ -1,7 +1,7 @@
 """TLS contexts for the cluster's endpoints and the twin's clients.
 
 Phones authenticate servers by matching the presented certificate against
-their ITL/CTL or through TVS, never by host name or CA chain (PROTOCOLS.md
+their ITL/CTL or through TVS, never by host name or CA chain (docs/PROTOCOLS.md
 §5.1, §7.6), so client contexts disable the standard checks and callers
 compare the peer certificate themselves. Servers accept TLS 1.0-1.2 with RSA
 key exchange because older phone firmware needs it.
@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
 # Everything the library still has, down to security level 0, minus unauthenticated
-# suites: old phones (79xx) speak TLS 1.0 with RSA key exchange (PROTOCOLS.md §5.1, §6.1).
+# suites: old phones (79xx) speak TLS 1.0 with RSA key exchange (docs/PROTOCOLS.md §5.1, §6.1).
 LEGACY_CIPHERS = "ALL:!aNULL:!eNULL:@SECLEVEL=0"
 
 

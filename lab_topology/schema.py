@@ -86,7 +86,7 @@ class SshLogin(Strict):
 class SshShell(Strict):
     """What follows the SSH login on the phone (docs/HARDWARE.md §2.3). Public sources
     describe only the 79x2: a second `login:` prompt (users `log`, `debug`, `default`)
-    and `show strace`; the 88xx second stage is unknown (HARDWARE.md Q5), hence settable.
+    and `show strace`; the 88xx second stage is unknown (docs/HARDWARE.md Q5), hence settable.
     These are firmware defaults, not site secrets, so they may live in the file."""
 
     login: str | None = "debug"  # None: no second `login:` prompt, straight to the prompt
@@ -163,7 +163,7 @@ class LineSpec(Strict):
 
 
 class FirmwareSpec(Strict):
-    """The firmware under test for one model (REAL_WIRE.md §5)."""
+    """The firmware under test for one model (docs/REAL_WIRE.md §5)."""
 
     model: str
     load: str = Field(pattern=r"^[A-Za-z0-9._-]{1,64}$")  # loadInformation, without .loads
@@ -183,7 +183,7 @@ class PhoneSpec(Strict):
     port: str
     address: IPv4Address | None = None  # the twin phone's loopback address; DHCP on hardware
     console: ConsoleSpec | None = None
-    keypad: Literal["console", "cgi", "manual"] = "cgi"  # REAL_WIRE.md §6.2
+    keypad: Literal["console", "cgi", "manual"] = "cgi"  # docs/REAL_WIRE.md §6.2
     encrypted_config: bool = False
     capf: CapfSpec = CapfSpec()
     in_database: bool = True  # False: the phone must auto-register

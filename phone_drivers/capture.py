@@ -1,6 +1,6 @@
 """Packet capture around a test step: what each phone fetched, from whom, with what result.
 
-Same driver for the lab NIC and the twin's loopback (ARCHITECTURE.md principle 1). The
+Same driver for the lab NIC and the twin's loopback (docs/ARCHITECTURE.md principle 1). The
 listen socket is opened in `start()` — not in scapy's sniffer thread — so a missing
 privilege (root or CAP_NET_RAW), a missing libpcap (BPF needs it) or a wrong interface
 surfaces at once as `CaptureUnavailable`, a `LabError` with a `reason` that pytest code

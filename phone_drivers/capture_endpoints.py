@@ -1,7 +1,7 @@
 """Which cluster endpoints a capture watches, and the BPF filter that follows from them.
 
 Kept apart from the sniffer so the filter logic is testable without privileges. Facts
-behind it (HARDWARE.md §1.2, §4): TFTP data never comes from port 69 — the server
+behind it (docs/HARDWARE.md §1.2, §4): TFTP data never comes from port 69 — the server
 answers from an ephemeral port — so TFTP is captured as *all UDP to/from the TFTP
 host*; HTTP file service is TCP 6970, secure config HTTPS 6971/6972, TVS 2445, CAPF
 3804, SIP 5060 over UDP and TCP, SIP-TLS 5061,

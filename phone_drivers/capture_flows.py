@@ -1,6 +1,6 @@
 """What phones did on the wire, read from captured packets (pure: packets in, flows out).
 
-Why hand-written: scapy dissects TFTP only on UDP port 69 (HARDWARE.md §4.2) while CUCM
+Why hand-written: scapy dissects TFTP only on UDP port 69 (docs/HARDWARE.md §4.2) while CUCM
 answers from ephemeral ports and test servers listen on high ports, so RRQs are found
 by destination port and replies by the client's TID (its address and port), then
 decoded with `TFTP(bytes(payload))`. HTTP 6970 file fetches, SIP REGISTERs and the TLS

@@ -1,6 +1,6 @@
 """TLS handshakes to TVS, CAPF, HTTPS and SIP-TLS, read from captured TCP segments.
 
-Only the handshake is informative on the wire (HARDWARE.md §4.3): was a ClientHello
+Only the handshake is informative on the wire (docs/HARDWARE.md §4.3): was a ClientHello
 sent, which version and cipher won, and — in TLS 1.2, where certificates travel in
 clear — the server's chain and whether the phone presented its LSC/MIC. Hand-written
 because certificates span several TCP segments: scapy's TLS layer binds only port 443

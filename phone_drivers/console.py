@@ -1,9 +1,9 @@
 """Phone serial consoles: one driver for a lab USB-serial adapter, a terminal server and
-the twin's pty (ARCHITECTURE.md principle 1).
+the twin's pty (docs/ARCHITECTURE.md principle 1).
 
 `serial.serial_for_url` gives us tty paths, `socket://host:port` and `rfc2217://` alike.
 Matching uses pexpect's `SpawnBase` fed from our own reader instead of `fdpexpect`,
-because pexpect 4's non-blocking reads break on raw serial fds (TOOLING.md) and
+because pexpect 4's non-blocking reads break on raw serial fds (docs/TOOLING.md) and
 `socket://`/`rfc2217://` have no fd at all. A daemon thread drains the port all the
 time, so the per-test log file is complete even for output nobody `expect`ed. A port
 that vanishes (USB unplugged, pty closed, terminal server dropped) is reopened a

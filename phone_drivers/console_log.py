@@ -3,7 +3,7 @@
 Split from `console.py` so each reads in one sitting. Bytes from the port's reader
 thread go two ways: into a `ByteFeed` that a pexpect `SpawnBase` subclass reads for
 matching (our own `read_nonblocking`, since `fdpexpect` is unreliable on serial fds,
-TOOLING.md), and into a `ConsoleLog` that splits lines and writes every one to the
+docs/TOOLING.md), and into a `ConsoleLog` that splits lines and writes every one to the
 per-phone, per-test log file (flushed per line, so a crash loses nothing), the
 in-memory tail used in failure messages, and optionally `console.line` events.
 """

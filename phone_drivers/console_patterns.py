@@ -1,6 +1,6 @@
-"""Regexes that recognise SBD events on a phone console, real or twin (HARDWARE.md §2.2).
+"""Regexes that recognise SBD events on a phone console, real or twin (docs/HARDWARE.md §2.2).
 
-One table for both backends (ARCHITECTURE.md principle 1): a testcase waits for
+One table for both backends (docs/ARCHITECTURE.md principle 1): a testcase waits for
 `pattern(ConsoleEvent.TL_VERIFIED, family)` whether the console is a 7962's AUX jack
 or a twin's pty. Each pattern matches one *whole* line (family prefix, body, line end),
 so a half-received line never matches and `match.group(0)` is the full line. Bodies
@@ -83,7 +83,7 @@ _MODULE: dict[tuple[ConsoleEvent, Family], str] = {  # where the emitting module
     (_E.DHCP_DISCOVER, Family.C79X1): "DHCP",
     (_E.TFTP_SERVER, Family.C79X1): "DLoad",
 }
-_CONFIRMED = {  # seen in public logs of that family (HARDWARE.md §2.2, sources S16/S19/S33)
+_CONFIRMED = {  # seen in public logs of that family (docs/HARDWARE.md §2.2, sources S16/S19/S33)
     (_E.DHCP_DISCOVER, Family.C79X1), (_E.TFTP_SERVER, Family.C79X1),
     *((e, Family.C88XX) for e in (_E.FETCH_START, _E.FETCH_DONE, _E.FETCH_SERVER,
                                    _E.TVS_CONNECT, _E.TLS_OK, _E.TVS_QUERY, _E.TVS_CACHED,

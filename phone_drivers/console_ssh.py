@@ -299,7 +299,7 @@ class SshConsole:
 
     async def _shell_login(self, proc: asyncssh.SSHClientProcess[bytes],
                            queue: asyncio.Queue[bytes], label: str) -> None:
-        """The second stage of HARDWARE.md §2.3, as the topology's `shell` describes it."""
+        """The second stage of docs/HARDWARE.md §2.3, as the topology's `shell` describes it."""
         shell, seen = self.target.shell, [""]
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.login_timeout

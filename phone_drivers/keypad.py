@@ -1,9 +1,9 @@
 """Pressing keys on a phone: the trust-list erase, factory reset and CAPF entry paths.
 
-Testcases call `keypad.erase_itl()` and never care how the keys arrive (ARCHITECTURE.md
+Testcases call `keypad.erase_itl()` and never care how the keys arrive (docs/ARCHITECTURE.md
 principle 1). Three carriers exist: the twin's console (`ConsoleKeypad`, commands
 documented in `emulator/tty.py`), the phone's web `CGI/Execute` (`CgiKeypad`, hardware
-with web access on and a CUCM user associated to the phone, HARDWARE.md §2.4), and a
+with web access on and a CUCM user associated to the phone, docs/HARDWARE.md §2.4), and a
 person (`ManualKeypad`, for paths that need hands on the power cord or when the web
 server is off, as SBD deployments often have it). CGI uses urllib: one form POST per
 few keys needs no HTTP library. Every carrier failure is a `LabError` (principle 8).
@@ -106,7 +106,7 @@ class CgiKeypad(_Actions):
     Hardware phones and twin phones alike: `base_url` is `http://<phone address>` on a
     rack, the twin phone's web server on the twin. Menu items and softkeys are found by
     the family's default positions (`keypad_paths.MENU_KEYS`/`SOFTKEYS`), which `menu`
-    and `softkeys` override per model and firmware (HARDWARE.md Q6). Each action starts
+    and `softkeys` override per model and firmware (docs/HARDWARE.md Q6). Each action starts
     with the family's `Init:` URI (back to a known screen); keys go one per request,
     `pause` apart, while the phone redraws its menu (§6.3: 0.5-2 s on a 7975).
     """

@@ -1,4 +1,4 @@
-"""Key paths of the SBD maintenance actions per phone family, as data (HARDWARE.md §2.6).
+"""Key paths of the SBD maintenance actions per phone family, as data (docs/HARDWARE.md §2.6).
 
 Why data and not code: the paths differ per family and firmware, several are still open
 questions (Q6 exact 79x1 erase keys, Q7 what 88xx "Reset settings > Security" removes),
@@ -107,7 +107,7 @@ def path(family: Family, action: Action, digits: str = "") -> tuple[Step, ...]:
 
 
 # --- where the labels are: what the CGI keypad presses (docs/REAL_WIRE.md §6.3) -----------
-# Positions move between firmware releases (HARDWARE.md Q6), so these are defaults the
+# Positions move between firmware releases (docs/HARDWARE.md Q6), so these are defaults the
 # topology may override. 79x1: the observed 7975 erase `Key:Settings, 4, 5, 1, Soft5,
 # **#, Soft5` [O R21]; "ITL File" as item 2 and the CAPF screens are [I]. 88xx: all [I].
 MENU_KEYS: dict[Family, dict[str, str]] = {
@@ -163,5 +163,5 @@ def key_uris(family: Family, action: Action, *, digits: str | None = None,
                              "use the manual keypad")
         else:
             raise UsageError(f"'{action.value}': position of {step.kind} '{step.value}' unknown "
-                             f"for {family.value} phones (HARDWARE.md Q6)")
+                             f"for {family.value} phones (docs/HARDWARE.md Q6)")
     return uris

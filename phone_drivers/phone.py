@@ -1,6 +1,6 @@
 """A phone under test: identity plus the wires that reach it (power, console, keypad).
 
-The same class drives a rack phone and a twin phone (ARCHITECTURE.md principle 1):
+The same class drives a rack phone and a twin phone (docs/ARCHITECTURE.md principle 1):
 only the wiring differs, and that comes from the topology (`wiring.py`). A phone
 whose power or console is dead is latched `broken`, and later tests on it skip
 with that reason instead of failing (principle 7).

@@ -1,6 +1,6 @@
 """PoE power control of a phone through a Cisco IOS switch port, over netmiko.
 
-One driver for the lab Catalyst and the twin's fake switch (ARCHITECTURE.md principle 1):
+One driver for the lab Catalyst and the twin's fake switch (docs/ARCHITECTURE.md principle 1):
 power off is `power inline never`, on is `power inline auto`, and every change is
 confirmed by reading `show power inline <intf>` back until the switch reports the new
 state, because IOS accepts the command long before the phone is actually dark or drawing.

@@ -1,7 +1,7 @@
 """What "phone power" means on both ends of the cable, whoever provides it.
 
 Testcases and the `Phone` object cut and restore power to reboot a phone (a PoE cut is a
-cold boot, HARDWARE.md §5): `PowerControl` is that side, in the lab a Catalyst port driven
+cold boot, docs/HARDWARE.md §5): `PowerControl` is that side, in the lab a Catalyst port driven
 by netmiko, in the twin the same driver against the fake switch. `PoweredDevice` is the
 other end, what a (fake) switch port feeds: the twin phone implements it. Both live in
 this small module so callers depend on the shapes without importing netmiko or asyncssh.

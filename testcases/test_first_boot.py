@@ -55,7 +55,7 @@ def test_model_without_sbd_gets_unsigned_config_and_no_itl(lab: LabRun) -> None:
 def test_capture_shows_trust_lists_then_config_then_tvs(
     lab: LabRun, capture: Callable[[str], PacketCapture]
 ) -> None:
-    """HARDWARE.md §1.3: CTL, then ITL, then the signed config; then TLS to TVS."""
+    """docs/HARDWARE.md §1.3: CTL, then ITL, then the signed config; then TLS to TVS."""
     settle(lab)
     name = lab.plain_phones()[0]
     with capture("boot") as cap, step(f"Power-cycle {name} while capturing"):

@@ -4,7 +4,7 @@ It is the capture driver of the tests (`PacketCapture`), so its privilege and
 libpcap checks, loopback de-duplication and per-phone flow analysis are the ones a
 run relies on. With `--lab` the filter watches the rack's cluster endpoints; with
 `-i` alone there is no host to name, so the filter watches the standard CUCM ports
-plus the ephemeral range TFTP data uses (HARDWARE.md §4.1), and the summary finds
+plus the ephemeral range TFTP data uses (docs/HARDWARE.md §4.1), and the summary finds
 the servers afterwards from the packets that went to those ports. scapy is
 imported inside the command because it costs a second at every `phonelab` start.
 """

@@ -1,4 +1,4 @@
-"""`phonelab enc`: encrypt and decrypt phone configs (.enc.sgn, PROTOCOLS.md §4).
+"""`phonelab enc`: encrypt and decrypt phone configs (.enc.sgn, docs/PROTOCOLS.md §4).
 
 Encrypted configs are opaque on the wire, so a tester needs a way to produce one
 for a given phone certificate (plus the signed stub the phone reads first) and

@@ -1,6 +1,6 @@
 """`phonelab pki`: create, inspect, regenerate, lose, back up and restore the lab PKI.
 
-The cluster procedures of SECURITY_BY_DEFAULT.md §6-7 (regenerate a certificate,
+The cluster procedures of docs/SECURITY_BY_DEFAULT.md §6-7 (regenerate a certificate,
 survive a crash by restoring the TFTP key from an encrypted backup) are also
 things a person does by hand on a lab; these commands are thin wrappers over
 `harness.pki.LabPKI`. Passphrases never travel as a command-line value (visible
@@ -182,7 +182,7 @@ def _print_table(pki: LabPKI, title: str) -> None:
 
 
 def _dn(name: x509.Name) -> str:
-    """CUCM dialect: certificate order, `;`-joined (PROTOCOLS.md §0.3)."""
+    """CUCM dialect: certificate order, `;`-joined (docs/PROTOCOLS.md §0.3)."""
     return ";".join(attribute.rfc4514_string() for attribute in name)
 
 

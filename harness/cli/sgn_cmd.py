@@ -1,4 +1,4 @@
-"""`phonelab sgn`: sign, verify and strip signed files (.sgn, PROTOCOLS.md §3).
+"""`phonelab sgn`: sign, verify and strip signed files (.sgn, docs/PROTOCOLS.md §3).
 
 Lets a tester check by hand what the TFTP endpoint serves and what a phone would
 accept, with the same codec the harness uses. It also holds the signer-loading

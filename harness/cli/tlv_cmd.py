@@ -1,4 +1,4 @@
-"""`phonelab tlv`: inspect and build CTL/ITL trust lists (.tlv, PROTOCOLS.md §2).
+"""`phonelab tlv`: inspect and build CTL/ITL trust lists (.tlv, docs/PROTOCOLS.md §2).
 
 A tester facing a phone that rejects its ITL needs to see, quickly and without a
 CUCM, what the file holds and whether it is self-consistent; and to build lists

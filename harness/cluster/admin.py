@@ -1,7 +1,7 @@
 """Cluster administration: parameters, phones, DRS backup, crashes, upgrades, EMCC.
 
 Split from `cluster.py` so each file reads in one sitting; these are the
-procedures of SECURITY_BY_DEFAULT.md §7-§10 and the admin actions testcases
+procedures of docs/SECURITY_BY_DEFAULT.md §7-§10 and the admin actions testcases
 need (add or remove a phone, take a service down to test failover).
 """
 

@@ -1,7 +1,7 @@
 """The Cluster: one CUCM-like cluster whose security plane runs for real.
 
 Holds the state, the lab PKI and the endpoints, and offers one method per
-documented step (SECURITY_BY_DEFAULT.md §6-§10). Order rules are deliberately
+documented step (docs/SECURITY_BY_DEFAULT.md §6-§10). Order rules are deliberately
 not enforced: a test must be able to do the wrong thing (regenerate TFTP and
 TVS together, roll back unprepared) and observe what phones do. Every step is
 recorded on the event timeline as `cluster.step` with the documented wording.
@@ -93,7 +93,7 @@ class Cluster(ClusterAdmin):
             services_url=f"https://{https[0][0]}:{https[0][1]}/services" if https else None,
             secure=self.state.mode is SecurityMode.MIXED,
             authentication_url=(f"http://{auth[0][0]}:{auth[0][1]}{AUTH_PATH}"
-                                if auth else None),  # plain HTTP: REAL_WIRE.md §6.4
+                                if auth else None),  # plain HTTP: docs/REAL_WIRE.md §6.4
         )
 
     def allow_cgi_user(self, user: str, password: str) -> None:

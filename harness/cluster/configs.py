@@ -2,7 +2,7 @@
 
 `SEP<MAC>.cnf.xml` carries the element tree of CUCM 8.x-11.x in CUCM's order
 (§4.1, examples §4.4 SIP and §4.5 SCCP): the trust machinery reads security
-mode, CAPF, TVS and call managers from it (PROTOCOLS.md §4.2, §7.4); phones
+mode, CAPF, TVS and call managers from it (docs/PROTOCOLS.md §4.2, §7.4); phones
 also read their lines (SIP), the load to run (§5), web/SSH access and URLs.
 `XMLDefault.cnf.xml` (§4.3) is what auto-registering phones get. Blocks shared
 by both are in `configs_parts`, the SIP profile in `configs_sip`.

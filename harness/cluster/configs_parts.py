@@ -87,7 +87,7 @@ def device_pool(parent: ET.Element, managers: list[CallManager], pool_uuid: str)
 
 
 def tvs(parent: ET.Element, servers: list[tuple[str, int]]) -> None:
-    """`TVS/members/member priority=/{port, address}` (PROTOCOLS.md §5); absent if none."""
+    """`TVS/members/member priority=/{port, address}` (docs/PROTOCOLS.md §5); absent if none."""
     if not servers:
         return
     members = ET.SubElement(ET.SubElement(parent, "TVS"), "members")

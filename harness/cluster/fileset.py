@@ -2,7 +2,7 @@
 
 Pure functions of (state, certificates, endpoints): the Cluster calls them when
 the TFTP service (re)starts, because the documented procedures rely on phones
-seeing the old files until that step (SECURITY_BY_DEFAULT.md §6), and for one
+seeing the old files until that step (docs/SECURITY_BY_DEFAULT.md §6), and for one
 phone's config when its device record changes (e.g. CAPF issued an LSC).
 Per-device trust-list names are aliases resolved at lookup time (§2.1).
 """
@@ -110,7 +110,7 @@ def build_file_set(state: ClusterState, pki: LabPKI, node: Node, where: Endpoint
 
 class AliasedFiles(MappingSource):
     """A node's published files; `ITLSEP<MAC>.tlv` / `CTLSEP<MAC>.tlv` resolve to the
-    cluster-wide trust lists (PROTOCOLS.md §2.1)."""
+    cluster-wide trust lists (docs/PROTOCOLS.md §2.1)."""
 
     def lookup(self, name: str) -> bytes | None:
         upper = name.upper()

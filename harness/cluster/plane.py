@@ -43,7 +43,8 @@ class Ports:
 
     @classmethod
     def standard(cls) -> Ports:
-        """The ports phones use against a real CUCM (PROTOCOLS.md §0.3, REAL_WIRE.md §3.6)."""
+        """The ports phones use against a real CUCM (docs/PROTOCOLS.md §0.3,
+        docs/REAL_WIRE.md §3.6)."""
         return cls(tftp=69, tvs=2445, capf=3804, https=8443, sip=5060, sccp=2000,
                    sip_tls=5061, sccp_tls=2443)
 

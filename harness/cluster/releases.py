@@ -1,6 +1,6 @@
 """CUCM release numbers and the CTL-client rule of the 7.x → 8.0 upgrade.
 
-SECURITY_BY_DEFAULT.md §8: after upgrading a mixed-mode cluster from some 7.1
+docs/SECURITY_BY_DEFAULT.md §8: after upgrading a mixed-mode cluster from some 7.1
 releases, the CTL client must be run again. The cut-offs are build numbers,
 and regular and ES (engineering special) releases have different cut-offs, so
 releases are compared on their full build tuple, never as strings.

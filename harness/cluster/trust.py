@@ -1,6 +1,6 @@
 """What the cluster's TVS trusts and what its CAPF knows, derived from state and PKI.
 
-TVS answers from the union of the cluster's trust stores (PROTOCOLS.md §5.6):
+TVS answers from the union of the cluster's trust stores (docs/PROTOCOLS.md §5.6):
 the TFTP (CallManager) certificates vouch as SAST and CCM+TFTP, which is what
 lets a phone accept an ITL re-signed after a TFTP regeneration (§7.9 row 1).
 Derived afresh after every change, so TVS reflects it at once (§2).
@@ -30,7 +30,7 @@ def trusted_entries(state: ClusterState, pki: LabPKI, ttl: int = 86400) -> list[
     """One entry per current certificate of a service some node runs.
 
     In mixed mode the CTL client has also put the SAST tokens into the
-    Phone-SAST-trust store, which TVS reports with role SAST (PROTOCOLS.md §5.6):
+    Phone-SAST-trust store, which TVS reports with role SAST (docs/PROTOCOLS.md §5.6):
     that is how a phone holding only an ITL accepts its first CTL (§7.3).
     """
     entries: list[TrustEntry] = []

@@ -2,7 +2,7 @@
 
 Everything that reads or writes trust lists (.tlv), signed files (.sgn) and
 encrypted configs (.enc.sgn) goes through this package, so the emulator, the
-servers, the fixtures and the CLI agree byte for byte (PROTOCOLS.md §1-4). No
+servers, the fixtures and the CLI agree byte for byte (docs/PROTOCOLS.md §1-4). No
 module here touches files or sockets; malformed input raises only `FormatError`.
 """
 

@@ -1,6 +1,6 @@
 """Code tables shared by several wire formats: digest algorithms and certificate roles.
 
-Cisco files name their hash by a one-byte code (PROTOCOLS.md §0.3) in file headers,
+Cisco files name their hash by a one-byte code (docs/PROTOCOLS.md §0.3) in file headers,
 trust-list records and CAPF, and name certificate roles by the codes of §2.4 in
 trust-list records and TVS answers. Keeping each code with its label (and, for
 digests, the `cryptography` algorithm) in one enum means no module keeps its own

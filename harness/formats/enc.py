@@ -1,4 +1,4 @@
-"""Encrypted phone configs (.enc.sgn) and their short stub config (PROTOCOLS.md §4).
+"""Encrypted phone configs (.enc.sgn) and their short stub config (docs/PROTOCOLS.md §4).
 
 Encryption is where interoperability breaks quietly: the 0x0D padding is not
 PKCS#7, the digest covers the plaintext before padding, and the encryption block

@@ -1,4 +1,4 @@
-"""The signed-file header shared by .tlv, .sgn and .enc.sgn (PROTOCOLS.md §1).
+"""The signed-file header shared by .tlv, .sgn and .enc.sgn (docs/PROTOCOLS.md §1).
 
 One encoder and one decoder, so every artefact pads, lays out and signs alike. The
 encoder writes certutils' field order (§1.3) and padding (§1.4) to stay

@@ -1,6 +1,6 @@
 """Firmware load descriptors (`<load>.loads`) and images (`.sbn`): docs/REAL_WIRE.md §5.2.
 
-Both start with the signed-file header of PROTOCOLS.md §1 (version 1.2, SHA-1,
+Both start with the signed-file header of docs/PROTOCOLS.md §1 (version 1.2, SHA-1,
 RSA-2048). A `.loads` body is CRLF text: `#` comment lines, a blank line, then
 one image file name per line (some with a trailing space). The phone fetches
 every listed image over TFTP, so names are checked here like TFTP names: a

@@ -1,6 +1,6 @@
 """How TLVs, names, serials, keys and text are written in Cisco signed files.
 
-Two DN dialects meet in the field (PROTOCOLS.md §0.3): CUCM writes `A=x;B=y`,
+Two DN dialects meet in the field (docs/PROTOCOLS.md §0.3): CUCM writes `A=x;B=y`,
 certutils writes RFC 4514 attributes in certificate order joined by `,`. We
 write the certutils dialect (so our files are byte-identical to certutils) and
 compare DNs only after normalising, never byte for byte. Serials are compared as
@@ -138,7 +138,7 @@ def read_tlvs(
     data: bytes, off: int, end: int, fixed: Mapping[int, int], what: str, *,
     containers: frozenset[int] = frozenset(), pad: int | None = None,
 ) -> tuple[dict[int, bytes], dict[int, int]]:
-    """Walk TLVs in `data[off:end]` as one flat stream (PROTOCOLS.md §1.2, §2.2).
+    """Walk TLVs in `data[off:end]` as one flat stream (docs/PROTOCOLS.md §1.2, §2.2).
 
     Container tags are stepped into (their length is ignored), `pad` is a bare
     byte with no length, tags in `fixed` must have exactly that value length.

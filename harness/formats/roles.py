@@ -1,4 +1,4 @@
-"""Certificate role codes ("function", PROTOCOLS.md §2.4) shared by trust lists and TVS.
+"""Certificate role codes ("function", docs/PROTOCOLS.md §2.4) shared by trust lists and TVS.
 
 One table for the file formats, the TVS wire protocol and every CLI, so a label
 such as `CCM+TFTP` means the same code everywhere; unknown codes stay plain ints.

@@ -1,4 +1,4 @@
-"""Signed files (.sgn / .sha512, PROTOCOLS.md §3): a header, then the file unchanged.
+"""Signed files (.sgn / .sha512, docs/PROTOCOLS.md §3): a header, then the file unchanged.
 
 Configs, ring lists and other provisioning files all travel in this container, and
 the TFTP endpoint, the phone emulator and `phonelab sgn` each need to build, check

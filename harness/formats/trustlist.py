@@ -1,4 +1,4 @@
-"""CTL/ITL trust lists (.tlv, PROTOCOLS.md §2): records, signer lookup, rollback form.
+"""CTL/ITL trust lists (.tlv, docs/PROTOCOLS.md §2): records, signer lookup, rollback form.
 
 The emulator, fixtures and CLI need one answer to "who signed this list, does it
 verify, is it the rollback ITL": signer lookup by integer serial and normalised

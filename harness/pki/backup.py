@@ -1,6 +1,6 @@
 """Encrypted, authenticated backups of the signing identities (DRS stand-in).
 
-SECURITY_BY_DEFAULT.md §7: the ITL trust anchor is the TFTP private key; if a
+docs/SECURITY_BY_DEFAULT.md §7: the ITL trust anchor is the TFTP private key; if a
 node crashes and loses it, phones cannot verify new ITLs until the same
 certificate and key are restored from a backup that must itself be encrypted.
 

@@ -2,7 +2,7 @@
 
 CUCM's server certificates are self-signed, one per role and node; phones trust
 them through the ITL/TVS, never through a chain. The profiles follow the specs:
-the CAPF certificate is a CA (CA:TRUE, pathlen 0, keyCertSign; PROTOCOLS.md §6.1)
+the CAPF certificate is a CA (CA:TRUE, pathlen 0, keyCertSign; docs/PROTOCOLS.md §6.1)
 because it issues LSCs, and the manufacturing CA issues MICs that CAPF accepts
 for certificate authentication (§6.7.1). Roles that sign files (tftp, sast*,
 itlrecovery) and the mfg CA always get RSA keys: file signatures are RSASSA

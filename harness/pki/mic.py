@@ -1,7 +1,7 @@
 """Phone MICs (Manufacturing Installed Certificates) issued by the lab mfg CA.
 
 Real phones leave the factory with a MIC signed by Cisco's manufacturing CA; CAPF
-accepts it for certificate authentication (PROTOCOLS.md §6.7.1) and phones may
+accepts it for certificate authentication (docs/PROTOCOLS.md §6.7.1) and phones may
 present it to TVS. The twin phones need the same, and a twin should keep its MIC
 across runs like hardware does, so MICs are cached on disk and reissued only when
 the cached one no longer chains to the current mfg CA (after its regeneration)

@@ -127,7 +127,7 @@ class LabPKI:
     def backup(self, path: Path, passphrase: str) -> list[Slot]:
         """Write an encrypted backup (0600) of the signing identities; returns what it holds.
 
-        Holds every node's tftp identity (required, SECURITY_BY_DEFAULT.md §7) plus
+        Holds every node's tftp identity (required, docs/SECURITY_BY_DEFAULT.md §7) plus
         itlrecovery, sast1 and sast2 where present: all of them sign trust lists, so
         losing one strands phones too. TVS/CAPF/Tomcat are left out on purpose:
         the documented procedure for them is regeneration, not restore.

@@ -4,7 +4,7 @@ Why it is split from `capf_session`: this part is about surviving the network
 (the shared `tls_server.TlsServerEndpoint` lifecycle: failed TLS handshakes,
 garbage and silent peers are *recorded* as `capf.error`; connections cut on
 stop; a few KiB per connection on `tls_stream`), while the session module is the
-protocol flow of PROTOCOLS.md §6.5. Session ids come from a per-server counter
+protocol flow of docs/PROTOCOLS.md §6.5. Session ids come from a per-server counter
 starting at 1, one per connection, as capfd does.
 """
 

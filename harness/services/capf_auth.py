@@ -1,4 +1,4 @@
-"""CAPF existing-certificate authentication (PROTOCOLS.md §6.7.1, §6.7.3).
+"""CAPF existing-certificate authentication (docs/PROTOCOLS.md §6.7.1, §6.7.3).
 
 Why hand-written RSA: phones and capfd sign the *bare* SHA-1 / SHA-512 digest in
 a PKCS#1 type-1 block (no DigestInfo), which no high-level signing API offers;

@@ -1,4 +1,4 @@
-"""The phone side of CAPF (PROTOCOLS.md §7.7), for twin phones and `phonelab capf enroll`.
+"""The phone side of CAPF (docs/PROTOCOLS.md §7.7), for twin phones and `phonelab capf enroll`.
 
 A client written from the phone's rules, not the server's assumptions. Servers
 are tried in order until one has sent AUTH_REQUEST; after that the outcome is

@@ -1,4 +1,4 @@
-"""The CAPF server's device directory (PROTOCOLS.md §6.9, §6.10).
+"""The CAPF server's device directory (docs/PROTOCOLS.md §6.9, §6.10).
 
 What CUCM's phone page (or capfd's SQLite table) holds per device: the pending
 certificate operation, how the phone must authenticate, the key to ask for and

@@ -1,4 +1,4 @@
-"""Key profiles and LSC issuance for CAPF (PROTOCOLS.md §6.5 key request, §6.8 LSC).
+"""Key profiles and LSC issuance for CAPF (docs/PROTOCOLS.md §6.5 key request, §6.8 LSC).
 
 Why here and not in `harness.pki`: the LSC is minted on the wire, from the public
 key a phone just generated, inside a CAPF session; the lab PKI only provides

@@ -1,4 +1,4 @@
-"""One CAPF session on the server side: the flows of PROTOCOLS.md §6.5.
+"""One CAPF session on the server side: the flows of docs/PROTOCOLS.md §6.5.
 
 AUTH_REQUEST, AUTH_RESPONSE checks (version, device, authentication), the
 scheduled operation, END_SESSION with reason 0/1/7/9 as the spec's table. Unlike

@@ -1,4 +1,4 @@
-"""CAPF wire codec (PROTOCOLS.md §6.1-6.7): frames, element TLVs, nested layouts.
+"""CAPF wire codec (docs/PROTOCOLS.md §6.1-6.7): frames, element TLVs, nested layouts.
 
 One definition of the bytes for the server, the phone-side client and tests;
 hand-written because CAPF is a private Cisco protocol with no library. Pure:

@@ -1,6 +1,6 @@
 """The HTTPS phone-services server: a stand-in for Extension Mobility and directories.
 
-Phones authenticate this server through TVS (SECURITY_BY_DEFAULT.md §1, PROTOCOLS.md
+Phones authenticate this server through TVS (docs/SECURITY_BY_DEFAULT.md §1, docs/PROTOCOLS.md
 §7.6), so what matters is the certificate it presents (the node's Tomcat
 identity) and a record of who fetched what. It serves a few fixed XML pages to
 GET/HEAD over HTTP/1.0 and 1.1 (keep-alive honoured), on `tls_stream` over an

@@ -193,7 +193,7 @@ class Registrar(Endpoint):
         """A TLS context for the current CallManager certificate and client CAs, rebuilt
         only when they changed. New connections get a regenerated certificate at once,
         like TVS and Tomcat here (on CUCM a CallManager restart is the documented step,
-        SECURITY_BY_DEFAULT.md §7; the harness does not make phones depend on it)."""
+        docs/SECURITY_BY_DEFAULT.md §7; the harness does not make phones depend on it)."""
         assert self.tls is not None
         identity, cas = self.tls.identity(), list(self.tls.client_cas())
         key = (identity.cert.fingerprint(hashes.SHA256()),

@@ -3,7 +3,7 @@
 SCCP phones (a 7942 on SCCP firmware) register over a TCP connection they keep
 open: Register → RegisterAck + CapabilitiesReq, or RegisterReject and close
 (docs/REAL_WIRE.md §3.2); KeepAlive → KeepAliveAck at the acked interval (§3.4);
-Reset type 1/2/3 pushes a reset, restart or apply-config (HARDWARE.md §5). Who
+Reset type 1/2/3 pushes a reset, restart or apply-config (docs/HARDWARE.md §5). Who
 may register is the owner's policy, the same one the SIP registrar uses.
 
 Two listeners per node: plain TCP (`ethernetPhonePort`, 2000) and SCCP over TLS

@@ -48,7 +48,7 @@ class MessageId(IntEnum):
 
 
 class ResetType(IntEnum):
-    """Reset 0x009F body (§3.3, HARDWARE.md §5)."""
+    """Reset 0x009F body (§3.3, docs/HARDWARE.md §5)."""
 
     RESET = 1  # full reboot: DHCP + TFTP
     RESTART = 2  # quick restart: TFTP, re-register

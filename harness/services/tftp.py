@@ -1,4 +1,4 @@
-"""The cluster's TFTP endpoint: phones fetch CTL, ITL and configs here (HARDWARE.md §1).
+"""The cluster's TFTP endpoint: phones fetch CTL, ITL and configs here (docs/HARDWARE.md §1).
 
 The loop is ours, not tftpy's `TftpServer.listen`, which (0.8.7) answers only errors 1 and
 4, dies on a 3-byte ACK, a non-ASCII name, `blksize=abc` or a finished `dyn_file_func`

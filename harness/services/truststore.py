@@ -5,7 +5,7 @@ trust-store uploads) change it while TVS serves, and the next request must see
 the change without a restart, so every method takes one lock and lookups read
 the indexes built on `add`.
 
-Matching follows PROTOCOLS.md §0.3: by DER (or its SHA-256), or by integer
+Matching follows docs/PROTOCOLS.md §0.3: by DER (or its SHA-256), or by integer
 serial plus a normalised issuer, never by byte-equal DN strings, because CUCM
 (`;`-joined) and certutils (`,`-joined) render names differently.
 """

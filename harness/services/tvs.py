@@ -1,4 +1,4 @@
-"""The harness TVS server (PROTOCOLS.md §5): answers VERIFY and QUERY over TLS.
+"""The harness TVS server (docs/PROTOCOLS.md §5): answers VERIFY and QUERY over TLS.
 
 Behaviour chosen to be a superset of tvsd and CUCM ([HARNESS] rules of §5.1/5.5):
 requests are served in a loop until the peer closes; well-framed but unverifiable

@@ -1,4 +1,4 @@
-"""The phone side of TVS (PROTOCOLS.md §7.5), shared by the twin phone and the CLI.
+"""The phone side of TVS (docs/PROTOCOLS.md §7.5), shared by the twin phone and the CLI.
 
 A phone does not validate the TVS certificate by chain or host name: it accepts the
 server only if the certificate matches a TVS (role 21) record of its ITL. That

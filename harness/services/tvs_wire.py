@@ -1,4 +1,4 @@
-"""TVS wire codec (PROTOCOLS.md §5.2-5.5): frames, elements, requests, responses.
+"""TVS wire codec (docs/PROTOCOLS.md §5.2-5.5): frames, elements, requests, responses.
 
 Kept pure (bytes in, objects out) so the server, the client, the twin phone and
 the tests share one encoding and so malformed input can be tried without sockets.

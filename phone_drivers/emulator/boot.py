@@ -1,6 +1,6 @@
 """One boot of a twin phone over real sockets: trust lists, config, CAPF, HTTPS, register.
 
-Runs the request order of PROTOCOLS.md §7.2 and hands every byte to the pure
+Runs the request order of docs/PROTOCOLS.md §7.2 and hands every byte to the pure
 firmware, answering its `TvsNeeded` questions with real TLS exchanges to the
 `<TVS>` members of its config. Nothing here decides trust; it only moves bytes
 and tells the timeline and the console what happened.

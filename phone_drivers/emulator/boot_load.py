@@ -1,6 +1,6 @@
 """The firmware-load phase of a twin boot: fetch `<load>.loads` and its images over TFTP.
 
-Runs after the config is accepted and before registration (HARDWARE.md §1.1 step 7,
+Runs after the config is accepted and before registration (docs/HARDWARE.md §1.1 step 7,
 §1.3 row 5). Rules are in the pure `firmware_load`; this moves bytes, tells the
 console and leaves one `phone.load` event (from, to, outcome) per attempt.
 """

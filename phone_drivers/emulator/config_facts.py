@@ -1,6 +1,6 @@
 """The few facts a phone takes from a configuration file for its trust decisions.
 
-PROTOCOLS.md §4.2 and §7.4: after a config is accepted the phone acts on
+docs/PROTOCOLS.md §4.2 and §7.4: after a config is accepted the phone acts on
 `capfAuthMode`, `capfList`, `<TVS>`, `deviceSecurityMode` and, for the short
 config, `encrConfig`/`certHash`. The TVS member list in particular is phone state
 (§7.1): it exists only once a config was accepted, and XMLDefault may lack it.
@@ -76,7 +76,7 @@ class ConfigFacts:
     lines: tuple[Line, ...] = ()
     load_information: str | None = None  # empty element: keep the running load
     transport: int | None = None  # transportLayerProtocol: 1 TCP, 2 UDP, 3 TLS, 4 TCP+UDP
-    authentication_url: str | None = None  # CGI credential check (REAL_WIRE.md §6.2)
+    authentication_url: str | None = None  # CGI credential check (docs/REAL_WIRE.md §6.2)
     web_access: bool = True  # webAccess 0 (or absent) = web server on, 1 = off (§6.4)
     model_loads: tuple[tuple[int, str], ...] = ()  # XMLDefault loadInformation<device type>
 

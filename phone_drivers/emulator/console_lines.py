@@ -1,8 +1,8 @@
-"""The console lines a twin phone prints, worded and shaped per family (HARDWARE.md §2.2).
+"""The console lines a twin phone prints, worded and shaped per family (docs/HARDWARE.md §2.2).
 
 Why a module of its own: the same regexes (`phone_drivers.console_patterns`) must
-recognise an event on a real phone and on the twin (ARCHITECTURE.md principle 1,
-HARDWARE.md §6 item 6), so the twin's wording is fixed here in one place and a test
+recognise an event on a real phone and on the twin (docs/ARCHITECTURE.md principle 1,
+docs/HARDWARE.md §6 item 6), so the twin's wording is fixed here in one place and a test
 proves every line built here matches its pattern. Texts seen in public logs are marked
 [C]; the rest ([U]) are our stand-ins for events no public 79x1/88xx log shows —
 `console_patterns.is_confirmed` tells callers which is which.
@@ -155,7 +155,7 @@ def load_upgrade(family: Family, running: str, new: str) -> Line:
 
 def load_failed(family: Family, file: str, reason: str = "File not found") -> Line:
     """A load file missing or failing verification; the running load is kept [U wording,
-    status texts of HARDWARE.md §2.5: "File not found", "Load Auth Failed"]."""
+    status texts of docs/HARDWARE.md §2.5: "File not found", "Load Auth Failed"]."""
     return Line("ERR", _pick(family, "DLoad", "dload"), f"{reason} <{file}>")
 
 

@@ -1,11 +1,11 @@
-"""The twin phone's firmware: a pure, sans-IO trust state machine (PROTOCOLS.md §7).
+"""The twin phone's firmware: a pure, sans-IO trust state machine (docs/PROTOCOLS.md §7).
 
 Every Security-by-Default rule is decided here from bytes and a clock value the
 caller passes in, so each rule is unit-testable in microseconds and the network
-layer only moves bytes (ARCHITECTURE.md principle 3). Methods that may need TVS
+layer only moves bytes (docs/ARCHITECTURE.md principle 3). Methods that may need TVS
 return a `TvsNeeded`; the caller asks TVS and calls the same method again with
 `tvs=TvsAnswer(...)` or `tvs=TvsUnavailable(...)`. Every `Decision` is appended
-to `log` and its status line to the phone's status messages (HARDWARE.md §2.5).
+to `log` and its status line to the phone's status messages (docs/HARDWARE.md §2.5).
 The rules themselves live in the `firmware_*` modules; this class is the
 phone-shaped front door plus the reset/erase table of §7.11.
 """

@@ -1,6 +1,6 @@
 """What the phone does on its own initiative: which files it asks for, when it calls CAPF.
 
-Both are behaviours under test, not plumbing. The request order (PROTOCOLS.md
+Both are behaviours under test, not plumbing. The request order (docs/PROTOCOLS.md
 §7.2, §7.10): a phone holding any trust list asks only for `.sgn` configs,
 which is why an unprepared rollback to pre-8.0 leaves phones looping on files
 the old cluster cannot sign; a rollback ITL adds the plain fallback; models

@@ -1,4 +1,4 @@
-"""Configuration acceptance: signed, short and encrypted configs (PROTOCOLS.md §7.4).
+"""Configuration acceptance: signed, short and encrypted configs (docs/PROTOCOLS.md §7.4).
 
 The phone verifies a `.sgn` with a TFTP/CCM+TFTP certificate from its CTL, then
 its ITL, then one TVS vouches for (§3.3); on failure it keeps the last accepted

@@ -1,4 +1,4 @@
-"""CTL and ITL acceptance (PROTOCOLS.md §7.3) and the stranded test of §7.9.
+"""CTL and ITL acceptance (docs/PROTOCOLS.md §7.3) and the stranded test of §7.9.
 
 The tables of §7.3 are encoded as two "local basis" functions (which installed
 record, if any, vouches for the new signer) plus one shared path: parse, no-op
@@ -122,7 +122,7 @@ def _observe(state: PhoneState, offered: TrustList, signer: x509.Certificate) ->
 
 
 def _install(state: PhoneState, kind: ListKind, offered: TrustList) -> str:
-    """Install and return the HARDWARE.md §2.5 status line for it."""
+    """Install and return the docs/HARDWARE.md §2.5 status line for it."""
     first = (state.ctl if kind == "ctl" else state.itl) is None
     if kind == "ctl":
         state.ctl = offered

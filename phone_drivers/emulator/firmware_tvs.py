@@ -1,4 +1,4 @@
-"""Local trust lookups and the TVS step every rule shares (PROTOCOLS.md §7.3, §7.5).
+"""Local trust lookups and the TVS step every rule shares (docs/PROTOCOLS.md §7.3, §7.5).
 
 Three rules (trust lists, signed configs, HTTPS) fall back to TVS in the same
 way: TVS must be usable (an ITL with a TVS record and a `<TVS>` member), the

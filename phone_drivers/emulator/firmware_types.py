@@ -1,7 +1,7 @@
 """Typed results of the twin's trust decisions and the sans-IO TVS protocol.
 
-The firmware model is pure (ARCHITECTURE.md principle 3): it never opens a
-socket. When a rule needs TVS (PROTOCOLS.md §7.5) it returns a `TvsNeeded`
+The firmware model is pure (docs/ARCHITECTURE.md principle 3): it never opens a
+socket. When a rule needs TVS (docs/PROTOCOLS.md §7.5) it returns a `TvsNeeded`
 question instead of an answer; the network layer asks the TVS members and calls
 the same method again with the `TvsAnswer` (or `TvsUnavailable` when no member
 could be used). Every other outcome is a `Decision`, which also feeds the
@@ -110,7 +110,7 @@ CapfAuth = Literal["password", "null", "lsc", "mic"]
 
 @dataclass(frozen=True)
 class CapfAction:
-    """What the phone would do about CAPF now (PROTOCOLS.md §7.7)."""
+    """What the phone would do about CAPF now (docs/PROTOCOLS.md §7.7)."""
 
     connect: bool
     reason: str

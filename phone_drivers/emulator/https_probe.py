@@ -1,6 +1,6 @@
 """The twin phone's HTTPS access to phone services: fetch a URL, report the server cert.
 
-The phone decides trust itself (CTL/ITL match, else TVS VERIFY, PROTOCOLS.md
+The phone decides trust itself (CTL/ITL match, else TVS VERIFY, docs/PROTOCOLS.md
 §7.6), so the TLS layer checks nothing and hands back the leaf certificate;
 the request is only sent once the caller has judged that certificate. TLS runs on
 `harness.services.tls_stream` (a few KiB per connection, not asyncio's 256 KiB).

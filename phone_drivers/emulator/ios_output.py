@@ -1,10 +1,10 @@
-"""What the fake IOS switch prints: `show` output in Catalyst shapes (HARDWARE.md §3.2-3.3).
+"""What the fake IOS switch prints: `show` output in Catalyst shapes (docs/HARDWARE.md §3.2-3.3).
 
 The PoE driver parses real switches with ntc-templates' TextFSM templates, and those
 templates drop into their `Error` state on any line they do not expect. The twin must
 therefore print the same column layout as a Catalyst, or the driver would pass against
 the twin and fail in the lab. Written by hand because no fake-switch library renders
-PoE, CDP or the MAC table (HARDWARE.md §3.5). Pure functions of the port state.
+PoE, CDP or the MAC table (docs/HARDWARE.md §3.5). Pure functions of the port state.
 """
 
 from __future__ import annotations
@@ -160,7 +160,7 @@ def cdp_neighbors(ports: Sequence[SwitchPort]) -> str:
 
 
 def cdp_neighbors_detail(ports: Sequence[SwitchPort]) -> str:
-    """`show cdp neighbors [intf] detail` as a phone announces itself (HARDWARE.md §3.3)."""
+    """`show cdp neighbors [intf] detail` as a phone announces itself (docs/HARDWARE.md §3.3)."""
     lines: list[str] = []
     found = _neighbours(ports)
     for dev, port in ((p.device, p) for p in found if p.device):

@@ -9,7 +9,7 @@ wandered off into a menu the twin does not model), and a key the family does not
 is silently discarded (§6.2, [D R17]). Paths needing hands on the power cord are not
 reachable by keys and so not modelled. Where two actions share one key run (88xx
 "Reset Settings > Security" for both CTL and ITL) the run does both: the community
-account of that menu [C S33]; HARDWARE.md Q7 keeps it open.
+account of that menu [C S33]; docs/HARDWARE.md Q7 keeps it open.
 """
 
 from __future__ import annotations

@@ -62,7 +62,7 @@ class TwinPhone(ConsoleCommands):
         self.tty = PhoneTty(family, on_command=self._on_console) if console else None
         self.menu = MenuModel(family)
         self.web: PhoneWebServer | None = None  # start_web(): /CGI/Execute etc.
-        self.ssh: PhoneSsh | None = None  # SSH access (88xx log), HARDWARE.md §2.3
+        self.ssh: PhoneSsh | None = None  # SSH access (88xx log), docs/HARDWARE.md §2.3
         if ssh and self.tty is not None:  # construct off the loop thread: this waits for it
             self.ssh = PhoneSsh(self.name, address, loop, typed=self.tty.typed, login=lambda: (
                 config_login(self.firmware.state.last_config) if self.powered else None))

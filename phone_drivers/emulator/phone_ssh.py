@@ -38,7 +38,7 @@ from typing import Any, cast
 
 import asyncssh
 
-SHELL_USERS = {"log": "log", "debug": "debug", "default": "user"}  # HARDWARE.md §2.3 (79x2)
+SHELL_USERS = {"log": "log", "debug": "debug", "default": "user"}  # docs/HARDWARE.md §2.3 (79x2)
 PROMPT = "> "
 LOG_COMMAND = "show strace"
 _HELP = "commands: show strace | help commands | exit | key <sequence> | erase itl | " \

@@ -2,7 +2,7 @@
 
 Hardware is driven through the phone's HTTP interface, so the twin offers the same
 one on its own loopback address and the harness's `CgiKeypad` runs unchanged
-against both (ARCHITECTURE.md principle 1). Like the firmware (§6.2): credentials
+against both (docs/ARCHITECTURE.md principle 1). Like the firmware (§6.2): credentials
 come as HTTP Basic and are checked by POSTing `UserID`/`Password`/`devicename` to the
 `authenticationURL` of the accepted config, whose body must be exactly `AUTHORIZED`
 (else `CiscoIPPhoneError Number="4"`); an empty URL accepts everyone; malformed

@@ -1,6 +1,6 @@
 """Timing profiles for twin phones: `fast` for CI, `realistic` to exercise waits.
 
-HARDWARE.md §1.6 gives only fragments (PoE grant < 1 s, link ~4 s, first CDP
+docs/HARDWARE.md §1.6 gives only fragments (PoE grant < 1 s, link ~4 s, first CDP
 ~8 s, DHCP ~5 s, CTL→TVS ~0.9 s) and leaves power-on → registered open (Q2);
 `realistic` strings those fragments together so the harness's documented
 5- and 10-minute bounds and its progress display are really exercised.
@@ -24,7 +24,7 @@ class TimingProfile:
     tftp_timeout: float = 1.0
     tvs_timeout: float = 10.0
     flash_write: float = 0.0  # a verified load written to flash before the reboot into it
-    key_pause: float = 0.5  # CGI keypad wait between key pushes (REAL_WIRE.md §6.3: 0.5-2 s)
+    key_pause: float = 0.5  # CGI keypad wait between key pushes (docs/REAL_WIRE.md §6.3: 0.5-2 s)
     keepalive_scale: float = 1.0  # × the SCCP keepalive interval the call manager acks
 
 

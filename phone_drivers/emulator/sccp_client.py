@@ -8,7 +8,7 @@ docs/REAL_WIRE.md §3.3 (124-byte body, raw MAC, instance 0, protocol 17, header
 version 0x11 per the twin rule §3.8), answers CapabilitiesReq, asks for its button
 template and sends KeepAlive at the acked interval (scaled by the timing profile).
 Reset 1 is a full reboot, 2 a restart, 3 (apply config) is treated as a restart
-(HARDWARE.md §5). If the call manager goes away the phone re-registers, as real
+(docs/HARDWARE.md §5). If the call manager goes away the phone re-registers, as real
 phones do after a CallManager restart. Message bytes come from the shared codec.
 """
 

@@ -1,8 +1,8 @@
 """The twin's Cisco IOS switch: netmiko logs in over real SSH and PoE really powers phones.
 
-ARCHITECTURE.md principle 1: the PoE driver must not know whether it talks to a Catalyst
+docs/ARCHITECTURE.md principle 1: the PoE driver must not know whether it talks to a Catalyst
 or to the twin, so the twin is a switch on the wire, not a mock of the driver. Built on
-asyncssh's server (HARDWARE.md §3.5: fake-switches pins a Twisted that does not install on
+asyncssh's server (docs/HARDWARE.md §3.5: fake-switches pins a Twisted that does not install on
 Python 3.11 and has no PoE; asyncssh gives host keys, auth and line editing for free).
 A change of a port's operational PoE state calls the attached device's `power_on()` /
 `power_off()` on one dedicated thread, in order, so a slow twin phone never blocks SSH.

@@ -1,4 +1,4 @@
-"""What an emulated phone remembers (PROTOCOLS.md §7.1), split by persistence.
+"""What an emulated phone remembers (docs/PROTOCOLS.md §7.1), split by persistence.
 
 Flash items (CTL, ITL, LSC, last accepted config) survive reset and restart;
 RAM items (TVS cache, boot flags, status messages, observations of what the
@@ -23,7 +23,7 @@ from harness.phone_models import PhoneModel, lookup
 from harness.pki.identity import Identity
 from phone_drivers.emulator.config_facts import ConfigFacts
 
-MAX_STATUS_MESSAGES = 30  # the on-screen list keeps 30 (HARDWARE.md §2.4)
+MAX_STATUS_MESSAGES = 30  # the on-screen list keeps 30 (docs/HARDWARE.md §2.4)
 _MAC = re.compile(r"[0-9A-F]{12}")
 
 
@@ -102,7 +102,7 @@ class PhoneIdentity:
 
 @dataclass(frozen=True)
 class PhoneOptions:
-    """Behaviours the spec leaves [UNCERTAIN]; defaults follow PROTOCOLS.md."""
+    """Behaviours the spec leaves [UNCERTAIN]; defaults follow docs/PROTOCOLS.md."""
 
     enc_first: bool = False  # ask .enc.sgn before the .sgn stub (§7.2 step 4a)
     pre_itl_firmware: bool = False  # firmware older than 8.0: no ITL requests

@@ -1,6 +1,6 @@
 """The twin phone's serial console: a real pty that the normal console driver opens.
 
-Why a real pty and not a Python object: ARCHITECTURE.md principle 1 — the twin is
+Why a real pty and not a Python object: docs/ARCHITECTURE.md principle 1 — the twin is
 reached through the same wire as hardware, so `SerialConsole` runs pyserial on
 `PhoneTty.path` (/dev/pts/N) exactly as on a lab USB-serial adapter, and closing
 the pty looks to it like an unplugged cable. The phone side never blocks: the

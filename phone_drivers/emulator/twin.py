@@ -1,6 +1,6 @@
 """The digital twin of one rack: the cluster's endpoints, a fake switch, software phones.
 
-Everything is reached through the same wires as hardware (ARCHITECTURE.md
+Everything is reached through the same wires as hardware (docs/ARCHITECTURE.md
 principle 1): phones boot over real TFTP/TLS/SIP on their own loopback
 addresses, their consoles are real ptys (88xx: also SSH access, the console a
 topology `ssh://` entry gets), and their power follows the fake switch's PoE
@@ -67,7 +67,7 @@ class TwinRack:
         # Given: phones use that TFTP (DHCP option 150) and the twin serves no cluster of
         # its own: "rack hardware" for a harness cluster started elsewhere.
         self._external_tftp = tftp_servers
-        # The lab's CGI user (REAL_WIRE.md §6.2): generated, as the switch password is.
+        # The lab's CGI user (docs/REAL_WIRE.md §6.2): generated, as the switch password is.
         self.cgi = CgiLogin("phonelab", SecretStr(secrets.token_urlsafe(12)))
 
     def start(self) -> None:

@@ -1,4 +1,4 @@
-"""ctl_client_required follows every release boundary of SECURITY_BY_DEFAULT.md §8."""
+"""ctl_client_required follows every release boundary of docs/SECURITY_BY_DEFAULT.md §8."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Parsers on recorded-shape IOS output (HARDWARE.md §3.2-3.3), written for this project."""
+"""Parsers on recorded-shape IOS output (docs/HARDWARE.md §3.2-3.3), written for this project."""
 
 from __future__ import annotations
 

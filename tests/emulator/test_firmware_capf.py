@@ -1,4 +1,4 @@
-"""CAPF triggers (PROTOCOLS.md §7.7) and the LSC operations CAPF drives."""
+"""CAPF triggers (docs/PROTOCOLS.md §7.7) and the LSC operations CAPF drives."""
 
 from __future__ import annotations
 

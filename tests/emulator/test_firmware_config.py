@@ -1,4 +1,4 @@
-"""Config acceptance: one test per row of the PROTOCOLS.md §7.4 table, plus negatives."""
+"""Config acceptance: one test per row of the docs/PROTOCOLS.md §7.4 table, plus negatives."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""CTL acceptance: one test per row of the PROTOCOLS.md §7.3 CTL table, plus negatives."""
+"""CTL acceptance: one test per row of the docs/PROTOCOLS.md §7.3 CTL table, plus negatives."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Short and encrypted configs: the after-.sgn bullets of PROTOCOLS.md §7.4 (and §4.4)."""
+"""Short and encrypted configs: the after-.sgn bullets of docs/PROTOCOLS.md §7.4 (and §4.4)."""
 
 from __future__ import annotations
 

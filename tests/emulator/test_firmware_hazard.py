@@ -1,4 +1,4 @@
-"""Certificate regeneration (PROTOCOLS.md §7.9) and rollback (§2.7, §7.8) scenarios.
+"""Certificate regeneration (docs/PROTOCOLS.md §7.9) and rollback (§2.7, §7.8) scenarios.
 
 Each test plays the server side as files plus a TVS and boots the phone through
 the §7.2 sequence; the outcomes (accepted, stranded, looping) must come out of

@@ -1,4 +1,4 @@
-"""ITL acceptance: one test per row of the PROTOCOLS.md §7.3 ITL table, plus negatives."""
+"""ITL acceptance: one test per row of the docs/PROTOCOLS.md §7.3 ITL table, plus negatives."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""File request order (PROTOCOLS.md §7.2, §7.10) and the phone identity it uses."""
+"""File request order (docs/PROTOCOLS.md §7.2, §7.10) and the phone identity it uses."""
 
 from __future__ import annotations
 

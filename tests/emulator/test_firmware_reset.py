@@ -1,4 +1,4 @@
-"""Reset, restart, erase and factory reset (PROTOCOLS.md §7.11), and the observables."""
+"""Reset, restart, erase and factory reset (docs/PROTOCOLS.md §7.11), and the observables."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""TVS client rules (PROTOCOLS.md §7.5) and HTTPS server verification (§7.6)."""
+"""TVS client rules (docs/PROTOCOLS.md §7.5) and HTTPS server verification (§7.6)."""
 
 from __future__ import annotations
 

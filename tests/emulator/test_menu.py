@@ -6,7 +6,7 @@ from harness.phone_models import Family
 from phone_drivers.emulator.menu import MenuAction, MenuModel
 from phone_drivers.keypad_paths import Action
 
-# the observed remote CTL erase on a 7975, literally (REAL_WIRE.md §6.3)
+# the observed remote CTL erase on a 7975, literally (docs/REAL_WIRE.md §6.3)
 OBSERVED_7975 = ["Init:Settings", "Key:Settings", "Key:KeyPad4", "Key:KeyPad5", "Key:KeyPad1",
                  "Key:Soft5", "Key:KeyPadStar", "Key:KeyPadStar", "Key:KeyPadPound", "Key:Soft5"]
 

@@ -1,4 +1,4 @@
-"""Byte-layout pins: the worked example of PROTOCOLS.md §1.6 and the §4.3 block.
+"""Byte-layout pins: the worked example of docs/PROTOCOLS.md §1.6 and the §4.3 block.
 
 These offsets were checked by hand against the spec tables; if an encoder change
 moves one byte, an independent implementation would reject our files.

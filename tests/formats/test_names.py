@@ -1,4 +1,4 @@
-"""DN dialects, serial bytes, zstrings and digest codes (PROTOCOLS.md §0.3)."""
+"""DN dialects, serial bytes, zstrings and digest codes (docs/PROTOCOLS.md §0.3)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Trust lists (PROTOCOLS.md §2): records, signer lookup, rollback form, failures."""
+"""Trust lists (docs/PROTOCOLS.md §2): records, signer lookup, rollback form, failures."""
 
 from __future__ import annotations
 

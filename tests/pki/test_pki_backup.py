@@ -1,4 +1,4 @@
-"""Encrypted backup and restore of the signing identities (SECURITY_BY_DEFAULT.md §7):
+"""Encrypted backup and restore of the signing identities (docs/SECURITY_BY_DEFAULT.md §7):
 exact restore after a crash, and every bad file refused with nothing changed."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Certificate profiles: what each role's certificate must look like (PROTOCOLS.md §6.1,
+"""Certificate profiles: what each role's certificate must look like (docs/PROTOCOLS.md §6.1,
 §1.5), MICs chaining to the manufacturing CA, and the Identity helpers."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""CAPF server + phone-side client over real TLS on loopback (PROTOCOLS.md §6.5, §7.7)."""
+"""CAPF server + phone-side client over real TLS on loopback (docs/PROTOCOLS.md §6.5, §7.7)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""TVS codec: frames and elements as PROTOCOLS.md §5.2-5.5 lays them out."""
+"""TVS codec: frames and elements as docs/PROTOCOLS.md §5.2-5.5 lays them out."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Certificate procedures as phones experience them (PROTOCOLS.md §7.9), end to end."""
+"""Certificate procedures as phones experience them (docs/PROTOCOLS.md §7.9), end to end."""
 
 from __future__ import annotations
 
