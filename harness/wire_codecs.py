@@ -22,7 +22,9 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
 from harness.formats import enc, sgn, trustlist
-from harness.services import capf_wire, tftp_files, tvs_wire
+from harness.services import capf_wire, sccp_wire, tftp_files, tvs_wire
+from harness.services import sip_message as sip
+from harness.services.sip_register import RegisterFacts
 
 Decode = Callable[[bytes], object]
 
@@ -114,6 +116,52 @@ def _enc_samples() -> list[bytes]:
                                timestamp=1_700_000_000)]
 
 
+def _sip_decode(data: bytes) -> object:
+    """What the registrar does with bytes: frame, parse, and read a REGISTER's facts."""
+    cut = sip.split_frame(data)
+    message = sip.parse(cut[0] if cut else data)
+    return RegisterFacts.read(message) if message.method == "REGISTER" else message
+
+
+def _sip_samples() -> list[bytes]:
+    register = (
+        "REGISTER sip:192.0.2.10 SIP/2.0\r\n"
+        "Via: SIP/2.0/TCP 192.0.2.101:53006;branch=z9hG4bKd451a4fa\r\n"
+        "From: <sip:5678@192.0.2.10>;tag=0011223344552c6644b6e5d2-f01c795a\r\n"
+        "To: <sip:5678@192.0.2.10>\r\n"
+        "Call-ID: 00112233-4455000a-44da4e09-0de51424@192.0.2.101\r\n"
+        "Max-Forwards: 70\r\nCSeq: 11435 REGISTER\r\nUser-Agent: Cisco-CP7975G/9.3.1\r\n"
+        'Contact: <sip:9e9e1ffb@192.0.2.101:53006;transport=tcp>;+sip.instance="<urn:uuid:'
+        '00000000-0000-0000-0000-001122334455>";+u.sip!devicename.ccm.cisco.com='
+        '"SEP001122334455";+u.sip!model.ccm.cisco.com="437"\r\n'
+        'Reason: SIP;cause=200;text="cisco-alarm:23 Name=SEP001122334455 '
+        'Load=SIP75.9-3-1 Last=reset-restart"\r\n'
+        "Content-Length: 0\r\nExpires: 3600\r\n\r\n")
+    notify = ("NOTIFY sip:5678@192.0.2.101:53006 SIP/2.0\r\nVia: SIP/2.0/TCP 192.0.2.10\r\n"
+              "CSeq: 101 NOTIFY\r\nEvent: service-control\r\nContent-Length: 16\r\n\r\n"
+              "action=restart\r\n")
+    return [register.encode(), notify.encode()]
+
+
+def _sccp_decode(data: bytes) -> object:
+    """Every whole frame of a TCP chunk, decoded (the endpoint's read loop)."""
+    decoded, rest = [], data
+    while (cut := sccp_wire.split_frame(rest)) is not None:
+        frame, rest = cut
+        decoded.append(sccp_wire.decode(frame))
+    return decoded
+
+
+def _sccp_samples() -> list[bytes]:
+    register = sccp_wire.Register("SEP001122334455", "192.0.2.101", device_type=434,
+                                  protocol=17, max_streams=5, max_lines=2,
+                                  mac="001122334455", load_name="SCCP42.9-4-2SR3-1S")
+    alarm = sccp_wire.Alarm(2, "Name=SEP001122334455 Load=SCCP42.9-4-2SR3-1S Last=reset-reset")
+    version = sccp_wire.header_version(17)
+    return [sccp_wire.encode(register, version),
+            sccp_wire.encode(sccp_wire.KeepAlive(), version) + sccp_wire.encode(alarm, version)]
+
+
 CODECS: dict[str, Codec] = {c.name: c for c in [
     Codec("tftp", tftp_files.parse_request, _tftp_samples),
     Codec("tvs", _tvs_decode, _tvs_samples),
@@ -121,4 +169,6 @@ CODECS: dict[str, Codec] = {c.name: c for c in [
     Codec("trustlist", trustlist.parse_trust_list, _trust_samples),
     Codec("sgn", sgn.parse_signed, _sgn_samples),
     Codec("enc", enc.parse_encrypted, _enc_samples),
+    Codec("sip", _sip_decode, _sip_samples),
+    Codec("sccp", _sccp_decode, _sccp_samples),
 ]}
