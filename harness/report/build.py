@@ -81,13 +81,14 @@ def title(facts: dict[str, str], commit: str) -> str:
 def build(results: Path, out: Path, *, history: Path | None = None,
           allure: Path = ALLURE) -> Report:
     """Clear `out`, then write `out/site/` and `out/index.html` from `results`."""
+    results, out = results.resolve(), out.resolve()  # allure runs in a scratch directory
     if not results.is_dir() or not any(results.glob("*-result.json")):
         raise UsageError(f"{results}: no Allure results there (run pytest with --alluredir)")
     if not allure.exists():
         raise LabError(f"the Allure CLI is missing ({allure}); run scripts/setup.sh")
     facts = read_environment(results)
     name = title(facts, git_commit())
-    history = history or out.parent / "allure-history.jsonl"
+    history = (history or out.parent / "allure-history.jsonl").resolve()
     history.parent.mkdir(parents=True, exist_ok=True)
     if out.exists():
         shutil.rmtree(out)

@@ -133,3 +133,14 @@ def test_history_is_kept_across_runs(built: Path) -> None:
 def test_a_rebuild_leaves_no_earlier_report_behind(built: Path, tmp_path: Path) -> None:
     assert sorted(p.name for p in built.iterdir()) == ["index.html", "site"]
     assert not (built / "awesome").exists()
+
+
+def test_relative_paths_work_from_the_project_directory(built: Path) -> None:
+    """lab.sh passes `reports/allure-results`: relative to where it runs, not to Allure's."""
+    results = built.parent.parent / "results"
+    phonelab = Path(sys.executable).with_name("phonelab")
+    done = subprocess.run([str(phonelab), "report", "build", "--results", "results",
+                           "--out", "relative-report"], cwd=results.parent,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert (results.parent / "relative-report" / "index.html").is_file()
