@@ -42,6 +42,7 @@ from harness.events import EventLog
 from harness.formats.errors import FormatError
 from harness.services import sccp_wire as wire
 from harness.services.base import Endpoint
+from harness.services.plain_stream import PlainStream
 from harness.services.registrar import Policy, accept_all
 from harness.services.tls_stream import MAX_HANDSHAKES, Listener, TlsStream
 from harness.tls import TlsIdentity, server_context
@@ -62,28 +63,6 @@ class _Stream(Protocol):
     async def write(self, data: bytes) -> None: ...
     def close(self) -> None: ...
     def abort(self) -> None: ...
-
-
-class _PlainStream:
-    """A non-blocking TCP socket with TlsStream's read/write/close shape."""
-
-    def __init__(self, sock: socket.socket) -> None:
-        self._sock, self._loop = sock, asyncio.get_running_loop()
-        self.closed = False
-
-    async def read(self, limit: int = 4096) -> bytes:
-        return await self._loop.sock_recv(self._sock, limit)
-
-    async def write(self, data: bytes) -> None:
-        await self._loop.sock_sendall(self._sock, data)
-
-    def close(self) -> None:
-        self.abort()
-
-    def abort(self) -> None:
-        if not self.closed:
-            self.closed = True
-            self._sock.close()
 
 
 @dataclass(eq=False)  # one object per connection: identity is equality
@@ -229,7 +208,7 @@ class SccpEndpoint(Endpoint):
 
     # --- connections ---------------------------------------------------------------------
     async def _plain_connection(self, raw: socket.socket, peer: tuple[str, int]) -> None:
-        await self._serve(Session(_PlainStream(raw), peer[0], "tcp", self.source))
+        await self._serve(Session(PlainStream(raw), peer[0], "tcp", self.source))
 
     async def _tls_connection(self, raw: socket.socket, peer: tuple[str, int]) -> None:
         async with self._handshakes:

@@ -20,6 +20,7 @@ from cryptography import x509
 from harness.events import EventLog
 from harness.firmware.names import factory_load
 from harness.formats.errors import FormatError
+from harness.formats.roles import Role
 from harness.phone_models import PhoneModel
 from harness.tls import client_context
 from phone_drivers.emulator import console_lines as lines
@@ -273,23 +274,21 @@ class TwinPhone(ConsoleCommands):
 
     # --- trust helpers for the boot sequence ---------------------------------
     def callmanager_trusted(self, der: bytes) -> bool:
-        """SCCP over TLS: the CallManager certificate must be a CCM record of the CTL/ITL."""
-        try:
-            cert = x509.load_der_x509_certificate(der)
-        except ValueError:
-            return False
-        state = self.firmware.state
-        return any(r.role in (1, 2) and r.matches(cert)
-                   for lst in (state.ctl, state.itl) if lst is not None for r in lst.records)
+        """Signalling over TLS: the CallManager certificate must be a CCM (or CCM+TFTP)
+        record of the CTL or ITL."""
+        return self._listed(der, {Role.CCM, Role.CCM_TFTP})
 
     def capf_server_trusted(self, der: bytes) -> bool:
         """§6.1: the CAPF certificate must be a CAPF record of the CTL or ITL."""
+        return self._listed(der, {Role.CAPF})
+
+    def _listed(self, der: bytes, roles: set[int]) -> bool:
         try:
             cert = x509.load_der_x509_certificate(der)
         except ValueError:
             return False
         state = self.firmware.state
-        return any(r.role == 4 and r.matches(cert)
+        return any(r.role in roles and r.matches(cert)
                    for lst in (state.ctl, state.itl) if lst is not None for r in lst.records)
 
     # --- reporting -------------------------------------------------------------

@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from harness.formats.errors import FormatError
 from harness.services import sccp_wire as wire
+from harness.services.plain_stream import PlainStream
 from harness.services.tls_stream import TlsStream
 
 PROTOCOL = 17
@@ -76,7 +76,7 @@ class SccpStation:
         self.info, self.on_action, self.record = info, on_action, record
         self.keepalive_scale, self.timeout = keepalive_scale, timeout
         self.acked_keepalives = 0
-        self._stream: TlsStream | _Plain | None = None
+        self._stream: TlsStream | PlainStream | None = None
         self._task: asyncio.Task[None] | None = None
         self._version = wire.header_version(PROTOCOL)
 
@@ -137,13 +137,13 @@ class SccpStation:
             raise SccpRegistrationError(f"registering: {exc!r}") from None
 
     async def _connect(self, server: tuple[str, int],
-                       context: ssl.SSLContext | None) -> TlsStream | _Plain:
+                       context: ssl.SSLContext | None) -> TlsStream | PlainStream:
         if context is not None:
             return await TlsStream.connect(server[0], server[1], context,
                                            local_host=self.info.address)
-        return await _Plain.connect(server, self.info.address)
+        return await PlainStream.connect(server, self.info.address)
 
-    async def _link(self, stream: TlsStream | _Plain, splitter: wire.FrameSplitter,
+    async def _link(self, stream: TlsStream | PlainStream, splitter: wire.FrameSplitter,
                     keepalive: int, target: _Target, backlog: list[wire.Frame]) -> None:
         """Keep the registration; when the call manager goes away, register again."""
         if not await self._keep(stream, splitter, keepalive, backlog):
@@ -158,7 +158,7 @@ class SccpStation:
                         text=outcome.text)
             return  # registered (a new link task runs) or rejected (the CM said no)
 
-    async def _keep(self, stream: TlsStream | _Plain, splitter: wire.FrameSplitter,
+    async def _keep(self, stream: TlsStream | PlainStream, splitter: wire.FrameSplitter,
                     keepalive: int, backlog: list[wire.Frame]) -> bool:
         """After the ack: CapabilitiesRes then ButtonTemplateReq (§3.2 order), keepalives,
         resets. True when the connection was lost, False after a Reset."""
@@ -257,34 +257,3 @@ def _current() -> asyncio.Task[None] | None:
     with contextlib.suppress(RuntimeError):
         return asyncio.current_task()
     return None
-
-
-class _Plain:
-    """A TCP connection with TlsStream's read/write/abort shape."""
-
-    def __init__(self, sock: socket.socket) -> None:
-        self._sock, self._loop = sock, asyncio.get_running_loop()
-
-    @classmethod
-    async def connect(cls, server: tuple[str, int], local_host: str) -> _Plain:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        try:
-            sock.setblocking(False)
-            sock.bind((local_host, 0))
-            await asyncio.get_running_loop().sock_connect(sock, server)
-        except BaseException:
-            sock.close()
-            raise
-        return cls(sock)
-
-    async def read(self, limit: int = 4096) -> bytes:
-        return await self._loop.sock_recv(self._sock, limit)
-
-    async def write(self, data: bytes) -> None:
-        await self._loop.sock_sendall(self._sock, data)
-
-    def close(self) -> None:
-        self.abort()
-
-    def abort(self) -> None:
-        self._sock.close()
