@@ -65,8 +65,23 @@ def _with_firmware_folders(lab: LabSpec, source: str, base: Path) -> LabSpec:
                 folder = check_folder(base / Path(load.directory).expanduser(), load.load, where)
                 load = load.model_copy(update={"directory": str(folder)})
             loads.append(load)
-        racks.append(rack.model_copy(update={"firmware": loads}))
+        cas = [str(_pem_file(base / Path(ca).expanduser(),
+                             f"{source}: racks[{r}].cluster.mic_cas[{c}]"))
+               for c, ca in enumerate(rack.cluster.mic_cas)]
+        cluster = rack.cluster.model_copy(update={"mic_cas": cas})
+        racks.append(rack.model_copy(update={"firmware": loads, "cluster": cluster}))
     return lab.model_copy(update={"racks": racks})
+
+
+def _pem_file(path: Path, where: str) -> Path:
+    """An existing file holding a PEM certificate (one clear UsageError otherwise)."""
+    try:
+        text = path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"{where}: cannot read {path}: {exc.strerror or exc}") from None
+    if b"-----BEGIN CERTIFICATE-----" not in text:
+        raise UsageError(f"{where}: {path} holds no PEM certificate") from None
+    return path.resolve()
 
 
 def load_lab(path: Path | str) -> LabSpec:

@@ -50,6 +50,9 @@ class ClusterSpec(Strict):
     prepare_rollback: bool = False
     ports: Ports = Ports()
     nodes: list[NodeSpec] = Field(min_length=1)
+    # PEM files of the manufacturing CAs the phones' MICs chain to (Cisco's, on a real
+    # rack; relative to the topology file). CAPF and TLS signalling accept MICs they issued.
+    mic_cas: list[str] = []
 
 
 class Credentials(Strict):

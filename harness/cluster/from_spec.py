@@ -5,6 +5,9 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Mapping
+from pathlib import Path
+
+from cryptography import x509
 
 from harness.cluster.plane import Ports
 from harness.cluster.releases import Release
@@ -46,6 +49,11 @@ def cluster_state(rack: RackSpec,
             capf_password=phone.capf.password, key_size=phone.capf.key_size,
             lines=phone_lines(rack, index),
             ssh_user=ssh_user, ssh_password=ssh_password))
+    for ca in spec.mic_cas:
+        try:
+            state.mic_cas += x509.load_pem_x509_certificates(Path(ca).read_bytes())
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"mic_cas: cannot load {ca}: {exc}") from None
     for load in rack.firmware:
         state.firmware[load.model] = FirmwareLoad(load.model, load.load, load.directory)
     return state

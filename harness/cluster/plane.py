@@ -76,7 +76,8 @@ class ServicePlane:
         if service is Service.CAPF:
             return CapfEndpoint(self.events, self.loop, self.pki.identity(CertRole.capf, node.name),
                                 self.capf_directory, host=host, port=ports.capf,
-                                verify_cas=[self.pki.identity(CertRole.mfg_ca).cert])
+                                verify_cas=[self.pki.identity(CertRole.mfg_ca).cert,
+                                            *self.state.mic_cas])
         if service is Service.HTTPS:
             return HttpsServicesEndpoint(self.pki.identity(CertRole.tomcat, node.name),
                                          self.events, host, ports.https, source=source)
@@ -103,7 +104,7 @@ class ServicePlane:
         """Issuers of phone certificates SCCP over TLS accepts: CAPF (LSCs), mfg CA (MICs)."""
         capf = [self.pki.identity(CertRole.capf, n.name).cert
                 for n in self.state.nodes_running(Service.CAPF)]
-        return [*capf, self.pki.identity(CertRole.mfg_ca).cert]
+        return [*capf, self.pki.identity(CertRole.mfg_ca).cert, *self.state.mic_cas]
 
     def _line_count(self, device: str) -> int:
         phone = self.state.phones.get(device)

@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from cryptography import x509
+
 from harness.cluster.releases import Release
 from harness.errors import UsageError
 from harness.phone_models import lookup
@@ -107,6 +109,7 @@ class ClusterState:
     phones: dict[str, PhoneRecord] = field(default_factory=dict)
     ctl_current: bool = True  # False after an upgrade that needs the CTL client (§8)
     firmware: dict[str, FirmwareLoad] = field(default_factory=dict)  # model → load under test
+    mic_cas: list[x509.Certificate] = field(default_factory=list)  # who issued phones' MICs
 
     def __post_init__(self) -> None:
         if not self.nodes:

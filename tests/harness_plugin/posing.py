@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 import yaml
 
+from harness.pki import CertRole
 from lab_topology import load_lab
 from phone_drivers.emulator.twin import TwinRack
 from tests.isolated_lab import isolated_twin_lab
@@ -43,12 +44,16 @@ class PosingRack:
                  addresses: bool = False) -> dict[str, Any]:
         where = self.twin.describe()
         switch = where["switch"]
+        # the rack's phones carry MICs from the twin's manufacturing CA, as real phones
+        # carry Cisco's: the harness cluster is told to trust it (cluster.mic_cas)
+        mic_ca = self.twin.workdir / "mic-ca.pem"
+        mic_ca.write_bytes(self.twin.pki.identity(CertRole.mfg_ca).cert_pem)
         return {
             "name": "lab-under-test", "backend": "hardware",
             "racks": [{
                 "name": "rack-a",
                 "cluster": {"nodes": [{"name": "cucm1", "address": self.node}],
-                            "ports": {"tftp": self.tftp_port}},
+                            "ports": {"tftp": self.tftp_port}, "mic_cas": [str(mic_ca)]},
                 "switches": [{"name": "sw1", "host": switch["host"], "port": switch["port"],
                               "credentials": {"username_env": "RACK_A_USER",
                                               "password_env": "RACK_A_PASSWORD"}}],

@@ -182,3 +182,27 @@ def test_firmware_folder_without_the_loads_file_is_refused(tmp_path: Path) -> No
 def test_firmware_load_id_must_be_a_plain_name(tmp_path: Path, load: str) -> None:
     with pytest.raises(UsageError, match=r"racks\[0\]\.firmware\[0\]\.load"):
         load_lab(_with_firmware(tmp_path, "fw", load))
+
+
+def test_mic_cas_are_relative_to_the_topology_and_must_be_certificates(tmp_path: Path) -> None:
+    from harness.cluster.from_spec import cluster_state
+    from harness.pki import CertRole, LabPKI
+
+    pki = LabPKI.init(tmp_path / "pki", ["cucm1"], key_size=1024)
+    (tmp_path / "labs").mkdir()
+    (tmp_path / "labs" / "cisco-mfg.pem").write_bytes(pki.identity(CertRole.mfg_ca).cert_pem)
+    doc = base()
+    doc["racks"][0]["firmware"] = []  # only the CA file is relative here
+    doc["racks"][0]["cluster"]["mic_cas"] = ["cisco-mfg.pem"]
+    path = tmp_path / "labs" / "lab.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    rack = load_lab(path).racks[0]
+    assert rack.cluster.mic_cas == [str((tmp_path / "labs" / "cisco-mfg.pem").resolve())]
+    assert cluster_state(rack).mic_cas == [pki.identity(CertRole.mfg_ca).cert]
+    (tmp_path / "labs" / "cisco-mfg.pem").write_text("not a certificate")
+    with pytest.raises(UsageError, match=r"mic_cas\[0\]: .* holds no PEM certificate"):
+        load_lab(path)
+    doc["racks"][0]["cluster"]["mic_cas"] = ["missing.pem"]
+    path.write_text(yaml.safe_dump(doc))
+    with pytest.raises(UsageError, match=r"mic_cas\[0\]: cannot read"):
+        load_lab(path)
