@@ -65,3 +65,14 @@ def test_end_state_table_shows_verdicts_and_running_load() -> None:
     assert "SIP42.9-4-2SR3-1S" in html and "CN=cucm1 (5 records)" in html
     assert '<td style="color:#d62728">ITLSEP00000A000002.tlv: rejected</td>' in html
     assert '<td style="color:#d62728">no</td>' in html  # P2 never registered
+
+
+def test_scenario_titles_read_as_english() -> None:
+    from fixtures.titles import title_of
+
+    assert title_of("test_prepared_rollback_then_return_to_8_0[rack1]") == (
+        "Prepared rollback then return to 8.0 (rack1)")
+    assert title_of("test_first_itl_is_trusted_and_https_via_tvs") == (
+        "First ITL is trusted and HTTPS via TVS")
+    assert title_of("test_upgrade_from_7x[rack1-7.1(3)-False]") == (
+        "Upgrade from 7.x (rack1-7.1(3)-False)")
