@@ -32,6 +32,7 @@ from harness.cluster.plane import Ports
 from harness.errors import LabError, UsageError
 from harness.events import Event, EventLog
 from harness.pki import LabPKI
+from harness.pki.locations import rack_pki
 from harness.pki.store import MANIFEST
 from harness.rack_network.dhcp_server import DhcpServer
 from harness.services.sccp import SccpEndpoint
@@ -133,7 +134,8 @@ def serve(
         help="Override the topology's ports: the real ones, or any free ones.")] = None,
     pki_dir: Annotated[Path | None, typer.Option(
         "--pki", show_default=False, help="Lab PKI directory; created when missing "
-        "(default: ./pki/LAB-RACK).")] = None,
+        "(default: ~/.local/share/phonelab/LAB/RACK/pki, the one pytest uses too; "
+        "PHONELAB_DATA moves it).")] = None,
     run_dir: Annotated[Path | None, typer.Option(
         "--run-dir", show_default=False, help="Where dnsmasq keeps its config, leases and "
         "log (default: ./run/LAB-RACK).")] = None,
@@ -145,7 +147,7 @@ def serve(
     spec = target.rack
     logins = ssh_logins(spec)  # phones with an ssh:// console: sshUserId/sshPassword, from env
     ports = cluster_ports(spec) if standard is None else Ports.standard() if standard else Ports()
-    pki = _pki(pki_dir or Path("pki") / f"{target.lab.name}-{spec.name}", spec)
+    pki = _pki(pki_dir or rack_pki(target.lab.name, spec.name), spec)
     events = EventLog()
     cluster = Cluster(cluster_state(spec, logins), pki, events=events, ports=ports, name=spec.name)
     status = _Status(cluster)
