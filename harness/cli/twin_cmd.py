@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import tempfile
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -69,15 +69,23 @@ def up(
         out_console.print("twin stopped")
 
 
-def _show(where: dict[str, object]) -> None:
+def _show(where: dict[str, Any]) -> None:
+    """Tables for people; no secret is printed (`--json` carries them for programs)."""
     table = Table(title=f"twin rack {where['rack']}")
-    for column in ("phone", "model", "address", "console", "switch port"):
+    for column in ("phone", "model", "address", "console", "web", "switch port"):
         table.add_column(column)
-    phones = where["phones"]
-    assert isinstance(phones, list)
-    for p in phones:
-        table.add_row(p["name"], p["model"], p["address"], p["console"] or "-", p["switch_port"])
+    for p in where["phones"]:
+        console = p["console"] or (f"ssh port {p['ssh']}" if p.get("ssh") else "-")
+        table.add_row(p["name"], p["model"], p["address"], console, p.get("web") or "-",
+                      p["switch_port"])
     out_console.print(table)
-    out_console.print(f"switch (netmiko cisco_ios): {where['switch']}")
-    out_console.print(f"cluster endpoints: {where['cluster']}")
+    endpoints = Table(title="cluster endpoints")
+    endpoints.add_column("endpoint")
+    endpoints.add_column("listens on")
+    for name, address in sorted(where["cluster"].items()):
+        endpoints.add_row(name, str(address))
+    out_console.print(endpoints)
+    switch = where["switch"]
+    out_console.print(f"switch: ssh {switch['username']}@{switch['host']} -p {switch['port']} "
+                      "(netmiko cisco_ios; the password is in `twin up --json`)")
     out_console.print("running; Ctrl-C to stop")

@@ -291,3 +291,22 @@ def test_mistakes_are_one_line_exit_2_and_a_dead_switch_exit_3(
         assert (proc.returncode, len(err.strip().splitlines())) == (code, 1), err
         assert text in err and "Traceback" not in err
     assert time.monotonic() - began < 20
+
+
+def test_twin_up_prints_tables_without_the_switch_password(tmp_path: Path) -> None:
+    proc = start("twin", "up", "--phones", "1", "--workdir", str(tmp_path / "twin"))
+    try:
+        assert proc.stdout is not None
+        lines = []
+        for line in proc.stdout:
+            lines.append(line)
+            if line.startswith("running;"):
+                break
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=20)
+    finally:
+        proc.kill()
+    text = "".join(lines)
+    assert "cluster endpoints" in text and "tftp@cucm1" in text
+    assert "switch: ssh lab@127.0.0.1 -p " in text
+    assert "'password'" not in text and "{'" not in text  # no dict reprs, no secret
