@@ -2,7 +2,7 @@
 
 The device comes from the Contact's `+u.sip!devicename.ccm.cisco.com`, else from the
 MAC closing `+sip.instance` (firmware without devicename, §1.3), else from a bare
-`sip:SEP<MAC>@` user (the harness's SCCP stand-in); the line from the To/From user;
+`sip:SEP<MAC>@` user (a third-party form); the line from the To/From user;
 the load and the last restart cause from the cisco-alarm Reason (§1.4). Anything
 missing or malformed is a `FormatError` (the registrar answers 400).
 """
@@ -46,7 +46,7 @@ class RegisterFacts:
         if device is None and sip.INSTANCE in cparams:
             device = sip.instance_device(cparams[sip.INSTANCE])
         if device is None:
-            device = message.device_name()  # a bare sip:SEP<MAC>@ (SCCP stand-in)
+            device = message.device_name()  # a bare sip:SEP<MAC>@ (third-party form)
         if device is None or len(device) != 15 or not device.startswith("SEP"):
             raise FormatError("REGISTER without a Cisco device identity "
                               "(devicename, sip.instance or SEP<MAC>)", 0)

@@ -218,11 +218,9 @@ class TwinPhone(ConsoleCommands):
         self.record("phone.boot", kind="load")
         self.emit(lines.power_up(self.model_info.family, self.model_info.model, load))
 
-    async def sip_register(self, manager: CallManager, *,
-                           lines: bool = True) -> tuple[int, tuple[str, int]]:
+    async def sip_register(self, manager: CallManager) -> tuple[int, tuple[str, int]]:
         """Register with one CallManager the way the config says (docs/REAL_WIRE.md §1.1):
-        (final status or 0 when unreachable, the server tried). `lines=False` registers
-        the device name alone (the SCCP stand-in)."""
+        (final status or 0 when unreachable, the server tried)."""
         state = self.firmware.state
         transport, server = sip_route(state.config, manager,
                                       secure_ready=state.ctl is not None
@@ -233,8 +231,8 @@ class TwinPhone(ConsoleCommands):
             self._sip = SipAgent(
                 self.name, self.address, self._on_sip_action, model=self.model_info,
                 load=self.software_version, transport=transport,
-                lines=[SipLine(line.dn, line.contact) for line in state.config.lines]
-                if lines else (), identity=state.client_identity, boot=self.boot_kind)
+                lines=[SipLine(line.dn, line.contact) for line in state.config.lines],
+                identity=state.client_identity, boot=self.boot_kind)
         try:
             status = await self._sip.register(server)
         except SipRegistrationError as exc:
