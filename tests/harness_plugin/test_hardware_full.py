@@ -7,6 +7,7 @@ run has no operator, and destructive tests are allowed, so the backend's recover
 (erase CTL/ITL by CGI keys, then power) runs between them. Several minutes, so it
 runs only with PHONELAB_LONG_TESTS=1:
     PHONELAB_LONG_TESTS=1 .venv/bin/pytest tests/harness_plugin/test_hardware_full.py -s
+(PHONELAB_SELECT passes a `-k` expression to the inner run.)
 """
 
 from __future__ import annotations
@@ -44,7 +45,9 @@ def test_every_testcase_runs_on_the_hardware_backend_with_cgi_keys_unattended(
             "--lab", str(pytester.path / "rack.yaml"), "--phonelab-destructive",
             "--phonelab-pki-dir", str(pytester.path / "pki"),
             "--phonelab-lease-dir", str(pytester.path / "leases"),
-            "--phonelab-log-dir", str(pytester.path / "logs"), timeout=3400)
+            "--phonelab-log-dir", str(pytester.path / "logs"),
+            *(["-k", os.environ["PHONELAB_SELECT"]] if os.environ.get("PHONELAB_SELECT") else []),
+            timeout=3400)
         took = time.monotonic() - started
     outcomes = result.parseoutcomes()
     print(f"hardware backend, CGI keys, unattended: {outcomes} in {took:.0f} s")
