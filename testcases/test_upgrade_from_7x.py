@@ -61,9 +61,11 @@ def test_mixed_mode_upgrade_from_affected_release_needs_the_ctl_client(
     start_on_7x(lab, release, mixed=True, es=es)
     phones = lab.plain_phones()
     mark = upgrade_and_reset(lab, run_ctl_client=False)
-    # with the stale CTL the phones trust neither the new ITL nor the CallManager's TLS
-    # certificate, so they do not register: wait for their verdicts instead
+    # the phones reject the new ITL and config, keep their last config and register with
+    # it; wait for that, so the next reset does not race a phone still booting (a phone
+    # between boot and registration is not reset by CUCM's "Reset all" either)
     verdicts_seen(lab, phones, after=mark)
+    lab.wait_registered(phones, after=mark)
     for name in phones:
         outcome = lab.outcome(name, mark)
         assert "rejected" in outcome.itl_verdicts(), f"step 2 skipped: {outcome.summary()}"

@@ -52,5 +52,5 @@ def test_every_testcase_runs_on_the_hardware_backend_with_cgi_keys_unattended(
     outcomes = result.parseoutcomes()
     print(f"hardware backend, CGI keys, unattended: {outcomes} in {took:.0f} s")
     assert outcomes.get("failed", 0) == 0 and outcomes.get("errors", 0) == 0, outcomes
-    assert outcomes.get("passed", 0) >= 20, outcomes
+    assert outcomes.get("passed", 0) >= (1 if os.environ.get("PHONELAB_SELECT") else 25), outcomes
     assert "Manual" not in result.stdout.str() and "OperatorNeeded" not in result.stdout.str()
