@@ -28,8 +28,9 @@ from harness.pki import CertRole, Identity, LabPKI
 from harness.services.capf_directory import DeviceRecord
 from harness.services.cgi_auth import PATH as AUTH_PATH
 from harness.services.https import HttpsServicesEndpoint
-from harness.services.registrar import Admission, Registrar
+from harness.services.registrar import Registrar
 from harness.services.sccp import SccpEndpoint
+from harness.services.sip_binding import Admission
 from harness.services.truststore import TrustEntry
 
 PowerCycle = Callable[[str], None]

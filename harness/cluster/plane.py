@@ -22,8 +22,9 @@ from harness.services.base import Endpoint
 from harness.services.capf import CapfEndpoint
 from harness.services.capf_directory import CapfDirectory
 from harness.services.https import HttpsServicesEndpoint
-from harness.services.registrar import Policy, Registrar, TlsSettings
+from harness.services.registrar import Registrar
 from harness.services.sccp import SccpEndpoint
+from harness.services.sip_binding import Policy, TlsSettings
 from harness.services.tftp import TftpEndpoint
 from harness.services.tftp_files import ChainSource
 from harness.services.truststore import TrustStore

@@ -9,7 +9,8 @@ never in mixed mode). Reset and Restart go back to the phone as Cisco's
 out-of-dialog NOTIFY `Event: service-control` over the registration's own
 connection (§2.1). In mixed mode a TLS listener (`sip-tls@NODE`, 5061) presents
 the node's CallManager certificate and requires the phone's LSC or MIC.
-Message forms live in `sip_cucm`; this module owns sockets and bindings.
+Message forms live in `sip_cucm`, the records in `sip_binding`; this module owns
+sockets and the request flow.
 """
 
 from __future__ import annotations
@@ -18,13 +19,10 @@ import asyncio
 import contextlib
 import socket
 import ssl
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Protocol, cast
+from collections.abc import Callable
+from typing import Any, cast
 
-from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.x509.oid import NameOID
 
 from harness.aio import BackgroundLoop
 from harness.events import EventLog
@@ -32,100 +30,25 @@ from harness.formats.errors import FormatError
 from harness.services import sip_cucm as cucm
 from harness.services import sip_message as sip
 from harness.services.base import Endpoint
+from harness.services.sip_binding import (
+    Admission,
+    Channel,
+    LineBinding,
+    Policy,
+    Registration,
+    TcpChannel,
+    TlsChannel,
+    TlsSettings,
+    accept_all,
+    common_name,
+)
 from harness.services.sip_register import RegisterFacts
 from harness.services.tls_stream import Listener, TlsStream
-from harness.tls import TlsIdentity, server_context
+from harness.tls import server_context
 
 IDLE_TIMEOUT = 3600.0  # a stream connection with no traffic for this long is dropped
 DEFERRED_NOTIFY_S = 30.0  # how long a reset waits for a phone our restart disconnected
 HANDSHAKE_TIMEOUT = 10.0
-
-
-@dataclass(frozen=True)
-class Admission:
-    """The owner's answer for (device, DN): status, reason, and every DN of the device
-    in button order (line 1 first; a bulk REGISTER binds them all)."""
-
-    status: int
-    reason: str
-    lines: tuple[str, ...] = ()
-
-
-Policy = Callable[[str, str], Admission]
-
-
-def accept_all(device: str, dn: str) -> Admission:
-    return Admission(200, "OK", (dn,))
-
-
-@dataclass(frozen=True)
-class TlsSettings:
-    """SIP over TLS: the server identity and the CAs client certificates must chain to,
-    both read at start so regenerated certificates count after a restart."""
-
-    identity: Callable[[], TlsIdentity]
-    client_cas: Callable[[], Sequence[x509.Certificate]]
-    port: int = 0
-    source: str = "sip-tls"
-
-
-class Channel(Protocol):
-    """A stream connection a phone registered over (NOTIFY goes back on it)."""
-
-    certificate_name: str | None
-
-    async def send(self, data: bytes) -> None: ...
-
-    def close(self) -> None: ...
-
-
-class _TcpChannel:
-    certificate_name: str | None = None
-
-    def __init__(self, writer: asyncio.StreamWriter) -> None:
-        self.writer = writer
-
-    async def send(self, data: bytes) -> None:
-        self.writer.write(data)
-        await self.writer.drain()
-
-    def close(self) -> None:
-        self.writer.close()
-
-
-class _TlsChannel:
-    def __init__(self, stream: TlsStream, certificate_name: str | None) -> None:
-        self.stream, self.certificate_name = stream, certificate_name
-        self._lock = asyncio.Lock()  # TlsStream: one writer at a time
-
-    async def send(self, data: bytes) -> None:
-        async with self._lock:
-            await self.stream.write(data)
-
-    def close(self) -> None:
-        self.stream.close()
-
-
-@dataclass
-class LineBinding:
-    dn: str
-    call_id: str
-    cseq: int
-    to_tag: str
-
-
-@dataclass
-class Registration:
-    """One registered device: where it is, how, and its bound lines (line 1 first)."""
-
-    device: str
-    transport: str
-    contact: tuple[str, int]  # where datagrams go back (the REGISTER's source)
-    call_id: str  # line 1's REGISTER Call-ID (NOTIFY's RegisterCallId)
-    expires: int
-    channel: Channel | None = None
-    uri_host: tuple[str, int] = ("", 0)  # Contact host:port (NOTIFY Request-URI)
-    lines: dict[str, LineBinding] = field(default_factory=dict)
 
 
 class Registrar(Endpoint):
@@ -437,7 +360,7 @@ class Registrar(Endpoint):
     async def _serve_tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = writer.get_extra_info("peername")
         address = (str(peer[0]), int(peer[1]))
-        channel = _TcpChannel(writer)
+        channel = TcpChannel(writer)
         self._writers.add(writer)
         task = asyncio.current_task()
         if task is not None:
@@ -465,7 +388,7 @@ class Registrar(Endpoint):
                 self._error(peer, "tls", f"TLS handshake failed: {exc or type(exc).__name__}")
                 stream.reject()
                 return
-            channel = _TlsChannel(stream, _common_name(stream.peer_certificate()))
+            channel = TlsChannel(stream, common_name(stream.peer_certificate()))
             await self._serve_stream(stream.read, channel, peer, "tls")
         finally:
             if stream is None:
@@ -498,17 +421,6 @@ class Registrar(Endpoint):
 
 
 _REASONS = {400: "Bad Request", 403: "Forbidden", 404: "Not Found", 503: "Service Unavailable"}
-
-
-def _common_name(der: bytes) -> str | None:
-    if not der:
-        return None
-    try:
-        cert = x509.load_der_x509_certificate(der)
-        names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-    except ValueError:
-        return None
-    return str(names[0].value) if names else ""
 
 
 class _UdpProtocol(asyncio.DatagramProtocol):

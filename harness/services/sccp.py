@@ -43,7 +43,7 @@ from harness.formats.errors import FormatError
 from harness.services import sccp_wire as wire
 from harness.services.base import Endpoint
 from harness.services.plain_stream import PlainStream
-from harness.services.registrar import Policy, accept_all
+from harness.services.sip_binding import Policy, accept_all
 from harness.services.tls_stream import MAX_HANDSHAKES, Listener, TlsStream
 from harness.tls import TlsIdentity, server_context
 

@@ -14,8 +14,8 @@ import pytest
 from harness.aio import BackgroundLoop
 from harness.events import EventLog
 from harness.services import sccp_wire as wire
-from harness.services.registrar import Admission
 from harness.services.sccp import SccpEndpoint
+from harness.services.sip_binding import Admission
 from phone_drivers.emulator.sccp_client import (
     SccpRegistrationError,
     SccpStation,

@@ -10,7 +10,8 @@ import pytest
 
 from harness.aio import BackgroundLoop
 from harness.events import EventLog
-from harness.services.registrar import Admission, Registrar
+from harness.services.registrar import Registrar
+from harness.services.sip_binding import Admission
 from phone_drivers.emulator.sip_client import SipAgent, SipRegistrationError
 
 DEVICE = "SEP00AABBCCDD01"

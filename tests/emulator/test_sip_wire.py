@@ -16,7 +16,8 @@ import pytest
 from harness.aio import BackgroundLoop
 from harness.events import EventLog
 from harness.services import sip_message as sip
-from harness.services.registrar import Registrar, TlsSettings
+from harness.services.registrar import Registrar
+from harness.services.sip_binding import TlsSettings
 from phone_drivers.capture import CaptureUnavailable, PacketCapture
 from phone_drivers.capture_endpoints import Endpoint, Service
 from phone_drivers.emulator.sip_client import SipAgent, SipLine, SipRegistrationError

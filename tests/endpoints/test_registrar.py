@@ -9,7 +9,8 @@ import pytest
 from harness.aio import BackgroundLoop
 from harness.events import EventLog
 from harness.services import sip_message as sip
-from harness.services.registrar import Admission, Registrar
+from harness.services.registrar import Registrar
+from harness.services.sip_binding import Admission
 
 MAC = "001122334455"
 

@@ -18,7 +18,7 @@ from cryptography.x509.oid import NameOID
 from harness.events import EventLog
 from harness.pki.identity import Identity
 from harness.services import sip_message as sip
-from harness.services.registrar import Admission
+from harness.services.sip_binding import Admission
 
 LINES = {"SEP001122334455": ("2222", "5678", "5679"), "SEP0022446688AA": ("6010",)}
 

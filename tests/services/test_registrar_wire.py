@@ -15,7 +15,8 @@ import pytest
 from harness.aio import BackgroundLoop
 from harness.events import EventLog
 from harness.services import sip_message as sip
-from harness.services.registrar import Registrar, TlsSettings
+from harness.services.registrar import Registrar
+from harness.services.sip_binding import TlsSettings
 from harness.tls import client_context
 from tests.services import sip_examples as ex
 from tests.services.sip_support import (

@@ -14,8 +14,8 @@ import pytest
 from harness.aio import BackgroundLoop
 from harness.events import EventLog
 from harness.pki import CertRole, LabPKI
-from harness.services.registrar import Admission
 from harness.services.sccp import SccpEndpoint
+from harness.services.sip_binding import Admission
 from harness.tls import client_context
 from tests.services import sccp_station as st
 from tests.services.sccp_station import Station, register_body

@@ -13,7 +13,8 @@ import pytest
 
 from harness.aio import BackgroundLoop
 from harness.events import EventLog
-from harness.services.registrar import Admission, Registrar, TlsSettings
+from harness.services.registrar import Registrar
+from harness.services.sip_binding import Admission, TlsSettings
 from tests.services.sip_support import SipPki, directory_policy, make_pki, pem_files
 
 SCENARIOS = Path(__file__).parent / "sipp"
