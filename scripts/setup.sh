@@ -2,10 +2,14 @@
 # Set up phonelab from nothing: a virtual environment with the project and its
 # dev tools, the system packages scapy, tshark and the report check need
 # (libpcap, tshark, chromium, and the independent peers: SIPp, baresip,
-# dnsmasq, udhcpc, tftpd-hpa), and the Allure command-line tool (npm).
+# dnsmasq, udhcpc, tftpd-hpa; ser2net for shared racks), and the Allure command-line tool (npm).
 # Safe to run again; it only does what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Two runs started together (two test runs, or a test run and the lab run) set up
+# one at a time: the second finds everything done instead of racing pip and apt.
+exec 9>".setup.lock"
+flock 9
 
 
 PY=${PYTHON:-python3}
@@ -22,7 +26,14 @@ stamp=.venv/.phonelab-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   echo "==> installing phonelab and its dependencies into .venv"
   .venv/bin/python -m pip install -q --upgrade pip 2>&1 | grep -v '^WARNING: Location' || true
-  .venv/bin/python -m pip install -q -e '.[dev]' 2>&1 | grep -vE '^WARNING: Location|^\s*$' || true
+  # the labgrid extra (shared racks, docs/shared-lab.md) brings pyserial-labgrid, a drop-in
+  # for pyserial's `serial` module; without it (offline mirror) the shared-lab tests skip
+  .venv/bin/python -m pip install -q -e '.[dev,labgrid]' 2>&1 \
+    | grep -vE '^WARNING: Location|^\s*$' || true
+  if ! .venv/bin/python -c 'import labgrid' 2>/dev/null; then
+    echo "note: the labgrid extra is not installable here; shared-lab tests will skip" >&2
+    .venv/bin/python -m pip install -q -e '.[dev]' 2>&1 | grep -vE '^WARNING: Location|^\s*$' || true
+  fi
   .venv/bin/python -c 'import harness, phone_drivers, tftpy, netmiko, scapy, asyncssh' 
   touch "$stamp"
 fi
@@ -40,6 +51,8 @@ command -v dnsmasq >/dev/null 2>&1 || need_apt+=(dnsmasq-base)
 command -v udhcpc >/dev/null 2>&1 || need_apt+=(udhcpc)
 [ -x /usr/sbin/in.tftpd ] || need_apt+=(tftpd-hpa)
 command -v ip >/dev/null 2>&1 || need_apt+=(iproute2)
+# ser2net: labgrid-exporter serves a rack's consoles over RFC 2217 with it (shared racks).
+command -v ser2net >/dev/null 2>&1 || [ -x /usr/sbin/ser2net ] || need_apt+=(ser2net)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "==> installing system packages: ${need_apt[*]}"

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Set up from nothing, then run every check: ruff, mypy --strict, and the test
-# suites (the harness's own tests and the lab scenarios on the twin).
+# suites (the harness's own tests and the lab scenarios on the twin). The suites
+# run isolated (scripts/isolated): two runs on one host never share an address,
+# a port, a lease or a PKI directory.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -9,4 +11,4 @@ echo "==> ruff"
 echo "==> mypy"
 .venv/bin/mypy
 echo "==> pytest"
-exec .venv/bin/pytest -n 2 --dist loadgroup "$@"
+exec scripts/isolated .venv/bin/pytest -n 2 --dist loadgroup "$@"

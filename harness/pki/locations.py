@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 ENV = "PHONELAB_DATA"  # overrides the base directory (default ~/.local/share/phonelab)
+LEASES_ENV = "PHONELAB_LEASES"  # overrides the lease directory (~/.cache/phonelab/leases)
 
 
 def data_home() -> Path:
@@ -24,3 +25,12 @@ def rack_home(lab: str, rack: str, base: Path | None = None) -> Path:
 
 def rack_pki(lab: str, rack: str, base: Path | None = None) -> Path:
     return rack_home(lab, rack, base) / "pki"
+
+
+def lease_home() -> Path:
+    """Where rack leases live: shared by every run on this host unless overridden.
+
+    `scripts/isolated` points it (and `PHONELAB_DATA`) at a directory of its own, so a
+    suite run in its own network namespace does not wait on another run's twin rack.
+    """
+    return Path(os.environ.get(LEASES_ENV) or Path.home() / ".cache" / "phonelab" / "leases")
