@@ -1,4 +1,4 @@
-"""Slow or silent TLS clients must not starve phones of TVS (issue: handshake slots).
+"""Slow or silent TLS clients must not starve phones of TVS or HTTPS (finding 1).
 
 An attacker opens hundreds of connections that send part of a ClientHello, or
 nothing, and stall. Before the fix each held one of the server's handshake slots
@@ -10,16 +10,19 @@ deadline runs from accept.
 from __future__ import annotations
 
 import contextlib
+import http.client
 import socket
 import time
 
 from harness.aio import BackgroundLoop
 from harness.events import EventLog
 from harness.pki import CertRole, LabPKI
+from harness.services.https import HttpsServicesEndpoint
 from harness.services.tls_stream import MAX_HANDSHAKES
 from harness.services.truststore import TrustStore
 from harness.services.tvs import TvsEndpoint
 from harness.services.tvs_client import TvsClient
+from harness.tls import client_context
 
 DEVICE = "CP-7962-SEP001122334455"
 PHONE_TIMEOUT = 10.0  # what a phone waits for TVS before trying the next member
@@ -82,3 +85,31 @@ def test_handshake_deadline_runs_from_accept(pki: LabPKI, loop: BackgroundLoop,
         sock.close()
         error = events.wait_for(lambda e: e.kind == "tvs.error", timeout=2)
         assert "after connecting" in error.data["reason"]
+
+
+def test_https_get_is_answered_while_hellos_trickle_and_sockets_sit_silent(
+        pki: LabPKI, loop: BackgroundLoop, events: EventLog) -> None:
+    tomcat = pki.identity(CertRole.tomcat, "cucm1")
+    with HttpsServicesEndpoint(tomcat, events, loop=loop) as server:
+        partial_hello = bytes([0x16, 0x03, 0x01, 0x00, 0xC8]) + b"\x01\x00"
+        attackers = (_stall(server.address, MAX_HANDSHAKES, b"\x16\x03")
+                     + _stall(server.address, MAX_HANDSHAKES, partial_hello)
+                     + _stall(server.address, 100, b""))
+        try:
+            time.sleep(0.3)
+            latencies = []
+            for _ in range(3):
+                started = time.monotonic()
+                conn = http.client.HTTPSConnection(*server.address, timeout=PHONE_TIMEOUT,
+                                                   context=client_context())
+                conn.request("GET", "/services")
+                reply = conn.getresponse()
+                assert reply.status == 200 and b"Services" in reply.read()
+                conn.close()
+                latencies.append(time.monotonic() - started)
+        finally:
+            for sock in attackers:
+                with contextlib.suppress(OSError):
+                    sock.close()
+    print(f"https slow_hellos={len(attackers)} get_latency_max_s={max(latencies):.3f}")
+    assert max(latencies) < 2.0, latencies  # a phone gives up after 10 s
