@@ -11,6 +11,14 @@ connection (§2.1). In mixed mode a TLS listener (`sip-tls@NODE`, 5061) presents
 the node's CallManager certificate and requires the phone's LSC or MIC.
 Message forms live in `sip_cucm`, the records in `sip_binding`; this module owns
 sockets and the request flow.
+
+Bounds (docs/DESIGN.md "Connection caps and idle timeouts"): a TCP or TLS
+connection that stays quiet for `IDLE_TIMEOUT` (1.5 x the 120 s registration
+refresh plus a margin: 200 s) is closed, one that has sent no message for
+`FIRST_MESSAGE_TIMEOUT` after accept (TLS: hello and handshake included) too;
+each listener has a `ConnectionCap` (`max_connections`) that drops the
+longest-idle connection without a registration first. A TLS connection takes a
+handshake slot only once its whole ClientHello has arrived (`tls_stream.client_hello`).
 """
 
 from __future__ import annotations
@@ -30,6 +38,7 @@ from harness.formats.errors import FormatError
 from harness.services import sip_cucm as cucm
 from harness.services import sip_message as sip
 from harness.services.base import Endpoint
+from harness.services.connection_cap import ConnectionCap
 from harness.services.sip_binding import (
     Admission,
     Channel,
@@ -43,12 +52,14 @@ from harness.services.sip_binding import (
     common_name,
 )
 from harness.services.sip_register import RegisterFacts
-from harness.services.tls_stream import Listener, TlsStream
+from harness.services.tls_stream import MAX_HANDSHAKES, Listener, TlsStream, client_hello
 from harness.tls import server_context
 
-IDLE_TIMEOUT = 3600.0  # a stream connection with no traffic for this long is dropped
+# a stream connection quiet for longer than 1.5 registration refreshes (+ margin) is dropped
+IDLE_TIMEOUT = 1.5 * cucm.KEEPALIVE_INTERVAL + 20.0
+FIRST_MESSAGE_TIMEOUT = 10.0  # accept (TLS: and handshake) to the first message
 DEFERRED_NOTIFY_S = 30.0  # how long a reset waits for a phone our restart disconnected
-HANDSHAKE_TIMEOUT = 10.0
+HANDSHAKE_TIMEOUT = 10.0  # accept to the end of the TLS handshake
 
 
 class Registrar(Endpoint):
@@ -59,7 +70,9 @@ class Registrar(Endpoint):
     def __init__(self, events: EventLog, loop: BackgroundLoop, host: str = "127.0.0.1",
                  port: int = 0, policy: Policy = accept_all, source: str = "sip", *,
                  release: tuple[int, int] = (8, 0), tls: TlsSettings | None = None,
-                 tls_enabled: Callable[[], bool] = lambda: True) -> None:
+                 tls_enabled: Callable[[], bool] = lambda: True,
+                 max_connections: int | None = None, idle_timeout: float = IDLE_TIMEOUT,
+                 first_message_timeout: float = FIRST_MESSAGE_TIMEOUT) -> None:
         super().__init__(events, host, port)
         self.loop = loop
         self.policy = policy
@@ -79,6 +92,10 @@ class Registrar(Endpoint):
         self._stale: dict[str, Registration] = {}  # stream bindings cut by our restart
         self._deferred: dict[str, tuple[str, float]] = {}  # device -> (action, deadline)
         self._stopping = False
+        self.idle_timeout, self.first_message_timeout = idle_timeout, first_message_timeout
+        self.tcp_cap = ConnectionCap(max_connections, on_evict=self._evicted("tcp"))
+        self.tls_cap = ConnectionCap(max_connections, on_evict=self._evicted("tls"))
+        self._handshakes = asyncio.Semaphore(MAX_HANDSHAKES)
 
     @property
     def running(self) -> bool:
@@ -95,7 +112,9 @@ class Registrar(Endpoint):
             self.start_tls()
 
     async def _start(self) -> None:
-        self._tcp = await asyncio.start_server(self._serve_tcp, self.host, self.port)
+        self.tcp_cap.clear()
+        self._tcp = await asyncio.start_server(self._serve_tcp, self.host, self.port,
+                                               backlog=1024)
         self._bind(self._tcp.sockets[0].getsockname())  # UDP shares the TCP port
         self._udp, _ = await asyncio.get_running_loop().create_datagram_endpoint(
             lambda: _UdpProtocol(self), local_addr=(self.host, self.port))
@@ -107,10 +126,20 @@ class Registrar(Endpoint):
         if self._tls_listener is None:
             self._tls_context = self._current_context()
             listener = Listener(self._serve_tls)
-            address = self.loop.run(listener.start(self.host, self._tls_port))
+            address = self.loop.run(self._listen_tls(listener))
             self._tls_port = address[1]
             self._tls_listener = listener
         return self._tls_port
+
+    async def _listen_tls(self, listener: Listener) -> tuple[str, int]:
+        self._handshakes = asyncio.Semaphore(MAX_HANDSHAKES)  # bound to the running loop
+        self.tls_cap.clear()
+        return await listener.start(self.host, self._tls_port)
+
+    def _evicted(self, transport: str) -> Callable[[str, str], None]:
+        def record(peer: str, reason: str) -> None:
+            self._error((peer, 0), transport, reason)
+        return record
 
     def _current_context(self) -> ssl.SSLContext:
         """A TLS context for the current CallManager certificate and client CAs, rebuilt
@@ -267,6 +296,8 @@ class Registrar(Endpoint):
             dns += [dn for dn in admission.lines if dn != request.dn]
         for dn in dns:
             reg.lines[dn] = LineBinding(dn, request.call_id, request.cseq, tag)
+        if channel is not None:
+            channel.bound = True  # a registration lives on it: evicted last at the cap
         self.events.bind_address(peer[0], request.device)  # rack phones get theirs by DHCP
         kind = "sip.reconnect" if resetting else "sip.register"
         self.events.record(kind, source=self._source(transport), phone=request.device,
@@ -360,6 +391,9 @@ class Registrar(Endpoint):
     async def _serve_tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = writer.get_extra_info("peername")
         address = (str(peer[0]), int(peer[1]))
+        if not self.tcp_cap.admit(address[0]):
+            writer.close()
+            return
         channel = TcpChannel(writer)
         self._writers.add(writer)
         task = asyncio.current_task()
@@ -371,26 +405,40 @@ class Registrar(Endpoint):
             return await reader.read(4096)
 
         try:
-            await self._serve_stream(read, channel, address, "tcp")
+            await self._serve_stream(read, channel, address, "tcp", self.tcp_cap)
         finally:
+            self.tcp_cap.release()
             self._writers.discard(writer)
             writer.close()
 
     async def _serve_tls(self, raw: socket.socket, peer: tuple[str, int]) -> None:
         stream: TlsStream | None = None
+        if not self.tls_cap.admit(peer[0]):
+            raw.close()
+            return
         try:
-            stream = TlsStream.wrap(raw, self._current_context(), server_side=True)
-            self._streams.add(stream)
-            try:
+            try:  # one deadline from accept: the whole hello, a slot, the handshake
                 async with asyncio.timeout(HANDSHAKE_TIMEOUT):
-                    await stream.handshake()
+                    if not await client_hello(raw):
+                        return
+                    async with self._handshakes:
+                        with self.tls_cap.busy():
+                            stream = TlsStream.wrap(raw, self._current_context(),
+                                                    server_side=True)
+                            self._streams.add(stream)
+                            await stream.handshake()
             except (ssl.SSLError, OSError, TimeoutError) as exc:
-                self._error(peer, "tls", f"TLS handshake failed: {exc or type(exc).__name__}")
-                stream.reject()
+                reason = (f"TLS handshake not done {HANDSHAKE_TIMEOUT:g} s after connecting"
+                          if isinstance(exc, TimeoutError) else
+                          f"TLS handshake failed: {exc or type(exc).__name__}")
+                self._error(peer, "tls", reason)
+                if stream is not None:
+                    stream.reject()
                 return
             channel = TlsChannel(stream, common_name(stream.peer_certificate()))
-            await self._serve_stream(stream.read, channel, peer, "tls")
+            await self._serve_stream(stream.read, channel, peer, "tls", self.tls_cap)
         finally:
+            self.tls_cap.release()
             if stream is None:
                 raw.close()
             else:
@@ -398,21 +446,30 @@ class Registrar(Endpoint):
                 self._streams.discard(stream)
 
     async def _serve_stream(self, read: Callable[[], Any], channel: Channel,
-                            peer: tuple[str, int], transport: str) -> None:
-        buffer = b""
+                            peer: tuple[str, int], transport: str, cap: ConnectionCap) -> None:
+        buffer, spoken = b"", False
         try:
             while True:
-                chunk = await asyncio.wait_for(read(), timeout=IDLE_TIMEOUT)
+                quiet = self.idle_timeout if spoken else self.first_message_timeout
+                try:
+                    chunk = await asyncio.wait_for(read(), timeout=quiet)
+                except TimeoutError:
+                    self._error(peer, transport, f"idle timeout: nothing in {quiet:g} s; "
+                                                 "connection closed")
+                    return
                 if not chunk:
                     return
                 buffer += chunk
-                while (frame := sip.split_frame(buffer)) is not None:
-                    message, buffer = frame
-                    for reply in self.handle(message, peer, transport, channel):
-                        await channel.send(reply)
+                with cap.busy():
+                    while (frame := sip.split_frame(buffer)) is not None:
+                        message, buffer = frame
+                        spoken = True
+                        for reply in self.handle(message, peer, transport, channel):
+                            await channel.send(reply)
+                cap.touch(proven=channel.bound)
         except FormatError as exc:
             self._error(peer, transport, f"framing: {exc}; connection closed")
-        except (TimeoutError, ConnectionError, OSError, ssl.SSLError):
+        except (ConnectionError, OSError, ssl.SSLError):
             return
         except Exception as exc:  # a bug must cost one connection, never the service
             self._error(peer, transport, f"internal error: {exc!r}")

@@ -20,6 +20,12 @@ Rejections carry the text "Device Unknown" (chan-sccp's wording; CUCM's is not
 documented, §3.3); the policy's reason goes to the `sccp.register_rejected` event.
 Every malformed frame is an `sccp.error` event and costs only that connection.
 Transport shares `tls_stream` with TVS: plain sockets and TLS streams look alike here.
+
+Bounds (docs/DESIGN.md "Connection caps and idle timeouts"): a connection quiet
+for `idle_timeout` (3 x the acked keepalive: 90 s at 30 s) is closed; a TLS one
+takes a handshake slot only once its whole ClientHello has arrived, within one
+`handshake_timeout` from accept; each listener has a `ConnectionCap`
+(`max_connections`) that drops the longest-idle unregistered connection first.
 """
 
 from __future__ import annotations
@@ -42,9 +48,10 @@ from harness.events import EventLog
 from harness.formats.errors import FormatError
 from harness.services import sccp_wire as wire
 from harness.services.base import Endpoint
+from harness.services.connection_cap import ConnectionCap
 from harness.services.plain_stream import PlainStream
 from harness.services.sip_binding import Policy, accept_all
-from harness.services.tls_stream import MAX_HANDSHAKES, Listener, TlsStream
+from harness.services.tls_stream import MAX_HANDSHAKES, Listener, TlsStream, client_hello
 from harness.tls import TlsIdentity, server_context
 
 TLS_OFFSET = 443  # SCCP over TLS = ethernetPhonePort + 443 (2000 → 2443)
@@ -94,7 +101,8 @@ class SccpEndpoint(Endpoint):
                  tls_port: int = 0, policy: Policy = accept_all,
                  client_cas: CaSource = tuple, buttons: ButtonCount = _one_line,
                  keepalive: int = 30, secondary_keepalive: int = 60,
-                 idle_timeout: float | None = None, handshake_timeout: float = 10.0) -> None:
+                 idle_timeout: float | None = None, handshake_timeout: float = 10.0,
+                 max_connections: int | None = None) -> None:
         super().__init__(events, host, port)
         self.loop, self.identity, self.node = loop, identity, node
         self.tls_port, self.policy, self.client_cas, self.buttons = (
@@ -111,6 +119,8 @@ class SccpEndpoint(Endpoint):
         self._sessions: set[Session] = set()
         self._handshakes = asyncio.Semaphore(MAX_HANDSHAKES)
         self._stopping = False
+        self.plain_cap = ConnectionCap(max_connections, on_evict=self._evicted(self.source))
+        self.tls_cap = ConnectionCap(max_connections, on_evict=self._evicted(self.tls_source))
 
     # --- lifecycle -----------------------------------------------------------------
     @property
@@ -127,6 +137,8 @@ class SccpEndpoint(Endpoint):
             return
         self._stopping = False
         self._handshakes = asyncio.Semaphore(MAX_HANDSHAKES)
+        self.plain_cap.clear()
+        self.tls_cap.clear()
         if self.identity is not None:
             self._context = self._server_context(self.identity)
         self._plain, self._tls = self.loop.run(self._listen())
@@ -155,6 +167,11 @@ class SccpEndpoint(Endpoint):
             return plain, tls
         raise OSError(f"no free port pair (P, P + {TLS_OFFSET}) on {self.host} "
                       f"in {PORT_PICKS} tries")
+
+    def _evicted(self, source: str) -> Callable[[str, str], None]:
+        def record(peer: str, reason: str) -> None:
+            self._error(source, peer, reason)
+        return record
 
     def _server_context(self, identity: TlsIdentity) -> ssl.SSLContext:
         context = server_context(identity)
@@ -208,25 +225,59 @@ class SccpEndpoint(Endpoint):
 
     # --- connections ---------------------------------------------------------------------
     async def _plain_connection(self, raw: socket.socket, peer: tuple[str, int]) -> None:
-        await self._serve(Session(PlainStream(raw), peer[0], "tcp", self.source))
+        if not self.plain_cap.admit(peer[0]):
+            raw.close()
+            return
+        try:
+            await self._serve(Session(PlainStream(raw), peer[0], "tcp", self.source),
+                              self.plain_cap)
+        finally:
+            self.plain_cap.release()
 
     async def _tls_connection(self, raw: socket.socket, peer: tuple[str, int]) -> None:
-        async with self._handshakes:
-            try:
-                stream = TlsStream.wrap(raw, self._context, server_side=True)
-            except (ssl.SSLError, OSError) as exc:
-                return self._error(self.tls_source, peer[0], f"TLS: {exc}")
-            try:
-                async with asyncio.timeout(self.handshake_timeout):
-                    await stream.handshake()
-            except (TimeoutError, ssl.SSLError, OSError) as exc:
-                stream.reject()
-                return self._error(self.tls_source, peer[0], f"TLS handshake: {exc!r}")
-        session = Session(stream, peer[0], "tls", self.tls_source,
-                          peer_cert=stream.peer_certificate())
-        await self._serve(session)
+        if not self.tls_cap.admit(peer[0]):
+            raw.close()
+            return
+        try:
+            stream = await self._tls_handshake(raw, peer[0])
+            if stream is not None:
+                await self._serve(Session(stream, peer[0], "tls", self.tls_source,
+                                          peer_cert=stream.peer_certificate()), self.tls_cap)
+        finally:
+            self.tls_cap.release()
 
-    async def _serve(self, session: Session) -> None:
+    async def _tls_handshake(self, raw: socket.socket, peer: str) -> TlsStream | None:
+        """The established stream, or None (error recorded): the whole ClientHello, a
+        handshake slot and the handshake, all within `handshake_timeout` of accept."""
+        stream: TlsStream | None = None
+        try:
+            async with asyncio.timeout(self.handshake_timeout):
+                if not await client_hello(raw):
+                    raw.close()
+                    return None
+                async with self._handshakes:
+                    with self.tls_cap.busy():
+                        stream = TlsStream.wrap(raw, self._context, server_side=True)
+                        await stream.handshake()
+                return stream
+        except TimeoutError:
+            reason = f"TLS handshake not done {self.handshake_timeout:g} s after connecting"
+        except (ssl.SSLError, OSError) as exc:
+            reason = f"TLS handshake: {exc!r}"
+        except BaseException:  # evicted or stopped: the socket still closes
+            if stream is None:
+                raw.close()
+            else:
+                stream.abort()
+            raise
+        if stream is None:
+            raw.close()
+        else:
+            stream.reject()
+        self._error(self.tls_source, peer, reason)
+        return None
+
+    async def _serve(self, session: Session, cap: ConnectionCap) -> None:
         self._sessions.add(session)
         splitter = wire.FrameSplitter()
         try:
@@ -238,9 +289,11 @@ class SccpEndpoint(Endpoint):
                         raise FormatError(f"peer closed inside a frame ({splitter.pending} "
                                           "bytes pending)", splitter.pending)
                     return
-                for frame in splitter.feed(chunk):
-                    if not await self._handle(session, wire.decode(frame)):
-                        return
+                with cap.busy():
+                    for frame in splitter.feed(chunk):
+                        if not await self._handle(session, wire.decode(frame)):
+                            return
+                cap.touch(proven=session.device is not None)
         except FormatError as exc:
             self._error(session.source, session.address, f"malformed: {exc}",
                         phone=session.device)

@@ -52,6 +52,7 @@ class Channel(Protocol):
     """A stream connection a phone registered over (NOTIFY goes back on it)."""
 
     certificate_name: str | None
+    bound: bool  # a registration was made over it
 
     async def send(self, data: bytes) -> None: ...
 
@@ -63,6 +64,7 @@ class TcpChannel:
 
     def __init__(self, writer: asyncio.StreamWriter) -> None:
         self.writer = writer
+        self.bound = False
 
     async def send(self, data: bytes) -> None:
         self.writer.write(data)
@@ -75,6 +77,7 @@ class TcpChannel:
 class TlsChannel:
     def __init__(self, stream: TlsStream, certificate_name: str | None) -> None:
         self.stream, self.certificate_name = stream, certificate_name
+        self.bound = False
         self._lock = asyncio.Lock()  # TlsStream: one writer at a time
 
     async def send(self, data: bytes) -> None:
