@@ -21,9 +21,12 @@ def unknown(lab: LabRun, name: str) -> int:
         return mark
 
 
+@allure.title("An unknown Security-by-Default phone auto-registers with the signed default config")
 @allure.story("Non-secure cluster")
 @allure.severity(allure.severity_level.NORMAL)
 def test_sbd_phone_autoregisters_with_the_signed_default(lab: LabRun) -> None:
+    """A phone deleted from the database asks for its own config (not found), then accepts
+    XMLDefault.cnf.xml.sgn, verified against its ITL."""
     settle(lab)
     name = lab.plain_phones()[0]
     mark = unknown(lab, name)
@@ -33,9 +36,13 @@ def test_sbd_phone_autoregisters_with_the_signed_default(lab: LabRun) -> None:
     assert (f"{name}.cnf.xml.sgn", "not_found") in outcome.requests
 
 
+@allure.title("A model without Security by Default auto-registers with the unsigned default config")
+@allure.severity(allure.severity_level.MINOR)
 @allure.story("Non-secure cluster")
 @pytest.mark.requires_feature("legacy_model")
 def test_model_without_sbd_autoregisters_with_the_unsigned_default(lab: LabRun) -> None:
+    """A model that has no Security by Default, deleted from the database, fetches only
+    the unsigned XMLDefault.cnf.xml."""
     settle(lab)
     name = lab.legacy_phones()[0]
     mark = unknown(lab, name)
@@ -44,9 +51,12 @@ def test_model_without_sbd_autoregisters_with_the_unsigned_default(lab: LabRun) 
     assert files == ["XMLDefault.cnf.xml"]
 
 
+@allure.title("Mixed mode refuses auto-registration")
 @allure.story("Mixed mode")
 @allure.severity(allure.severity_level.NORMAL)
 def test_mixed_mode_refuses_autoregistration(lab: LabRun) -> None:
+    """Once the CTL client has put the cluster in mixed mode, TFTP serves no default config
+    and an unknown phone's registration is refused (SIP 403)."""
     settle(lab)
     with step("Run the CTL client (mixed mode) and restart TFTP"):
         lab.cluster.run_ctl_client()

@@ -14,9 +14,13 @@ pytestmark = [allure.feature("Backup and restore"), allure.story("TFTP key backu
 PASSPHRASE = "lab-drs-passphrase"
 
 
+@allure.title("Restoring the DRS backup after a crash brings back the TFTP key the phones trust")
 @allure.severity(allure.severity_level.CRITICAL)
 @pytest.mark.destructive
 def test_restore_after_crash_brings_back_the_tftp_key(lab: LabRun) -> None:
+    """After a TFTP certificate regeneration and a fresh DRS backup, a crash that loses every
+    key strands the phones. Restoring the backup (a wrong passphrase is refused) and
+    restarting TFTP makes them trust the served ITL again: its signer is the one they knew."""
     settle(lab)
     phones = lab.plain_phones()
     with step("Regenerate the TFTP certificate, restart TFTP, reset phones"):
@@ -44,7 +48,10 @@ def test_restore_after_crash_brings_back_the_tftp_key(lab: LabRun) -> None:
     assert served_itl(lab).header.signer.serial == trusted_signer
 
 
+@allure.title("A tampered DRS backup is refused and changes nothing")
+@allure.severity(allure.severity_level.NORMAL)
 def test_tampered_backup_is_refused_and_changes_nothing(lab: LabRun) -> None:
+    """A backup with one byte changed is refused on restore, and the served ITL keeps its signer."""
     backup = lab.log_dir / "drs-backup.bin"
     lab.cluster.backup(backup, PASSPHRASE)
     data = bytearray(backup.read_bytes())

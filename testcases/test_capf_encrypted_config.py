@@ -17,9 +17,13 @@ def encrypted_phone(lab: LabRun) -> str:
     return next(n for n, p in lab.cluster.state.phones.items() if p.encrypted_config)
 
 
+@allure.title("A phone enrolls with CAPF, then decrypts its encrypted config")
 @allure.story("Null-string enrollment")
 @allure.severity(allure.severity_level.CRITICAL)
 def test_phone_enrolls_then_decrypts_its_config(lab: LabRun) -> None:
+    """The phone whose security profile asks for encrypted configs gets its certificate from
+    CAPF (null-string authentication), then accepts its .cnf.xml.enc.sgn; no clear-text
+    config is served for it."""
     name = encrypted_phone(lab)
     settle(lab, [name])
     outcome = lab.outcome(name)
@@ -35,10 +39,13 @@ def schedule_password_install(lab: LabRun, name: str) -> int:
         return lab.reset_all()
 
 
+@allure.title("CAPF enrollment with the authentication string typed on the phone")
 @allure.story("Authentication string")
 @allure.severity(allure.severity_level.NORMAL)
 @pytest.mark.needs_keys
 def test_authentication_string_entered_on_the_phone(lab: LabRun) -> None:
+    """Install/Upgrade by authentication string: the string typed on the phone's keypad
+    authenticates the CAPF session, which updates the phone's certificate."""
     name = encrypted_phone(lab)
     settle(lab, [name])
     mark = schedule_password_install(lab, name)
@@ -49,9 +56,13 @@ def test_authentication_string_entered_on_the_phone(lab: LabRun) -> None:
     assert session.data["auth"] == "password" and session.data["reason"] == 1
 
 
+@allure.title("CAPF refuses a wrong authentication string")
+@allure.severity(allure.severity_level.NORMAL)
 @allure.story("Authentication string")
 @pytest.mark.needs_keys
 def test_wrong_authentication_string_is_refused(lab: LabRun) -> None:
+    """A wrong string typed on the keypad ends the CAPF session as failed (reason 7), with
+    no certificate issued."""
     name = encrypted_phone(lab)
     settle(lab, [name])
     mark = schedule_password_install(lab, name)

@@ -25,9 +25,12 @@ def under_test(lab: LabRun) -> dict[str, str]:
             if phone.model.model in loads and name in lab.cluster.state.phones}
 
 
+@allure.title("Every phone runs the firmware under test after boot")
 @allure.story("Every phone runs the load under test")
 @allure.severity(allure.severity_level.BLOCKER)
 def test_every_phone_runs_the_firmware_under_test_after_boot(lab: LabRun) -> None:
+    """After a reset every phone of a model the topology names a load for runs that load
+    (fetched and installed first if it differed), as its registration or boot banner shows."""
     wanted = under_test(lab)
     if not wanted:
         pytest.skip("the rack names no firmware under test for any of its phones' models")
@@ -44,10 +47,13 @@ def test_every_phone_runs_the_firmware_under_test_after_boot(lab: LabRun) -> Non
         assert not wrong, f"phones not on the firmware under test (seen, wanted): {wrong}"
 
 
+@allure.title("A phone told to run a load the TFTP server lacks keeps its load and registers")
 @allure.story("A load that is not on the TFTP server")
 @allure.severity(allure.severity_level.NORMAL)
 def test_phone_told_an_absent_load_keeps_its_load_and_registers(lab: LabRun) -> None:
-    """§5.3 [UNCERTAIN]: expected "File not found", running load kept, registration."""
+    """A phone told to run a load the TFTP server does not hold gets "File not found",
+    keeps the load it runs and registers (expected from docs/REAL_WIRE.md, not yet
+    confirmed on hardware)."""
     with step("Reset all phones and note what they run"):
         mark = lab.reset_all()
         settle(lab, after=mark)

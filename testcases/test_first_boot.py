@@ -13,11 +13,15 @@ from fixtures.reporting import step
 from phone_drivers.capture import PacketCapture
 
 
+@allure.title("First ITL is trusted on first use and the signed config verifies")
 @allure.feature("Identity Trust List")
 @allure.story("First boot: trust on first use")
 @allure.severity(allure.severity_level.BLOCKER)
 @pytest.mark.needs_keys
 def test_first_itl_is_trusted_and_signed_config_verifies(lab: LabRun) -> None:
+    """Trust on first use: phones with no CTL and no ITL accept the first ITL they are
+    served, verify their signed config with it, reach HTTPS services through TVS and
+    register."""
     settle(lab)
     with step("Erase the CTL and ITL on every phone (Settings > Security > Trust List)"):
         for name in lab.sbd_phones():
@@ -35,10 +39,14 @@ def test_first_itl_is_trusted_and_signed_config_verifies(lab: LabRun) -> None:
         assert ("verify", "valid") in outcome.tvs, f"{name} never asked TVS about HTTPS"
 
 
+@allure.title("A model without Security by Default gets an unsigned config and no ITL")
+@allure.severity(allure.severity_level.MINOR)
 @allure.feature("Identity Trust List")
 @allure.story("Models without Security by Default")
 @pytest.mark.requires_feature("legacy_model")
 def test_model_without_sbd_gets_unsigned_config_and_no_itl(lab: LabRun) -> None:
+    """A model that has no Security by Default asks for no trust list and no signed file:
+    it fetches and uses its plain .cnf.xml."""
     legacy = lab.legacy_phones()
     mark = lab.reset_all()
     settle(lab, legacy, after=mark)
@@ -49,13 +57,16 @@ def test_model_without_sbd_gets_unsigned_config_and_no_itl(lab: LabRun) -> None:
         assert f"{name}.cnf.xml" in files and not any(f.endswith(".sgn") for f in files)
 
 
+@allure.title("On the wire: CTL, then ITL, then the signed config, then TLS to TVS")
+@allure.severity(allure.severity_level.NORMAL)
 @allure.feature("Identity Trust List")
 @allure.story("On the wire")
 @pytest.mark.requires_feature("capture")
 def test_capture_shows_trust_lists_then_config_then_tvs(
     lab: LabRun, capture: Callable[[str], PacketCapture]
 ) -> None:
-    """docs/HARDWARE.md §1.3: CTL, then ITL, then the signed config; then TLS to TVS."""
+    """A captured boot shows the phone fetch its CTL, then its ITL, then its signed config,
+    then open TLS to TVS (the order docs/HARDWARE.md documents)."""
     settle(lab)
     name = lab.plain_phones()[0]
     with capture("boot") as cap, step(f"Power-cycle {name} while capturing"):

@@ -24,19 +24,26 @@ def regenerate_both_then_reset(lab: LabRun) -> int:
         return lab.reset_all()
 
 
+@allure.title("Regenerating the TFTP and TVS certificates together strands every phone")
 @allure.severity(allure.severity_level.CRITICAL)
 @pytest.mark.destructive
 def test_both_certificates_at_once_strand_every_phone(lab: LabRun) -> None:
+    """The hazard: both certificates regenerated before the phones were reset. No TVS can
+    vouch for the new ITL signer, so every phone rejects the new ITL and config and stays
+    registered with its old config."""
     mark = regenerate_both_then_reset(lab)
     found = stranded(lab, lab.plain_phones(), after=mark)
     for name, outcome in found.items():
         assert outcome.registered, f"{name} should still register with its old config"
 
 
+@allure.title("Erasing the ITL by hand recovers a stranded phone")
 @allure.severity(allure.severity_level.CRITICAL)
 @pytest.mark.destructive
 @pytest.mark.needs_keys
 def test_manual_itl_erase_recovers_a_stranded_phone(lab: LabRun) -> None:
+    """After the hazard, deleting the ITL on each phone (Settings > Security) and a reset
+    make it trust the new ITL on first use again."""
     mark = regenerate_both_then_reset(lab)
     phones = lab.plain_phones()
     stranded(lab, phones, after=mark)
@@ -47,9 +54,13 @@ def test_manual_itl_erase_recovers_a_stranded_phone(lab: LabRun) -> None:
     trusting(lab, phones, after=mark)
 
 
+@allure.title("The documented order (TFTP, reset, then TVS, reset) strands no phone")
 @allure.severity(allure.severity_level.CRITICAL)
 @pytest.mark.destructive
 def test_documented_order_tftp_then_tvs_does_not_strand(lab: LabRun) -> None:
+    """Regenerating the TFTP certificate, resetting the phones, then regenerating the TVS
+    certificate and resetting again keeps every phone trusting: TVS vouches for the new
+    ITL signer in between."""
     settle(lab)
     phones = lab.plain_phones()
     for role in ("tftp", "tvs"):

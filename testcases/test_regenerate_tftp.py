@@ -15,9 +15,12 @@ from harness.pki import CertRole, LabPKI
 pytestmark = [allure.feature("Certificate regeneration"), allure.story("TFTP certificate")]
 
 
+@allure.title("TFTP certificate regeneration: phones accept the new ITL through TVS")
 @allure.severity(allure.severity_level.CRITICAL)
 @pytest.mark.destructive
 def test_tftp_regeneration_procedure_phones_accept_the_new_itl_via_tvs(lab: LabRun) -> None:
+    """Regenerate the TFTP certificate, restart TFTP, reset the phones: the ITL has a new
+    signer, which every phone has TVS vouch for before accepting it."""
     settle(lab)
     old = served_itl(lab).header.signer.serial
     with step("1. Regenerate the TFTP certificate"):
@@ -34,9 +37,12 @@ def test_tftp_regeneration_procedure_phones_accept_the_new_itl_via_tvs(lab: LabR
         assert ("query", "valid") in outcome.tvs, f"{name}: the new signer needs TVS"
 
 
+@allure.title("TFTP certificate regeneration in mixed mode, with the CTL client")
 @allure.severity(allure.severity_level.CRITICAL)
 @pytest.mark.destructive
 def test_tftp_regeneration_in_mixed_mode_with_the_ctl_client(lab: LabRun) -> None:
+    """In mixed mode the procedure adds the CTL client run and a CallManager restart; after
+    it every phone accepts the new CTL and trusts the new ITL."""
     settle(lab)
     with step("Put the cluster in mixed mode (CTL client), restart TFTP, reset phones"):
         lab.cluster.run_ctl_client()
@@ -60,9 +66,14 @@ def test_tftp_regeneration_in_mixed_mode_with_the_ctl_client(lab: LabRun) -> Non
         assert outcome.ctl_verdicts() == ["accepted"], f"{name}: {outcome.summary()}"
 
 
+@allure.title("An EMCC peer trusts the new TFTP certificate only after bulk provisioning")
+@allure.severity(allure.severity_level.NORMAL)
 def test_emcc_peer_trusts_the_new_certificate_only_after_bulk_provisioning(
     lab: LabRun, tmp_path_factory: object
 ) -> None:
+    """A peer cluster's TVS vouches for the TFTP certificate it was given by bulk certificate
+    provisioning; after a regeneration it does not know the new one until provisioning is
+    repeated."""
     import tempfile
     from pathlib import Path
 

@@ -28,10 +28,13 @@ def prepare(lab: LabRun) -> int:
         return lab.reset_all()
 
 
+@allure.title("HTTPS services fail while the cluster is prepared for rollback")
 @allure.story("Prepared rollback")
 @allure.severity(allure.severity_level.CRITICAL)
 @pytest.mark.destructive
 def test_https_services_fail_while_prepare_rollback_is_on(lab: LabRun) -> None:
+    """With 'Prepare Cluster for Rollback to pre-8.0' on, TFTP serves an empty rollback ITL
+    and unsigned configs: phones take both and register, but HTTPS through TVS stops."""
     mark = prepare(lab)
     assert served_itl(lab).is_rollback
     found = trusting(lab, lab.plain_phones(), after=mark, https=False)
@@ -40,10 +43,14 @@ def test_https_services_fail_while_prepare_rollback_is_on(lab: LabRun) -> None:
         assert (f"{name}.cnf.xml", "accepted") in outcome.configs, outcome.summary()
 
 
+@allure.title("Prepared rollback to 7.x, then return to 8.0")
 @allure.story("Prepared rollback and return to 8.0")
 @allure.severity(allure.severity_level.CRITICAL)
 @pytest.mark.destructive
 def test_prepared_rollback_then_return_to_8_0(lab: LabRun) -> None:
+    """After preparing the cluster, switching back to 7.x leaves phones registering with
+    their unsigned config and no request loop; returning to 8.0 and clearing the
+    parameter makes them trust a signed ITL again."""
     phones = lab.plain_phones()
     trusting(lab, phones, after=prepare(lab), https=False)
     with step(f"11-12. Switch every server back to {OLD}"):
@@ -69,11 +76,14 @@ def test_prepared_rollback_then_return_to_8_0(lab: LabRun) -> None:
     assert not served_itl(lab).is_rollback
 
 
+@allure.title("Unprepared rollback: phones loop until their ITL is erased")
 @allure.story("Unprepared rollback")
 @allure.severity(allure.severity_level.CRITICAL)
 @pytest.mark.destructive
 @pytest.mark.needs_keys
 def test_unprepared_rollback_loops_until_the_itl_is_erased(lab: LabRun) -> None:
+    """Rolling back to 7.x without preparing: phones keep rejecting the unsigned config
+    (their ITL no longer matches) until the ITL is deleted by hand on each phone."""
     settle(lab)
     phones = lab.plain_phones()
     with step(f"Switch every server back to {OLD} without preparing (the hazard)"):

@@ -13,9 +13,12 @@ from harness.cluster.state import Service
 pytestmark = [allure.feature("Trust Verification Service"), allure.story("Failover")]
 
 
+@allure.title("Phones fail over to the next TVS when the first is down")
 @allure.severity(allure.severity_level.NORMAL)
 @pytest.mark.requires_feature("two_tvs")
 def test_phones_fail_over_to_the_next_tvs(lab: LabRun) -> None:
+    """With TVS stopped on the first node of the phones' list, the phones ask the next one,
+    and only it answers."""
     tvs_nodes = [n.name for n in lab.cluster.state.nodes_running(Service.TVS)]
     settle(lab)
     first, second = tvs_nodes[:2]

@@ -45,7 +45,10 @@ def upgrade_and_reset(lab: LabRun, *, run_ctl_client: bool) -> int:
         return lab.reset_all()
 
 
+@allure.title("Non-secure upgrade from 7.x: phones take their first ITL")
 def test_non_secure_upgrade_phones_take_their_first_itl(lab: LabRun) -> None:
+    """A non-secure 7.x cluster upgraded to 8.0: after the TFTP restart and a reset the
+    phones, which held no ITL, trust the first one on first use."""
     start_on_7x(lab, "7.1(5)", mixed=False)
     mark = upgrade_and_reset(lab, run_ctl_client=False)
     trusting(lab, lab.plain_phones(), after=mark)
@@ -53,10 +56,13 @@ def test_non_secure_upgrade_phones_take_their_first_itl(lab: LabRun) -> None:
         lab.cluster.backup(lab.log_dir / "after-upgrade.drs", "lab-drs-passphrase")
 
 
+@allure.title("Mixed-mode upgrade from {release} needs the CTL client")
 @pytest.mark.parametrize(("release", "es"), [("7.1(3)", False), ("007.001(002.32015.001)", True)])
 def test_mixed_mode_upgrade_from_affected_release_needs_the_ctl_client(
     lab: LabRun, release: str, es: bool
 ) -> None:
+    """From an affected release, phones holding a 7.x CTL reject the new ITL and config
+    until the CTL client is run after the upgrade; then they trust both."""
     assert ctl_client_required(Release.parse(release, es=es), mixed_mode=True)
     start_on_7x(lab, release, mixed=True, es=es)
     phones = lab.plain_phones()
@@ -79,9 +85,12 @@ def test_mixed_mode_upgrade_from_affected_release_needs_the_ctl_client(
 
 @pytest.mark.parametrize(("release", "es"), [("007.001(003.21900.003)", False),
                                              ("007.001(003.21005.001)", True)])
+@allure.title("Mixed-mode upgrade from {release} needs no CTL client")
 def test_mixed_mode_upgrade_from_fixed_release_needs_no_ctl_client(
     lab: LabRun, release: str, es: bool
 ) -> None:
+    """From a release with the fix, phones trust the new ITL after the upgrade without the
+    CTL client being run again."""
     assert not ctl_client_required(Release.parse(release, es=es), mixed_mode=True)
     start_on_7x(lab, release, mixed=True, es=es)
     mark = upgrade_and_reset(lab, run_ctl_client=False)

@@ -117,6 +117,20 @@ def test_test_page_shows_documented_steps_and_attachments(report: Path, served: 
     assert svgs and b"<svg" in svgs[0].read_bytes()
 
 
+def test_setup_and_teardown_steps_have_names_and_statuses(report: Path) -> None:
+    """No `lab::<lambda>` with an unknown status: each step says what it did and how it went."""
+    results = [json.loads(p.read_text()) for p in (report / "data" / "test-results").iterdir()]
+    scenarios = [r for r in results if r["name"].endswith("(rack1)")]
+    assert scenarios
+    for result in scenarios:
+        assert [(s["name"], s["status"]) for s in result["setup"]] == [
+            ("Bring rack rack1 up: cluster, phones, consoles", "passed")], result["name"]
+        teardown = [(s["name"], s["status"]) for s in result["teardown"]]
+        assert teardown == [("Tear down rack rack1", "passed")], result["name"]
+        steps = [s["name"] for s in result["teardown"][0]["steps"]]
+        assert steps[-1] == "Close consoles and captures, stop the cluster"
+
+
 def test_single_file_report_opens_from_disk_with_title_and_categories(built: Path) -> None:
     page = (built / "index.html").resolve().as_uri()
     dom = chromium("--dump-dom", page)
