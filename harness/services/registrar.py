@@ -39,6 +39,7 @@ from harness.services import sip_cucm as cucm
 from harness.services import sip_message as sip
 from harness.services.base import Endpoint
 from harness.services.connection_cap import ConnectionCap
+from harness.services.plain_stream import PlainStream
 from harness.services.sip_binding import (
     Admission,
     Channel,
@@ -80,15 +81,14 @@ class Registrar(Endpoint):
         self.release = release
         self.tls, self.tls_enabled = tls, tls_enabled
         self.registrations: dict[str, Registration] = {}
-        self._tcp: asyncio.Server | None = None
+        self._tcp: Listener | None = None
         self._udp: asyncio.DatagramTransport | None = None
         self._tls_listener: Listener | None = None
         self._tls_context: ssl.SSLContext | None = None
         self._tls_key: tuple[bytes, tuple[bytes, ...]] = (b"", ())
         self._tls_port = tls.port if tls else 0
         self._streams: set[TlsStream] = set()
-        self._connections: set[asyncio.Task[Any]] = set()  # TCP connection handlers
-        self._writers: set[asyncio.StreamWriter] = set()
+        self._connections: set[asyncio.Task[Any]] = set()  # deferred NOTIFYs under way
         self._stale: dict[str, Registration] = {}  # stream bindings cut by our restart
         self._deferred: dict[str, tuple[str, float]] = {}  # device -> (action, deadline)
         self._stopping = False
@@ -113,9 +113,9 @@ class Registrar(Endpoint):
 
     async def _start(self) -> None:
         self.tcp_cap.clear()
-        self._tcp = await asyncio.start_server(self._serve_tcp, self.host, self.port,
-                                               backlog=1024)
-        self._bind(self._tcp.sockets[0].getsockname())  # UDP shares the TCP port
+        tcp = Listener(self._serve_tcp, backlog=1024)  # a rack booting at once
+        self._bind(await tcp.start(self.host, self.port))  # UDP shares the TCP port
+        self._tcp = tcp
         self._udp, _ = await asyncio.get_running_loop().create_datagram_endpoint(
             lambda: _UdpProtocol(self), local_addr=(self.host, self.port))
 
@@ -175,24 +175,22 @@ class Registrar(Endpoint):
                 listener.close()
                 for stream in list(self._streams):
                     stream.abort()
-                for task in listener.tasks:
-                    task.cancel()
+            if tcp is not None:
+                tcp.close()
+            if udp is not None:
+                udp.close()
+            # handlers end by cancellation: each closes its own socket on the way out
+            tasks = [t for t in self._connections if not t.done()]
+            for server in (tcp, listener):
+                if server is not None:
+                    tasks += [t for t in server.tasks if not t.done()]
+            for task in tasks:
+                task.cancel()
+            if tasks:
+                await asyncio.wait(tasks, timeout=2.0)
             for reg in self.registrations.values():
                 if reg.channel is not None:
                     reg.channel.close()
-            if udp is not None:
-                udp.close()
-            if tcp is not None:
-                tcp.close()
-            for writer in list(self._writers):
-                writer.close()  # the handler reads end-of-file and returns
-            tasks = [t for t in self._connections if not t.done()]
-            if listener is not None:
-                tasks += [t for t in listener.tasks if not t.done()]
-            if tasks:
-                await asyncio.wait(tasks, timeout=2.0)
-            if tcp is not None:
-                await tcp.wait_closed()
 
         self._stopping = True
         try:
@@ -388,28 +386,18 @@ class Registrar(Endpoint):
         return True
 
     # --- transports -------------------------------------------------------
-    async def _serve_tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        peer = writer.get_extra_info("peername")
-        address = (str(peer[0]), int(peer[1]))
-        if not self.tcp_cap.admit(address[0]):
-            writer.close()
+    async def _serve_tcp(self, raw: socket.socket, peer: tuple[str, int]) -> None:
+        if not self.tcp_cap.admit(peer[0]):
+            raw.close()
             return
-        channel = TcpChannel(writer)
-        self._writers.add(writer)
-        task = asyncio.current_task()
-        if task is not None:
-            self._connections.add(task)
-            task.add_done_callback(self._connections.discard)
-
-        async def read() -> bytes:
-            return await reader.read(4096)
-
+        stream = PlainStream(raw)
         try:
-            await self._serve_stream(read, channel, address, "tcp", self.tcp_cap)
+            await self._serve_stream(stream.read, TcpChannel(stream), peer, "tcp",
+                                     self.tcp_cap)
         finally:
             self.tcp_cap.release()
-            self._writers.discard(writer)
-            writer.close()
+            _drain(raw)  # a FIN, not a reset caused by the request bytes we left unread
+            stream.close()
 
     async def _serve_tls(self, raw: socket.socket, peer: tuple[str, int]) -> None:
         stream: TlsStream | None = None
@@ -475,6 +463,15 @@ class Registrar(Endpoint):
             self._error(peer, transport, f"internal error: {exc!r}")
         finally:
             self._connection_closed(channel, peer, transport)
+
+
+def _drain(raw: socket.socket) -> None:
+    """Send our FIN, then drop what the peer sent and we did not read (non-blocking)."""
+    with contextlib.suppress(OSError, ValueError):
+        raw.shutdown(socket.SHUT_WR)
+        for _ in range(64):  # bounded: at most 256 KiB of leftovers
+            if not raw.recv(4096):
+                break
 
 
 _REASONS = {400: "Bad Request", 403: "Forbidden", 404: "Not Found", 503: "Service Unavailable"}

@@ -16,6 +16,7 @@ from typing import Protocol
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
+from harness.services.plain_stream import PlainStream
 from harness.services.tls_stream import TlsStream
 from harness.tls import TlsIdentity
 
@@ -62,16 +63,17 @@ class Channel(Protocol):
 class TcpChannel:
     certificate_name: str | None = None
 
-    def __init__(self, writer: asyncio.StreamWriter) -> None:
-        self.writer = writer
+    def __init__(self, stream: PlainStream) -> None:
+        self.stream = stream
         self.bound = False
+        self._lock = asyncio.Lock()  # a NOTIFY and a reply must not interleave
 
     async def send(self, data: bytes) -> None:
-        self.writer.write(data)
-        await self.writer.drain()
+        async with self._lock:
+            await self.stream.write(data)
 
     def close(self) -> None:
-        self.writer.close()
+        self.stream.close()
 
 
 class TlsChannel:
