@@ -37,6 +37,7 @@ GROUPS: list[tuple[str, str, str]] = [
     ("report", "report_cmd", "Build the sign-off report from Allure results; show the latest."),
     ("preflight", "preflight_cmd", "Predict which phones a planned certificate change strands."),
     ("firmware", "firmware_cmd", "Make and check firmware load folders (synthetic loads)."),
+    ("storm", "storm_cmd", "Boot N twin phones against any cluster at once; time every stage."),
 ]
 
 
