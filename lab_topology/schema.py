@@ -111,7 +111,8 @@ class ConsoleSpec(Strict):
     """A serial port (pyserial URL) or, for phones without one (88xx), `ssh://[HOST][:PORT]`;
     `ssh://` without a host means the phone's own address."""
 
-    url: str  # /dev/ttyUSB0, socket://ts1:7001, rfc2217://ts1:7002, ssh://, ssh://10.0.0.7:22
+    url: str  # /dev/ttyUSB0, socket://ts1:7001, rfc2217://ts1:7002, ssh://, ssh://10.0.0.7:22,
+    # labgrid://NAME (a NetworkSerialPort of the rack's labgrid place)
     baud: int = 9600
     credentials: SshLogin | None = None  # ssh:// only; default env names when omitted
     shell: SshShell | None = None  # ssh:// only
@@ -127,6 +128,12 @@ class ConsoleSpec(Strict):
     @property
     def is_ssh(self) -> bool:
         return self.url.lower().startswith("ssh://")
+
+    @property
+    def is_place_resource(self) -> bool:
+        """`labgrid://NAME`: the NetworkSerialPort NAME of the rack's labgrid place, resolved
+        to its rfc2217:// URL when the place is acquired (docs/shared-lab.md)."""
+        return self.url.lower().startswith("labgrid://")
 
     @property
     def ssh_endpoint(self) -> tuple[str | None, int]:
@@ -217,6 +224,15 @@ class CaptureSpec(Strict):
     interface: str = "lo"
 
 
+class ReservationSpec(Strict):
+    """The rack is a place on a labgrid coordinator (docs/shared-lab.md); LG_COORDINATOR
+    overrides the address. Without it a rack is leased with a file on this host."""
+
+    coordinator: str = Field(pattern=r"^[A-Za-z0-9_.:\[\]-]+$")  # HOST or HOST:PORT
+    place: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    priority: int = Field(0, ge=-100, le=100)  # labgrid's reservation priority
+
+
 class RackSpec(Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9_-]+$")
     cluster: ClusterSpec
@@ -226,9 +242,15 @@ class RackSpec(Strict):
     firmware: list[FirmwareSpec] = []  # the loads under test, one per model at most
     cgi: CgiCredentials = CgiCredentials()  # hardware; the twin generates its own user
     dhcp: DhcpSpec | None = None  # the harness host serves the phones DHCP (lab_topology/dhcp.py)
+    reservation: ReservationSpec | None = None  # shared through labgrid (docs/shared-lab.md)
 
     @model_validator(mode="after")
     def _wiring(self) -> RackSpec:
+        for i, phone in enumerate(self.phones):
+            if phone.console and phone.console.is_place_resource and self.reservation is None:
+                raise ValueError(f"phones[{i}] ({phone.name}): console {phone.console.url} names "
+                                 "a resource of the rack's labgrid place, but the rack has no "
+                                 "reservation section")
         switches = {s.name for s in self.switches}
         seen_ports: set[tuple[str, str]] = set()
         for i, phone in enumerate(self.phones):

@@ -1,11 +1,14 @@
-"""`phonelab lab validate|prepare` and `phonelab models`: topology files, host, phone models."""
+"""`phonelab lab validate|prepare|status` and `phonelab models`: topology files, host, racks,
+phone models."""
 
 from __future__ import annotations
 
+import json
 import re
 import sys
+import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -107,3 +110,38 @@ def _show(findings: list[Finding]) -> None:
         for fix in finding.fix:
             print(f"        fix: {fix}")
     sys.stdout.flush()
+
+
+@app.command("status")
+def status(
+    lab: Annotated[Path, typer.Option("--lab", show_default=False, help="Topology file.")],
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON document.")] = False,
+    timeout: Annotated[float, typer.Option(
+        "--timeout", min=0.2, help="Seconds each switch or console has to answer.")] = 2.0,
+) -> None:
+    """Each rack: who holds it (file lease or labgrid place) since when, and whether its
+    switches and consoles answer. Exit 0 all answer, 1 something does not."""
+    from harness.cli.lab_status import rack_status
+
+    spec = load_lab(lab)
+    racks = [rack_status(spec, rack, None, timeout) for rack in spec.racks]
+    if as_json:
+        print(json.dumps({"lab": spec.name, "backend": spec.backend,
+                          "racks": [r.as_json() for r in racks]}, indent=2), flush=True)
+    else:
+        table = Table(title=f"{spec.name} ({spec.backend})")
+        for column in ("rack", "lease", "holder", "since", "switches", "consoles"):
+            table.add_column(column, overflow="fold")
+        for r in racks:
+            since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r.since)) \
+                if r.holder and r.since else "-"
+            holder = f"unknown: {r.error}" if r.error else r.holder or "free"
+            table.add_row(r.rack, r.where, holder, since, _probes(r.switches) or "-",
+                          _probes(r.consoles) or "-")
+        out_console.print(table)
+    if not all(r.healthy for r in racks):
+        raise typer.Exit(1)
+
+
+def _probes(probes: list[Any]) -> str:
+    return "\n".join(f"{p.what} {p.address}: {p.detail}" for p in probes)

@@ -12,6 +12,7 @@ part from LG_HOSTNAME like its own tools. Imported only for racks with a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections.abc import Coroutine
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -45,6 +46,7 @@ class PlaceState:
     changed: float  # when it was last acquired, released or edited
     reservation: str | None
     resources: dict[str, tuple[str, dict[str, Any]]]  # acquired: name → (class, params)
+    matching: dict[str, tuple[str, dict[str, Any]]]  # every exported resource it matches
 
 
 class CoordinatorLink:
@@ -119,17 +121,22 @@ class CoordinatorLink:
         place = self._session.places.get(name)
         if place is None:
             return None
+        acquired = {tuple(path) for path in place.acquired_resources}
         resources: dict[str, tuple[str, dict[str, Any]]] = {}
-        for path in place.acquired_resources:
-            exporter, group, cls, resource = path
-            entry = self._session.resources.get(exporter, {}).get(group, {}).get(resource)
-            if entry is None:
-                continue
-            match = place.getmatch(tuple(path))
-            shown = (match.rename if match is not None and match.rename else resource)
-            resources[shown] = (cls, dict(entry.params))
+        matching: dict[str, tuple[str, dict[str, Any]]] = {}
+        for exporter, groups in self._session.resources.items():
+            for group, entries in groups.items():
+                for resource, entry in entries.items():
+                    path = (exporter, group, entry.cls, resource)
+                    match = place.getmatch(path)
+                    if match is None:
+                        continue
+                    shown = match.rename or resource
+                    matching[shown] = (entry.cls, dict(entry.params))
+                    if path in acquired:
+                        resources[shown] = matching[shown]
         return PlaceState(place.name, place.acquired or None, float(place.changed),
-                          place.reservation or None, resources)
+                          place.reservation or None, resources, matching)
 
     def reserve(self, place: str, prio: float = 0.0) -> str:
         """A reservation for exactly `place`; its token."""
@@ -165,10 +172,8 @@ class CoordinatorLink:
     def close(self) -> None:
         if self._session is not None:
             session, self._session = self._session, None
-            try:
+            with contextlib.suppress(LabError):
                 self._call(self._close(session), "close")
-            except LabError:
-                pass
         self._stop_loop()
 
     async def _close(self, session: Any) -> None:

@@ -8,13 +8,13 @@ from pathlib import Path
 from harness.errors import UsageError
 from harness.leases.base import Lease, holder_tag, this_host
 from harness.leases.file_lease import FileLease
+from harness.pki.locations import lease_home
 from lab_topology.schema import LabSpec, RackSpec
 
 
 def default_lease_dir() -> Path:
-    """`PHONELAB_LEASE_DIR`, else ~/.cache/phonelab/leases: shared by pytest and the CLI."""
-    given = os.environ.get("PHONELAB_LEASE_DIR")
-    return Path(given) if given else Path.home() / ".cache" / "phonelab" / "leases"
+    """Where file leases live, shared by pytest and the CLI (`harness.pki.locations`)."""
+    return lease_home()
 
 
 def coordinator_address(rack: RackSpec) -> str | None:

@@ -98,7 +98,7 @@ class FileLease:
                 poll: float = 1.0) -> None:
         """Take the lease, waiting up to `timeout` s for another holder; LabError then."""
         started = time.monotonic()
-        deadline, shown = started + timeout, started
+        deadline, shown = started + timeout, started - PROGRESS_EVERY_S  # first at once
         while True:
             current = None
             try:

@@ -71,7 +71,7 @@ class LabgridLease:
 
     def acquire(self, timeout: float = 600.0, progress: Progress | None = None) -> None:
         started = time.monotonic()
-        deadline, shown = started + timeout, started
+        deadline, shown = started + timeout, started - PROGRESS_EVERY_S  # first at once
         link = self._link = self._connect()
         try:
             if link.place(self.place) is None:

@@ -42,7 +42,7 @@ def test_a_lease_whose_holder_died_is_taken_over(tmp_path: Path) -> None:
     lease.path.write_text(json.dumps({"pid": int(dead.stdout), "host": socket.gethostname(),
                                       "expires": time.time() + 3600}))
     lease.acquire(timeout=1)
-    assert lease.holder() and lease.holder()["pid"] == os.getpid()  # type: ignore[index]
+    assert lease.record() and lease.record()["pid"] == os.getpid()  # type: ignore[index]
     lease.release()
     assert not lease.path.exists()
 
