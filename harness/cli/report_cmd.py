@@ -19,7 +19,7 @@ import typer
 from harness.cli.common import out_console, until_signalled
 from harness.cli.options import port_or_any
 from harness.errors import UsageError
-from harness.report.build import build
+from harness.report.build import SUMMARY, build
 
 app = typer.Typer(no_args_is_help=False)
 DEFAULT_RESULTS = Path("reports/allure-results")
@@ -51,6 +51,8 @@ def show(
                          "`phonelab report build`)")
     print(f"Allure report (one file, opens from disk): {page.resolve()}")
     print(f"Allure site (publish or --serve): {(report / 'site').resolve()}/")
+    if (report / SUMMARY).exists():
+        print(f"Phones × procedures: {(report / SUMMARY).resolve()}")
     if open_it:
         webbrowser.open(page.resolve().as_uri())
     if serve:
@@ -75,3 +77,5 @@ def build_cmd(
     made = build(results, out, history=history)
     print(f"{made.title}")
     print(f"Allure report: {made.single_file.resolve()}")
+    print(f"Phones × procedures: {made.summary.resolve()} (also in the report's "
+          "Global Attachments)")

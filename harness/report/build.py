@@ -8,7 +8,9 @@ clears the output, writes an Allure 3 configuration (title naming lab, racks,
 release, firmware and commit; categories that tell lab errors from product
 failures; a history file kept across runs for the trend charts) and generates
 twice: the multi-file site and a single self-contained `index.html` that opens
-from disk.
+from disk. The run-level summary (phones × procedures, `harness.report.summary`) is
+a global attachment of both (the report's "Global Attachments" tab) and
+`phones-by-procedure.html` beside `index.html`.
 """
 
 from __future__ import annotations
@@ -22,10 +24,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import LabError, UsageError
+from harness.report import summary
 
 ROOT = Path(__file__).resolve().parents[2]
 ALLURE = ROOT / "tools" / "allure" / "node_modules" / ".bin" / "allure"
 GENERATE_TIMEOUT = 300.0
+SUMMARY = "phones-by-procedure.html"  # the run summary, beside index.html
 CATEGORIES = [
     {"name": "Lab errors (infrastructure, not the phone)",
      "matchers": [{"statuses": ["broken", "failed", "skipped"],
@@ -41,6 +45,7 @@ class Report:
     site: Path  # multi-file site (serve it over HTTP)
     single_file: Path  # one self-contained HTML file: opens from disk
     title: str
+    summary: Path  # phones × procedures, also attached to the report
 
 
 def read_environment(results: Path) -> dict[str, str]:
@@ -94,25 +99,28 @@ def build(results: Path, out: Path, *, history: Path | None = None,
         shutil.rmtree(out)
     out.mkdir(parents=True)
     site = out / "site"
-    _generate(allure, results, site, name, history, single=False, append=True)
+    matrix = summary.write(results, out / SUMMARY, name)
+    _generate(allure, results, site, name, history, matrix, single=False, append=True)
     with tempfile.TemporaryDirectory(prefix="phonelab-report-") as scratch:
         single_dir = Path(scratch) / "single"
-        _generate(allure, results, single_dir, name, history, single=True, append=False)
+        _generate(allure, results, single_dir, name, history, matrix, single=True,
+                  append=False)
         page = next(iter(sorted(single_dir.rglob("index.html"))), None)
         if page is None:
             raise LabError("Allure wrote no single-file index.html")
         shutil.copyfile(page, out / "index.html")
-    return Report(site, out / "index.html", name)
+    return Report(site, out / "index.html", name, matrix)
 
 
-def _generate(allure: Path, results: Path, output: Path, name: str, history: Path, *,
-              single: bool, append: bool) -> None:
+def _generate(allure: Path, results: Path, output: Path, name: str, history: Path,
+              matrix: Path, *, single: bool, append: bool) -> None:
     config = {
         "name": name,
         "output": str(output),
         "historyPath": str(history),
         "appendHistory": append,
         "categories": CATEGORIES,
+        "globalAttachments": [str(matrix)],
         "plugins": {"awesome": {"options": {"singleFile": single, "reportName": name,
                                             "groupBy": ["parentSuite", "suite", "subSuite"]}}},
     }

@@ -140,13 +140,29 @@ def test_single_file_report_opens_from_disk_with_title_and_categories(built: Pat
     assert "Lab errors (infrastructure, not the phone)" in categories
 
 
+def test_run_summary_is_beside_the_report_and_in_it(built: Path, report: Path) -> None:
+    """Phones × procedures: a file beside index.html and a global attachment of the report."""
+    page = (built / "phones-by-procedure.html").read_text()
+    assert "<th>Identity Trust List</th>" in page
+    for phone in ("SEP00000A000001", "SEP00000A000002"):  # rows: the rack's phones
+        assert f"<th>{phone}<br>" in page
+    assert "pass 2/2" in page  # the two first-boot scenarios, passed on that phone
+    assert "test_rack_power_dies: LAB ERROR" in page  # a result with no phones is listed
+    attached = [p for p in (report / "data" / "attachments").glob("*.html")
+                if 'id="phones-by-procedure"' in p.read_text(errors="replace")]
+    assert len(attached) == 1
+    dom = chromium("--dump-dom", f"{(built / 'index.html').resolve().as_uri()}#globalAttachments")
+    assert "phones-by-procedure.html" in dom  # listed in the one-file report's tab
+
+
 def test_history_is_kept_across_runs(built: Path) -> None:
     history = built.parent / "allure-history.jsonl"
     assert len(history.read_text().splitlines()) == 2  # one point per build, none per file
 
 
 def test_a_rebuild_leaves_no_earlier_report_behind(built: Path, tmp_path: Path) -> None:
-    assert sorted(p.name for p in built.iterdir()) == ["index.html", "site"]
+    assert sorted(p.name for p in built.iterdir()) == [
+        "index.html", "phones-by-procedure.html", "site"]
     assert not (built / "awesome").exists()
 
 
