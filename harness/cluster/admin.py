@@ -23,8 +23,10 @@ from harness.cluster.trust import trusted_entries
 from harness.errors import UsageError
 from harness.formats.roles import Role
 from harness.phone_models import lookup
-from harness.pki import CertRole, LabPKI
+from harness.pki import CertRole, Identity, LabPKI
+from harness.services.https import HttpsServicesEndpoint
 from harness.services.truststore import TrustEntry
+from harness.services.tvs import TvsEndpoint
 
 if TYPE_CHECKING:
     from harness.cluster.plane import ServicePlane
@@ -78,6 +80,24 @@ class ClusterAdmin:
         self._step(f"Place {name} on the TFTP server", node=node or "all")
         for tftp in [node] if node else [n.name for n in self.state.nodes_running(Service.TFTP)]:
             self.plane.files[tftp].update({name: data})
+
+    def present_certificate(self, service: Service | str, identity: Identity,
+                            node: str | None = None) -> None:
+        """The service's server presents `identity` instead of the cluster's certificate,
+        which no trust store learns: e.g. phone services moved to a third-party web server
+        whose certificate was never uploaded. The next restart of the service presents the
+        cluster's own certificate again."""
+        service = Service(service)
+        subject = identity.cert.subject.rfc4514_string()
+        for name in [node] if node else [n.name for n in self.state.nodes_running(service)]:
+            self._step(f"The {service.value} server presents another certificate ({subject})",
+                       node=name)
+            endpoint = self.plane.endpoint(service, name)
+            if not isinstance(endpoint, (HttpsServicesEndpoint, TvsEndpoint)):
+                raise UsageError(f"only the https and tvs servers can present another "
+                                 f"certificate, not {service.value}")
+            endpoint.identity = identity
+            endpoint.restart()
 
     def stop_service(self, service: Service | str, node: str) -> None:
         """Take one service down (a node failure), e.g. to test TVS failover."""

@@ -124,6 +124,21 @@ def trust_list_failed(family: Family, file: str) -> Line:
     return Line("ERR", _pick(family, "SECD", _SEC), f"Trust List update failed: {file}")
 
 
+def stranded(family: Family) -> Line:
+    """The ITL's signer is unknown and no TVS certificate it was shown is in the installed
+    ITL: nothing new can be verified until the ITL is erased (docs/PROTOCOLS.md §7.9).
+    Printed after the rejected trust list [U wording]."""
+    text = "TVS certificate not in ITL: Trust List signer cannot be verified"
+    return Line("ERR", _pick(family, "SECD", _SEC), text)
+
+
+def encrypted_config_unusable(family: Family, file: str, reason: str) -> Line:
+    """An encrypted config the phone's keys cannot open: `public key mismatch` (certHash
+    names neither LSC nor MIC) or `decrypt file failed`; CAPF is asked next
+    (docs/PROTOCOLS.md §7.4, §7.7) [U wording around the soft-client reasons]."""
+    return Line("ERR", _pick(family, "CFG", "cfgmgr"), f"{file}: {reason}, contacting CAPF")
+
+
 def trust_erased(family: Family, files: str) -> Line:
     """After an erase from the keypad; `files` is `CTL`, `ITL` or `CTL and ITL` [D S5]."""
     noun = "files" if " and " in files else "file"

@@ -309,10 +309,14 @@ class TwinPhone(ConsoleCommands):
             self.emit(lines.trust_list_accepted(family))
         elif subject in ("ctl", "itl") and decision.outcome is Outcome.REJECTED:
             self.emit(lines.trust_list_failed(family, name))
+            if self.firmware.is_stranded:
+                self.emit(lines.stranded(family))
         elif subject == "config" and decision.outcome is Outcome.ACCEPTED:
             self.emit(lines.config_accepted(family, name))
         elif subject == "config" and decision.outcome is Outcome.REJECTED:
             self.emit(lines.config_rejected(family, name))
+            if decision.capf_needed:
+                self.emit(lines.encrypted_config_unusable(family, name, decision.capf_needed))
 
     # --- observation (§7.12) ---------------------------------------------------
     def observe(self) -> dict[str, Any]:
