@@ -21,6 +21,32 @@ BREAKERS = {
     # forget the rollback ITL's "accept unsigned configs" rule
     "no_rollback_unsigned": "import phone_drivers.emulator.trust_state as s\n"
                             "s.PhoneState.accepts_unsigned = property(lambda self: False)\n",
+    # issue 16: a rollback ITL unlocks unsigned configs even while a CTL is held
+    "rollback_beats_ctl": "import phone_drivers.emulator.trust_state as s\n"
+                          "s.PhoneState.accepts_unsigned = property(\n"
+                          "    lambda self: self.itl is not None and self.itl.is_rollback)\n",
+    # the stub's certHash no longer selects the key: every own key is tried
+    "any_cert_hash": "import phone_drivers.emulator.firmware_config as c\n"
+                     "c._own_keys = lambda state, wanted: [k for k in (state.lsc, "
+                     "state.identity.mic) if k is not None]\n",
+    # the .enc.sgn plaintext digest is not checked
+    "no_plain_digest": "import harness.formats.enc as e\n"
+                       "e.hmac = type('H', (), {'compare_digest': staticmethod("
+                       "lambda a, b: True)})\n",
+    # a TVS answer counts whatever role it carries
+    "tvs_any_role": "import phone_drivers.emulator.firmware_tvs as t\n"
+                    "t._with_roles = lambda ask, cert, roles, basis: t.Vouched(cert, basis)\n",
+    # TVS answers "valid" (no role) for certificates it does not know
+    "tvs_valid_unknown": "import harness.services.tvs as v\n"
+                         "from cryptography import x509\n"
+                         "from harness.services.truststore import TrustEntry\n"
+                         "v.TvsEndpoint._verify = lambda self, r: (TrustEntry("
+                         "x509.load_der_x509_certificate(r.certificate), frozenset(), 60), '')\n",
+    # the phone never (or always) considers itself stranded
+    "never_stranded": "import phone_drivers.emulator.firmware as f\n"
+                      "f.Firmware.is_stranded = property(lambda self: False)\n",
+    "always_stranded": "import phone_drivers.emulator.firmware as f\n"
+                       "f.Firmware.is_stranded = property(lambda self: True)\n",
 }
 
 
@@ -44,6 +70,13 @@ def run(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, testcase: st
 @pytest.mark.parametrize(("testcase", "selector", "breaker"), [
     ("test_ordering_hazard.py", "both_certificates_at_once", "any_itl"),
     ("test_rollback.py", "https_services_fail", "no_rollback_unsigned"),
+    ("test_trust_rules.py", "ctl_keeps_demanding", "rollback_beats_ctl"),
+    ("test_trust_rules.py", "public_key_mismatch", "any_cert_hash"),
+    ("test_trust_rules.py", "wrong_digest", "no_plain_digest"),
+    ("test_trust_rules.py", "another_role", "tvs_any_role"),
+    ("test_trust_rules.py", "unknown_to_tvs", "tvs_valid_unknown"),
+    ("test_trust_rules.py", "report_themselves_stranded", "never_stranded"),
+    ("test_trust_rules.py", "does_not_strand", "always_stranded"),
 ])
 def test_negative_path_fails_when_its_rule_is_broken(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch,
