@@ -12,6 +12,7 @@ from abc import ABC, abstractmethod
 
 from harness.aio import BackgroundLoop
 from harness.events import EventLog
+from harness.services.impaired_path import ServicePath
 
 
 class Endpoint(ABC):
@@ -24,6 +25,9 @@ class Endpoint(ABC):
         self.host = host
         self.port = port
         self._bound: tuple[str, int] | None = None  # where start() last listened
+        # the network towards the phones: UDP sockets from `path.datagram_socket()` and
+        # listeners' handlers wrapped by `path.stream()` carry injected faults (tests only)
+        self.path = ServicePath(self.name)
 
     @property
     @abstractmethod

@@ -85,7 +85,7 @@ class TftpEndpoint(Endpoint):
         self._bind(sock.getsockname())
         self._wake, wake = socket.socketpair()
         self._sel = selectors.DefaultSelector()  # epoll: no 1024-descriptor ceiling
-        self._errors = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # refusals leave here
+        self._errors = self.path.datagram_socket()  # refusals leave here
         self._errors.bind((self.address[0], 0))
         self._thread = threading.Thread(target=self._serve, args=(sock, wake),
                                         name=f"{self.source_name}:{self.port}", daemon=True)
@@ -153,7 +153,7 @@ class TftpEndpoint(Endpoint):
         self._refuse(peer, code, "tftp.rrq", file=shown, result=result, bytes=0, **why)
 
     def _begin(self, name: str, data: bytes, options: dict[str, str], peer: Any) -> None:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock = self.path.datagram_socket()  # the transfer's sends cross injected faults
         try:
             sock.setblocking(False)
             sock.bind((self.address[0], 0))  # not connected: strangers get ERROR 5

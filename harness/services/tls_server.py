@@ -69,7 +69,7 @@ class TlsServerEndpoint(Endpoint):
             return
         self._context, self._stopping = self._make_context(), False
         loop = self._given_loop or BackgroundLoop(f"{self.name}-loop")
-        listener = Listener(self._handle, backlog=BACKLOG)
+        listener = Listener(self.path.stream(self._handle), backlog=BACKLOG)
         try:
             self._bind(loop.run(self._start_on_loop(listener)))
         except BaseException:
