@@ -5,8 +5,8 @@ hold `<load>.loads` or phones would be sent looking for a load that is not
 there (a UsageError at load time, not a mystery at boot). The TFTP endpoint
 serves these folders *under* the generated file set: a generated name always
 wins, and every name still goes through `tftp_files` (no traversal, no keys).
-Images are read whole per request; the TFTP transfer engine takes bytes, so a
-very large image is held in memory for the length of its transfer.
+Large images are streamed block by block (`tftp_files.FileBody`), one open file
+shared by every transfer of it, never read whole per request.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 
 from harness.cluster.state import ClusterState
 from harness.errors import UsageError
-from harness.services.tftp_files import DirectorySource
+from harness.services.tftp_files import Body, DirectorySource
 
 
 def check_folder(directory: Path, load: str, where: str = "firmware") -> Path:
@@ -39,6 +39,11 @@ class FirmwareFiles:
         self._sources: dict[str, DirectorySource] = {}
 
     def lookup(self, name: str) -> bytes | None:
+        body = self.open(name)
+        return body if body is None or isinstance(body, bytes) else body[0:len(body)]
+
+    def open(self, name: str) -> Body | None:
+        """Like `lookup`, but a large image comes back to be read by block (TFTP streams)."""
         for load in self.state.firmware.values():
             if load.directory is None:
                 continue
@@ -48,7 +53,7 @@ class FirmwareFiles:
                     source = self._sources[load.directory] = DirectorySource(Path(load.directory))
                 except UsageError:  # the folder vanished after validation: nothing served
                     continue
-            data = source.lookup(name)  # PermissionError (traversal, keys) propagates
+            data = source.open(name)  # PermissionError (traversal, keys) propagates
             if data is not None:
                 return data
         return None

@@ -152,7 +152,8 @@ class TftpEndpoint(Endpoint):
             result, code, why = "error", NOT_DEFINED, {"reason": repr(exc)}
         self._refuse(peer, code, "tftp.rrq", file=shown, result=result, bytes=0, **why)
 
-    def _begin(self, name: str, data: bytes, options: dict[str, str], peer: Any) -> None:
+    def _begin(self, name: str, data: policy.Body, options: dict[str, str],
+               peer: Any) -> None:
         sock = self.path.datagram_socket()  # the transfer's sends cross injected faults
         try:
             sock.setblocking(False)

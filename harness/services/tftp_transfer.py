@@ -19,6 +19,8 @@ import contextlib
 import socket
 import struct
 
+from harness.services.tftp_files import Body
+
 DATA, ACK, ERROR, OACK = 3, 4, 5, 6
 _DATA_HEAD = struct.Struct("!HH")
 
@@ -28,13 +30,14 @@ class TransferError(Exception):
 
 
 class ReadTransfer:
-    """Serves `data` to the peer `sock` is connected to; `options` as negotiated (already
-    filtered and clamped by `tftp_files.supported_options`, in the client's order)."""
+    """Serves `data` (bytes, or a file read block by block when sent) to the peer `sock`
+    is connected to; `options` as negotiated (already filtered and clamped by
+    `tftp_files.supported_options`, in the client's order)."""
 
     __slots__ = ("blksize", "block", "data", "last_block", "packet", "peer", "retry_count",
                  "sent_at", "sock")
 
-    def __init__(self, sock: socket.socket, data: bytes, options: dict[str, str],
+    def __init__(self, sock: socket.socket, data: Body, options: dict[str, str],
                  peer: tuple[str, int] | None = None) -> None:
         self.sock, self.data = sock, data
         self.peer = peer  # None: `sock` is connected to the client
