@@ -27,6 +27,7 @@ from pydantic import SecretStr, ValidationError
 
 from harness.cli.common import until_signalled
 from harness.cli.lab_target import resolve
+from harness.cli.rack_lease import ForceOpt, check_rack
 from harness.cluster.from_spec import ssh_login
 from harness.errors import LabError, UsageError
 from lab_topology.schema import ConsoleSpec, SshLogin
@@ -115,7 +116,7 @@ class _Session:
 
 
 def _coordinates(phone: str | None, lab: Path | None, rack: str | None, url: str | None,
-                 baud: int | None) -> tuple[str | SshTarget, int, str]:
+                 baud: int | None, force: bool = True) -> tuple[str | SshTarget, int, str]:
     """(pyserial URL or SSH target, baud, name for the log) from either way of naming
     the console."""
     if url is not None:
@@ -130,6 +131,7 @@ def _coordinates(phone: str | None, lab: Path | None, rack: str | None, url: str
     target = resolve(lab, rack, phone)
     assert target.phone is not None
     target.refuse_twin("console ptys", "--url /dev/pts/N (the phone's \"console\")")
+    check_rack(target, force, "console")  # a held rack: refuse, naming the holder
     if target.phone.console is None:
         raise UsageError(f"{lab}: {target.phone.name} has no console in the topology; "
                          "add one, or give --url URL")
@@ -186,10 +188,11 @@ def console(
         "--log", show_default=False, help="Log file (default: ./PHONE.console.log).")] = None,
     linger: Annotated[float, typer.Option(
         "--linger", min=0, help="Seconds to keep showing output after end of input.")] = 1.0,
+    force: ForceOpt = False,
 ) -> None:
     """Open a phone's console (serial, or the 88xx log over SSH): show what it prints,
     send what you type."""
-    where, speed, name = _coordinates(phone, lab, rack, url, baud)
+    where, speed, name = _coordinates(phone, lab, rack, url, baud, force)
     log_path = log or Path(f"{name}.console.log" if name != "console" else "console.log")
     driver: SerialConsole | SshConsole
     try:

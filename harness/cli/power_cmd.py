@@ -19,6 +19,7 @@ from typing import Annotated
 import typer
 
 from harness.cli.lab_target import check_interface, parse_host_port, resolve, switch_connection
+from harness.cli.rack_lease import ForceOpt, check_rack
 from harness.errors import UsageError
 from phone_drivers.poe import IosPoePort, SwitchConnection, SwitchSession
 from phone_drivers.power_protocol import PowerState
@@ -50,7 +51,8 @@ SettleOpt = Annotated[float, typer.Option(
 
 
 def _port(phone: str | None, lab: Path | None, rack: str | None, switch: str | None,
-          interface: str | None, timeout: float, settle: float) -> tuple[str, IosPoePort]:
+          interface: str | None, timeout: float, settle: float, force: bool = True
+          ) -> tuple[str, IosPoePort]:
     """(label for output, PoE driver) from either way of naming the target."""
     if switch is not None or interface is not None:
         if lab is not None:
@@ -68,6 +70,7 @@ def _port(phone: str | None, lab: Path | None, rack: str | None, switch: str | N
         target = resolve(lab, rack, phone)
         assert target.phone is not None
         target.refuse_twin("switch ports", f"--switch HOST:PORT --port {target.phone.port}")
+        check_rack(target, force, "power")  # a held rack: refuse, naming the holder
         connection = switch_connection(target.switch_spec(), timeout)
         name, label = target.phone.port, target.phone.name
     return label, IosPoePort(SwitchSession(connection), name, settle_timeout=settle,
@@ -76,11 +79,11 @@ def _port(phone: str | None, lab: Path | None, rack: str | None, switch: str | N
 
 def _run(action: Callable[[IosPoePort], PowerState], phone: str | None, lab: Path | None,
          rack: str | None, switch: str | None, interface: str | None, timeout: float,
-         settle: float) -> None:
+         settle: float, force: bool = True) -> None:
     # paramiko reports a refused or dropped connection through logging as well; with
     # no handler Python prints those records, and the error must stay one line.
     logging.getLogger("paramiko").addHandler(logging.NullHandler())
-    label, port = _port(phone, lab, rack, switch, interface, timeout, settle)
+    label, port = _port(phone, lab, rack, switch, interface, timeout, settle, force)
     try:
         state = action(port)
     finally:
@@ -91,17 +94,17 @@ def _run(action: Callable[[IosPoePort], PowerState], phone: str | None, lab: Pat
 @app.command("on")
 def power_on(phone: PhoneArg = None, lab: LabOpt = None, rack: RackOpt = None,
              switch: SwitchOpt = None, port: PortOpt = None, timeout: TimeoutOpt = 10.0,
-             settle: SettleOpt = 30.0) -> None:
+             settle: SettleOpt = 30.0, force: ForceOpt = False) -> None:
     """Restore PoE (`power inline auto`); print the state once the phone draws power."""
-    _run(lambda p: p.on(), phone, lab, rack, switch, port, timeout, settle)
+    _run(lambda p: p.on(), phone, lab, rack, switch, port, timeout, settle, force)
 
 
 @app.command("off")
 def power_off(phone: PhoneArg = None, lab: LabOpt = None, rack: RackOpt = None,
               switch: SwitchOpt = None, port: PortOpt = None, timeout: TimeoutOpt = 10.0,
-              settle: SettleOpt = 30.0) -> None:
+              settle: SettleOpt = 30.0, force: ForceOpt = False) -> None:
     """Cut PoE (`power inline never`); print the state once the switch reports it off."""
-    _run(lambda p: p.off(), phone, lab, rack, switch, port, timeout, settle)
+    _run(lambda p: p.off(), phone, lab, rack, switch, port, timeout, settle, force)
 
 
 @app.command("cycle")
@@ -110,9 +113,10 @@ def power_cycle(
     port: PortOpt = None, timeout: TimeoutOpt = 10.0, settle: SettleOpt = 30.0,
     off_seconds: Annotated[float, typer.Option(
         "--off-seconds", min=0, help="How long the phone stays dark.")] = 5.0,
+    force: ForceOpt = False,
 ) -> None:
     """Off, wait --off-seconds, on: the documented cold boot from the switch."""
-    _run(lambda p: p.cycle(off_seconds), phone, lab, rack, switch, port, timeout, settle)
+    _run(lambda p: p.cycle(off_seconds), phone, lab, rack, switch, port, timeout, settle, force)
 
 
 @app.command("state")

@@ -26,6 +26,7 @@ from rich.table import Table
 
 from harness.cli.common import out_console, until_signalled
 from harness.cli.lab_target import resolve
+from harness.cli.rack_lease import ForceOpt, check_rack, holding_rack
 from harness.cluster.cluster import Cluster
 from harness.cluster.from_spec import cluster_ports, cluster_state, ssh_logins
 from harness.cluster.plane import Ports
@@ -141,9 +142,11 @@ def serve(
         "log (default: ./run/LAB-RACK).")] = None,
     dhcp_on: Annotated[bool, typer.Option(
         "--dhcp/--no-dhcp", help="Serve DHCP when the rack has a dhcp section.")] = True,
+    force: ForceOpt = False,
 ) -> None:
     """Serve every endpoint of the rack's cluster until Ctrl-C, with a live status table."""
     target = resolve(lab, rack)
+    check_rack(target, force, "serve")  # refuse before building anything
     spec = target.rack
     logins = ssh_logins(spec)  # phones with an ssh:// console: sshUserId/sshPassword, from env
     ports = cluster_ports(spec) if standard is None else Ports.standard() if standard else Ports()
@@ -163,7 +166,7 @@ def serve(
             print(line, flush=True)
 
     events.subscribe(on_event)
-    with until_signalled() as stop:
+    with holding_rack(target, force, "serve"), until_signalled() as stop:
         _serve_until(stop, cluster, dhcp, status, spec.name, lab, ports, live)
     print(f"stopped after {sum(status.requests.values())} requests", flush=True)
 
