@@ -13,9 +13,11 @@ from collections.abc import Sequence
 from typing import Annotated
 
 import typer
+import typer.main
 from typer.exceptions import TyperException
 
 from harness.cli.common import err_console
+from harness.cli.help_format import tidy
 from harness.errors import LabError, UsageError
 from harness.formats.errors import FormatError
 
@@ -92,8 +94,8 @@ def main() -> None:
     a missing argument) come back here and print as one line, not a boxed panel.
     """
     try:
-        code = build_app(sys.argv[1:])(args=sys.argv[1:], prog_name="phonelab",
-                                       standalone_mode=False)
+        command = tidy(typer.main.get_command(build_app(sys.argv[1:])))
+        code = command.main(args=sys.argv[1:], prog_name="phonelab", standalone_mode=False)
     except typer.Abort:
         raise SystemExit(130) from None
     except TyperException as exc:  # click's usage errors: bad value, missing option…
