@@ -136,25 +136,27 @@ class PhoneState:
     offered_itl: tuple[str, bytes] | None = None  # (digest, signer DER) last offered
     tvs_presented: list[bytes] = field(default_factory=list)  # TVS TLS certs since that offer
 
+    # The rules below live in plain functions: the mutation tool does not reach into
+    # properties (docs/mutation.md), and these are trust rules it must test.
     @property
     def holds_trust_list(self) -> bool:
         """Any CTL or ITL installed: from then on configs must be signed (§7.2 step 4)."""
-        return self.ctl is not None or self.itl is not None
+        return holds_any_trust_list(self)
 
     @property
     def accepts_unsigned(self) -> bool:
         """Rollback ITL and no CTL: any config and any ITL go (§2.7, §7.8)."""
-        return self.ctl is None and self.itl is not None and self.itl.is_rollback
+        return unsigned_configs_allowed(self)
 
     @property
     def capf_facts(self) -> ConfigFacts:
         """CAPF settings: the stub's when one came in this boot, else the config's."""
-        return self.stub if self.stub is not None else self.config
+        return capf_settings(self)
 
     @property
     def client_identity(self) -> Identity | None:
         """Certificate shown to TVS/CAPF: the LSC, else the MIC (§5.1)."""
-        return self.lsc if self.lsc is not None else self.identity.mic
+        return client_certificate(self)
 
     def add_status(self, message: str | None) -> None:
         """Append an on-screen status line, keeping the newest 30."""
@@ -173,3 +175,23 @@ class PhoneState:
         self.installed_this_boot.clear()
         self.offered_itl = None
         self.tvs_presented.clear()
+
+
+def holds_any_trust_list(state: PhoneState) -> bool:
+    """`PhoneState.holds_trust_list`."""
+    return state.ctl is not None or state.itl is not None
+
+
+def unsigned_configs_allowed(state: PhoneState) -> bool:
+    """`PhoneState.accepts_unsigned`: a rollback ITL, and no CTL (§7.4, §7.8)."""
+    return state.ctl is None and state.itl is not None and state.itl.is_rollback
+
+
+def capf_settings(state: PhoneState) -> ConfigFacts:
+    """`PhoneState.capf_facts`."""
+    return state.stub if state.stub is not None else state.config
+
+
+def client_certificate(state: PhoneState) -> Identity | None:
+    """`PhoneState.client_identity`."""
+    return state.lsc if state.lsc is not None else state.identity.mic
