@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# Mutation testing of the trust-deciding code in two passes (docs/mutation.md):
+#   1. mutmut over the modules of setup.cfg [mutmut] only_mutate, judged by testcases/ only;
+#   2. the survivors of pass 1 judged by the whole suite (tests/ and testcases/).
+# mutmut picks, per mutant, only the tests that called the mutated function in its
+# statistics run (coverage-based selection), and stops a mutant at its first failing test.
+# Each pass runs in a scratch copy of the tree (MUTATION_WORK, default run/mutation/), so
+# the work tree and concurrent runs are untouched. The last line is
+#   mutation mutants= killed_by_testcases= killed_total= survived= score_testcases= score_total=
+# Exit 0 when both scores reach MUTATION_MIN_TESTCASES / MUTATION_MIN_TOTAL (90 / 98), 1 when
+# not, 2 on a usage mistake.
+#
+# Environment:
+#   MUTATION_MODULES  space-separated source files narrowing only_mutate (default: all of it)
+#   MUTATION_SUITE    pass-2 test selection (default "tests testcases": the whole suite)
+#   MUTATION_JOBS     mutants run at once (default 2)
+#   MUTATION_OCTET    the twin lab moves to 127.<octet>.x.x (default 216), away from other runs
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+py=${PYTHON:-$root/.venv/bin/python}
+mutmut="$(dirname "$py")/mutmut"
+work=${MUTATION_WORK:-$root/run/mutation}
+suite=${MUTATION_SUITE:-tests testcases}
+jobs=${MUTATION_JOBS:-2}
+octet=${MUTATION_OCTET:-216}
+min_testcases=${MUTATION_MIN_TESTCASES:-90}
+min_total=${MUTATION_MIN_TOTAL:-98}
+
+fail_usage() { echo "mutation: $*" >&2; exit 2; }
+[[ -x "$mutmut" ]] || fail_usage "mutmut is not installed next to $py (pip install -e '.[dev]')"
+[[ "$jobs" =~ ^[1-9][0-9]*$ ]] || fail_usage "MUTATION_JOBS must be a positive number, not '$jobs'"
+[[ "$octet" =~ ^[0-9]+$ ]] && (( octet >= 2 && octet <= 254 )) \
+    || fail_usage "MUTATION_OCTET must be 2-254, not '$octet'"
+for module in ${MUTATION_MODULES:-}; do
+    [[ -f "$root/$module" && "$module" == *.py ]] || fail_usage "no source file $module"
+done
+
+# prepare DIR SELECTION: a scratch copy of the tree whose setup.cfg tests with SELECTION.
+prepare() {
+    local dir=$1 selection=$2
+    rm -rf "$dir" && mkdir -p "$dir"
+    (cd "$root" && git ls-files -co --exclude-standard -z) \
+        | (cd "$root" && "$py" -c '
+import sys
+names = [n for n in sys.stdin.buffer.read().decode().split("\0") if n]
+import os
+sys.stdout.write("\0".join(n for n in names if os.path.isfile(n)))') \
+        | (cd "$root" && tar --null -cf - -T -) | tar -xf - -C "$dir"
+    (cd "$root" && "$py" - "$dir" "$selection" "$octet" "${MUTATION_MODULES:-}") <<'EOF'
+import configparser
+import sys
+from pathlib import Path
+
+from tests.isolated_lab import isolated_twin_lab
+
+directory, selection, octet, modules = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4]
+lab = isolated_twin_lab(directory.parent, octet)
+config = configparser.ConfigParser()
+config.read(directory / "setup.cfg")
+section = config["mutmut"]
+if modules.split():
+    section["only_mutate"] = "\n" + "\n".join(modules.split())
+section["pytest_add_cli_args_test_selection"] = "\n" + "\n".join(selection.split())
+section["pytest_add_cli_args"] = "\n" + "\n".join([
+    "-p", "no:randomly", "--lab", str(lab),
+    "--phonelab-lease-dir", str(directory / "leases"),
+    "--phonelab-log-dir", str(directory / "logs")])
+with open(directory / "setup.cfg", "w") as out:
+    config.write(out)
+EOF
+}
+
+# results DIR: "name status" per mutant of the last run there.
+results() {
+    (cd "$1" && "$mutmut" results --all true 2>/dev/null) \
+        | sed -n 's/^ *\([^ :]*\): \(.*\)$/\1 \2/p'
+}
+
+start=$(date +%s)
+mkdir -p "$work"
+echo "mutation: pass 1, testcases/ only ($work/pass1)"
+prepare "$work/pass1" "testcases"
+(cd "$work/pass1" && "$mutmut" run --max-children "$jobs") > "$work/pass1.log" 2>&1 \
+    || { tail -20 "$work/pass1.log" >&2; echo "mutation: pass 1 failed" >&2; exit 1; }
+results "$work/pass1" > "$work/pass1.txt"
+
+# Killed: a test failed, timed out or crashed. Everything else (survived, no tests,
+# suspicious, not checked) goes on to pass 2.
+killed_re='^[^ ]* (killed|timeout|segfault)$'
+mutants=$(wc -l < "$work/pass1.txt")
+killed1=$(grep -cE "$killed_re" "$work/pass1.txt" || true)
+grep -vE "$killed_re" "$work/pass1.txt" | cut -d' ' -f1 > "$work/pass1-survivors.txt" || true
+
+killed2=0
+: > "$work/survivors.txt"
+if [[ -s "$work/pass1-survivors.txt" ]]; then
+    echo "mutation: pass 2, $(wc -l < "$work/pass1-survivors.txt") survivors against: $suite"
+    prepare "$work/pass2" "$suite"
+    mapfile -t names < "$work/pass1-survivors.txt"
+    (cd "$work/pass2" && "$mutmut" run --max-children "$jobs" "${names[@]}") \
+        > "$work/pass2.log" 2>&1 \
+        || { tail -20 "$work/pass2.log" >&2; echo "mutation: pass 2 failed" >&2; exit 1; }
+    results "$work/pass2" | grep -Fwf "$work/pass1-survivors.txt" > "$work/pass2.txt" || true
+    killed2=$(grep -cE "$killed_re" "$work/pass2.txt" || true)
+    grep -vE "$killed_re" "$work/pass2.txt" > "$work/survivors.txt" || true
+fi
+
+while read -r name status; do
+    echo "survivor $name ($status)"
+done < "$work/survivors.txt"
+survived=$(( mutants - killed1 - killed2 ))
+echo "mutation run_seconds=$(( $(date +%s) - start )) jobs=$jobs suite='$suite'"
+read -r score1 score2 ok < <("$py" -c "
+m, k1, k2 = $mutants, $killed1, $killed2
+s1, s2 = (100 * k1 / m, 100 * (k1 + k2) / m) if m else (0.0, 0.0)
+print(f'{s1:.1f} {s2:.1f}', int(s1 >= $min_testcases and s2 >= $min_total))")
+echo "mutation mutants=$mutants killed_by_testcases=$killed1 killed_total=$(( killed1 + killed2 ))" \
+     "survived=$survived score_testcases=$score1 score_total=$score2"
+[[ "$ok" == 1 ]]
