@@ -159,8 +159,12 @@ class SerialConsole:
         self._spawn.buffer = ""
 
     def _open_port(self) -> Any:  # used by open() and by the reader thread
+        # pyserial's rfc2217 handler refuses write_timeout (NotImplementedError); its socket
+        # already bounds writes (a 5 s socket timeout), so only the others get ours.
+        bounded = {} if self.url.lower().startswith("rfc2217://") else \
+            {"write_timeout": self.write_timeout}
         return serial.serial_for_url(self.url, baudrate=self.baudrate, timeout=self.read_timeout,
-                                     write_timeout=self.write_timeout)
+                                     **bounded)
 
     def _close_port(self) -> None:
         if self._port is not None:

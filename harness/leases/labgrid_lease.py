@@ -11,6 +11,7 @@ path phonelab controls, and a holder killed outright is cleared with
 
 from __future__ import annotations
 
+import functools
 import time
 
 from harness.errors import LabError
@@ -24,9 +25,27 @@ _ALLOCATED = ("allocated", "acquired")
 
 def serial_url(params: dict[str, object]) -> str:
     """pyserial URL of an exported `NetworkSerialPort` (ser2net speaks RFC 2217 unless
-    the exporter says `protocol: raw`)."""
-    scheme = "socket" if params.get("protocol") == "raw" else "rfc2217"
-    return f"{scheme}://{params['host']}:{params['port']}"
+    the exporter says `protocol: raw`).
+
+    ser2net does not answer SET_CONTROL for every device (a pty never does), and plain
+    pyserial then gives up opening the port; pyserial-labgrid, which labgrid installs,
+    has the `ign_set_control` option labgrid's own driver uses, so it is added when the
+    installed `serial` knows it."""
+    if params.get("protocol") == "raw":
+        return f"socket://{params['host']}:{params['port']}"
+    options = "?ign_set_control" if _ign_set_control() else ""
+    return f"rfc2217://{params['host']}:{params['port']}{options}"
+
+
+@functools.cache
+def _ign_set_control() -> bool:
+    import serial.rfc2217
+
+    try:
+        serial.rfc2217.Serial().from_url("rfc2217://localhost:1?ign_set_control")
+    except ValueError:
+        return False  # plain pyserial: unknown option
+    return True
 
 
 class LabgridLease:
