@@ -1,21 +1,26 @@
-"""Boot storm: power N twin phones at once against a real cluster and time every boot.
+"""Boot storm: a cluster-wide reset of N twin phones against a multi-core cluster.
 
-Why: a cluster-wide reset (or a PoE switch coming back) boots a whole site at once;
-the twin must stand that up on a laptop, so this says how many phones per second
-one harness boots and what each costs in memory. Each phone does the full
-Security-by-Default boot with the `fast` profile over real sockets: CTL request
-(answered "not found": the generated cluster is non-secure, the Security-by-Default
-case), ITL (trusted on first use), signed config verified against it, HTTPS services
-certificate checked through a TLS VERIFY to TVS, then SIP REGISTER.
+Why: "reset all phones" after a certificate change boots a whole site at once; CUCM
+clusters hold tens of thousands of phones. The question is whether TFTP and TVS survive
+it, so this runs the documented case on every core: the TFTP certificate was
+regenerated and TFTP restarted (`--after regenerate-tftp`, the default), and every
+phone, still holding the ITL signed by the old certificate and the TVS address from its
+last config (the flash a previous boot leaves, seeded from the files the cluster built
+before the regeneration), resets at once. Each phone: CTL request (answered "not found":
+non-secure cluster), the new ITL, whose signer it only trusts after a TVS QUERY, the
+signed config, HTTPS services certificate checked through a TVS VERIFY, registration
+(SIP or SCCP, by model), all over real sockets with the `fast` profile. `--after none`
+boots factory-fresh phones instead (trust on first use, no QUERY).
 
+The cluster runs as `--cluster-workers` replicas sharing every port with SO_REUSEPORT
+(harness/cluster/workers.py); the phones are spread over `--phone-procs` processes, one
+asyncio loop each (default: as many as descriptors require, at least two). The host's
+bound on twin scale is printed before anything starts (phone_drivers/emulator/capacity.py).
 A phone is ok when its timeline shows every step (ITL accepted, signed config accepted,
 TVS VERIFY answered OK, HTTPS server trusted, registered) and `phone.ready`; boot time
-is `phone.power` → `phone.ready` on the timeline (p50/p99 over ready phones); peak
-RSS is the sum of both processes' peaks. The cluster (TFTP, TVS, CAPF, HTTPS, SIP)
-runs in a child process, the phones on one asyncio loop in this process, so each
-side has a core and a GIL. Phones run without console ptys and without MICs (nothing
-in this boot needs them). Bounded: the storm stops at `--timeout` whatever happens;
-phones not ready by then fail.
+is `phone.power` -> `phone.ready` (p50/p99 over ready phones); peak RSS is summed over
+every process (bench, phone processes, cluster workers) and printed per process.
+Bounded: the storm stops at `--timeout` whatever happens; phones not ready then fail.
 
     python benchmarks/bench_boot_storm.py [--phones 1000] [--timeout 120]
 
@@ -26,21 +31,38 @@ The last line is machine-readable:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
+import multiprocessing as mp
+import os
+import tempfile
 import threading
 import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from pathlib import Path
 
-from _common import ClusterProcess, machine_load, peak_rss_mb, percentile, raise_nofile, rss_mb
+from _common import machine_load, peak_rss_mb, percentile, raise_nofile
 
 from harness.aio import BackgroundLoop
+from harness.cluster.fileset import ITL, itl_records
+from harness.cluster.from_spec import cluster_state
+from harness.cluster.state import Service
+from harness.cluster.workers import ClusterWorkers
 from harness.events import Event, EventLog
-from lab_topology import phone_address
+from harness.formats.trustlist import build_trust_list, parse_trust_list
+from harness.pki import CertRole, LabPKI
+from lab_topology import LabSpec, phone_address
+from lab_topology.generate import twin_lab
+from phone_drivers.emulator.capacity import phones_per_process, storm_capacity
+from phone_drivers.emulator.config_facts import ConfigFacts, TvsMember
 from phone_drivers.emulator.phone import TwinPhone
 from phone_drivers.emulator.profiles import profile as timing
 from phone_drivers.emulator.trust_state import PhoneIdentity
+
+EVENTS_PER_PHONE = 40  # timeline window per phone process (a boot leaves ~15-25)
 
 
 @dataclass(frozen=True)
@@ -51,12 +73,38 @@ class StormResult:
     wall_s: float
     p50_s: float
     p99_s: float
-    peak_rss_mb: float  # phones process + cluster process
+    peak_rss_mb: float  # every process: bench, phone processes, cluster workers
 
     def line(self) -> str:
         return (f"boot_storm phones={self.phones} ok={self.ok} failed={self.failed} "
                 f"wall_s={self.wall_s:.2f} p99_s={self.p99_s:.2f} "
                 f"peak_rss_mb={self.peak_rss_mb:.1f}")
+
+
+@dataclass(frozen=True)
+class Seed:
+    """Flash a previous boot left: the ITL then served and the TVS its config named."""
+
+    itl: bytes
+    tvs: tuple[str, int]
+
+
+@dataclass
+class PhonesReport:
+    """What one phone process saw, sent back when its share is done or timed out."""
+
+    index: int
+    pid: int
+    phones: int
+    boots: list[float]  # power -> ready, seconds, complete phones only
+    ok: int
+    last_ready: float  # epoch; 0 when none
+    peak_rss_mb: float
+    base_rss_mb: float  # before the twins were built
+    cpu_s: float
+    kinds: Counter[str] = field(default_factory=Counter)
+    failures: Counter[str] = field(default_factory=Counter)  # last event kind of failed phones
+    step_p50: dict[str, float] = field(default_factory=dict)  # s after power-on, ok phones
 
 
 class _Watch:
@@ -103,74 +151,206 @@ def _complete(events: EventLog) -> set[str]:
     return {phone for phone, seen in steps.items() if seen >= wanted}
 
 
-def storm(phones: int, *, timeout: float = 120.0, profile: str = "fast",
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def _phones_main(index: int, lab: LabSpec, share: list[int], tftp: list[tuple[str, int]],
+                 seed: Seed | None, profile: str, timeout: float, conn: Connection) -> None:
+    """Phone process: build its share of twins, wait for the start time, power them on."""
+    raise_nofile()
+    rack = lab.racks[0]
+    base = _rss_mb()
+    events = EventLog(window=max(10_000, EVENTS_PER_PHONE * len(share)))
+    watch = _Watch(len(share))
+    events.subscribe(watch)
+    itl = parse_trust_list(seed.itl) if seed is not None else None
+    facts = ConfigFacts(tvs_members=(TvsMember(*seed.tvs),)) if seed is not None else None
+    with BackgroundLoop(f"phones-{index}") as loop:
+        twins = []
+        for i in share:
+            spec = rack.phones[i]
+            twin = TwinPhone(PhoneIdentity(spec.name[3:], spec.model),
+                             address=str(phone_address(lab, rack, spec)), tftp_servers=tftp,
+                             events=events, loop=loop.loop, profile=timing(profile),
+                             protocol=spec.protocol, console=False)
+            if itl is not None and facts is not None and twin.model_info.supports_sbd:
+                twin.firmware.state.itl, twin.firmware.state.config = itl, facts
+            twins.append(twin)
+        conn.send("ready")
+        if not conn.poll(600):
+            return
+        start_at = float(conn.recv())
+        time.sleep(max(0.0, start_at - time.time()))
+        cpu = time.process_time()
+        for twin in twins:
+            twin.power_on()
+        watch.all_ready.wait(max(0.0, start_at + timeout - time.time()))
+        cpu = time.process_time() - cpu
+        for twin in twins:
+            twin.close()
+    complete = _complete(events)
+    names = {t.name for t in twins}
+    ok_names = {n for n in names if n in watch.ready and n in complete}
+    boots = [watch.ready[n] - watch.powered[n] for n in ok_names if n in watch.powered]
+    last: dict[str, str] = {}
+    steps: dict[str, list[float]] = {}
+    for event in events:
+        phone = event.phone
+        if phone not in names or not event.kind.startswith("phone."):
+            continue
+        if phone not in ok_names and event.kind != "phone.retry":
+            word = event.data.get("outcome") or event.data.get("result") or ""
+            last[phone] = f"{event.kind}:{word}"
+        elif phone in watch.powered and event.kind not in ("phone.power", "phone.boot"):
+            steps.setdefault(event.kind, []).append(event.time - watch.powered[phone])
+    conn.send(PhonesReport(index, os.getpid(), len(share), boots, len(ok_names),
+                           max(watch.ready.values(), default=0.0), peak_rss_mb(), base, cpu,
+                           watch.kinds, Counter(last.values()),
+                           {k: percentile(v, 50) for k, v in steps.items()}))
+
+
+def _seed(pki: LabPKI, lab: LabSpec, tvs_port: int) -> Seed:
+    """The ITL the cluster serves now (before the regeneration) and its TVS address."""
+    rack = lab.racks[0]
+    state = cluster_state(rack)
+    node = state.nodes[0]
+    itl = build_trust_list(itl_records(state, pki, node), pki.identity(CertRole.tftp, node.name),
+                           filename=ITL, timestamp=int(time.time()) - 86400)
+    return Seed(itl, (str(node.address), tvs_port))
+
+
+def storm(phones: int, *, timeout: float = 120.0, profile: str = "fast", after: str =
+          "regenerate-tftp", cluster_workers: int = 2, phone_procs: int = 0,
           quiet: bool = False) -> StormResult:
     """Run one storm of `phones` phones; every wait is bounded by `timeout`."""
     say = (lambda *_a: None) if quiet else print
     raise_nofile()
+    procs = phone_procs or max(2, math.ceil(phones / phones_per_process()))
+    procs = min(procs, phones)
+    capacity = storm_capacity(procs)
     say(f"machine: {machine_load()}")
-    with ClusterProcess(phones, idle_limit=timeout + 120) as cluster:
-        info = cluster.info
-        assert info is not None
-        say(f"cluster up in {info.setup_s:.1f} s (child process): {info.files} files on TFTP "
-            f"{info.tftp[0][0]}:{info.tftp[0][1]}")
-        lab = cluster.lab
-        rack = lab.racks[0]
-        events, watch = EventLog(), _Watch(phones)
-        events.subscribe(watch)
-        base_rss = rss_mb()
-        with BackgroundLoop("boot-storm") as loop:
-            twins = [TwinPhone(PhoneIdentity(spec.name[3:], spec.model),
-                               address=str(phone_address(lab, rack, spec)), tftp_servers=info.tftp,
-                               events=events, loop=loop.loop, profile=timing(profile),
-                               protocol=spec.protocol, console=False)
-                     for spec in rack.phones]
-            cpu, start = time.process_time(), time.time()
-            for twin in twins:
-                twin.power_on()
-            watch.all_ready.wait(timeout)
-            end = max(watch.ready.values(), default=time.time())
-            cpu = time.process_time() - cpu
-            for twin in twins:
-                twin.close()
-        report = cluster.stop()
-    complete = _complete(events)
-    boots = [watch.ready[n] - watch.powered[n] for n in watch.ready if n in watch.powered]
-    ok = sum(1 for twin in twins if twin.name in watch.ready and twin.name in complete)
-    phones_peak = peak_rss_mb()
-    peak = phones_peak + report.peak_rss_mb
-    result = StormResult(phones, ok, phones - ok, end - start, percentile(boots, 50),
+    say(capacity.line())
+    if phones > capacity.max_phones:
+        say(f"{phones} phones exceed that bound ({capacity.limited_by}); expect failures")
+    lab = twin_lab(phones)
+    rack = lab.racks[0]
+    with tempfile.TemporaryDirectory(prefix="phonelab-storm-") as tmp:
+        nodes = rack.cluster.nodes
+        pki = LabPKI.init(Path(tmp) / "pki", [n.name for n in nodes],
+                          addresses={n.name: str(n.address) for n in nodes})
+        setup = time.perf_counter()
+        workers = ClusterWorkers(rack, Path(tmp) / "pki", workers=cluster_workers,
+                                 idle_limit=timeout + 600)
+        seed = None
+        if after == "regenerate-tftp":
+            seed = _seed(pki, lab, workers.ports.tvs)
+            pki.regenerate(CertRole.tftp, nodes[0].name)  # the workers start on the new one
+        with workers:
+            tftp = workers.where(Service.TFTP)
+            say(f"cluster up in {time.perf_counter() - setup:.1f} s: {cluster_workers} worker "
+                f"processes (pids {', '.join(str(r.pid) for r in workers.ready)}) sharing "
+                f"TFTP {tftp[0][0]}:{tftp[0][1]} and every other port, "
+                f"{workers.ready[0].files} files each"
+                + (", TFTP certificate regenerated" if seed else ""))
+            reports = _run_phones(lab, procs, tftp, seed, profile, timeout)
+            cluster = workers.stop()
+    total = sum(r.ok for r in reports)
+    boots = [b for r in reports for b in r.boots]
+    wall = max((r.last_ready for r in reports), default=0.0) - _STARTED[0] \
+        if total == phones else timeout
+    bench_peak = peak_rss_mb()
+    peak = bench_peak + sum(r.peak_rss_mb for r in reports) + cluster.peak_rss_mb
+    result = StormResult(phones, total, phones - total, wall, percentile(boots, 50),
                          percentile(boots, 99), peak)
-    say(f"{phones} phones ({profile} profile, no consoles, no MICs): {ok} ok, "
-        f"{phones - ok} failed; wall {result.wall_s:.2f} s = "
-        f"{ok / max(result.wall_s, 1e-9):.0f} phones/s")
+    say(f"{phones} phones ({profile} profile, no consoles, after {after}): {total} ok, "
+        f"{phones - total} failed; wall {wall:.2f} s = {total / max(wall, 1e-9):.0f} phones/s")
     say(f"boot time power-on -> phone.ready: p50 {result.p50_s:.2f} s, "
         f"p99 {result.p99_s:.2f} s, max {max(boots, default=math.nan):.2f} s")
-    say(f"CPU: phones process {cpu:.1f} s ({cpu * 1e3 / phones:.1f} ms per phone), "
-        f"cluster process {report.cpu_s:.1f} s, over {result.wall_s:.1f} s on 2 cores")
-    say(f"peak RSS: phones process {phones_peak:.0f} MB ({base_rss:.0f} MB before the "
-        f"phones), cluster process {report.peak_rss_mb:.0f} MB: {peak * 1024 / phones:.0f} KB "
-        f"per phone in all, {(phones_peak - base_rss) * 1024 / phones:.0f} KB added per twin")
-    say("cluster saw: " + ", ".join(f"{k}={v}" for k, v in sorted(report.events.items())
+    say("peak RSS per process: bench " + f"{bench_peak:.0f} MB; " + "; ".join(
+        f"phones#{r.index} (pid {r.pid}, {r.phones} phones) {r.peak_rss_mb:.0f} MB "
+        f"(+{(r.peak_rss_mb - r.base_rss_mb) * 1024 / max(r.phones, 1):.0f} KB/phone)"
+        for r in reports) + "; " + "; ".join(
+        f"cluster#{w.index} (pid {w.pid}) {w.peak_rss_mb:.0f} MB" for w in cluster.workers))
+    say(f"in all {peak:.0f} MB = {peak * 1024 / phones:.0f} KB per phone")
+    say(f"CPU: phones {sum(r.cpu_s for r in reports):.1f} s, cluster "
+        f"{cluster.cpu_s:.1f} s (" + ", ".join(f"{w.cpu_s:.1f}" for w in cluster.workers)
+        + f" per worker), over {wall:.1f} s")
+    counts = cluster.counts
+    say("cluster saw: " + ", ".join(f"{k}={v}" for k, v in sorted(counts.items())
                                     if not k.startswith("cluster.")))
-    say("TFTP results: " + ", ".join(f"{k}={v}" for k, v in sorted(report.tftp_results.items())))
-    hiccups = {k: v for k, v in watch.kinds.items()
+    kinds: Counter[str] = sum((r.kinds for r in reports), Counter())
+    hiccups = {k: v for k, v in kinds.items()
                if k in ("phone.retry", "phone.tftp_timeout", "phone.tftp_error")}
-    say(f"phone events: {sum(watch.kinds.values())}; retries/timeouts: {hiccups or 'none'}")
-    for line in report.errors:
-        say(f"  cluster error: {line}")
+    say(f"phone events: {sum(kinds.values())}; retries/timeouts: {hiccups or 'none'}")
+    first = reports[0].step_p50
+    say("when (p50 s after power-on, phones process 0): " + ", ".join(
+        f"{k.removeprefix('phone.')} {v:.2f}" for k, v in sorted(first.items(),
+                                                                key=lambda kv: kv[1])))
+    failures: Counter[str] = sum((r.failures for r in reports), Counter())
+    if failures:
+        say("failed phones' last step: " + ", ".join(f"{k} x{v}"
+                                                      for k, v in failures.most_common(6)))
     say(f"machine: {machine_load()}")
     return result
 
 
+_STARTED = [0.0]  # the storm's start (epoch), set when the phones are told to go
+
+
+def _run_phones(lab: LabSpec, procs: int, tftp: list[tuple[str, int]], seed: Seed | None,
+                profile: str, timeout: float) -> list[PhonesReport]:
+    ctx = mp.get_context("spawn")
+    phones = len(lab.racks[0].phones)
+    conns, children = [], []
+    for k in range(procs):
+        mine, theirs = ctx.Pipe()
+        child = ctx.Process(target=_phones_main, name=f"phones-{k}", daemon=True, args=(
+            k, lab, list(range(k, phones, procs)), tftp, seed, profile, timeout, theirs))
+        child.start()
+        conns.append(mine)
+        children.append(child)
+    try:
+        for conn, child in zip(conns, children, strict=True):
+            if not conn.poll(600) or conn.recv() != "ready":
+                raise RuntimeError(f"{child.name} did not get ready (exit {child.exitcode})")
+        _STARTED[0] = start_at = time.time() + 0.3
+        for conn in conns:
+            conn.send(start_at)
+        reports = []
+        for conn, child in zip(conns, children, strict=True):
+            if not conn.poll(timeout + 120):
+                raise RuntimeError(f"{child.name} gave no report")
+            reports.append(conn.recv())
+        return reports
+    finally:
+        for child in children:
+            child.join(30)
+            if child.is_alive():
+                child.kill()
+                child.join(5)
+        with contextlib.suppress(Exception):
+            for conn in conns:
+                conn.close()
+
+
 def main(argv: Sequence[str] | None = None) -> StormResult:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--phones", type=int, default=1000, help="twin phones powered at once")
+    parser.add_argument("--phones", type=int, default=1000, help="twin phones reset at once")
     parser.add_argument("--timeout", type=float, default=120.0,
                         help="seconds after power-on before unready phones count as failed")
     parser.add_argument("--profile", default="fast", help="twin timing profile")
+    parser.add_argument("--after", choices=("regenerate-tftp", "none"),
+                        default="regenerate-tftp", help="what happened before the reset")
+    parser.add_argument("--cluster-workers", type=int, default=len(os.sched_getaffinity(0)),
+                        help="cluster replicas sharing the ports (default: one per CPU)")
+    parser.add_argument("--phone-procs", type=int, default=0,
+                        help="processes driving the phones (0: as descriptors require, >= 2)")
     options = parser.parse_args(argv)
-    result = storm(options.phones, timeout=options.timeout, profile=options.profile)
+    result = storm(options.phones, timeout=options.timeout, profile=options.profile,
+                   after=options.after, cluster_workers=options.cluster_workers,
+                   phone_procs=options.phone_procs)
     print(result.line())
     return result
 

@@ -54,3 +54,68 @@ def _free_ptys() -> int | None:
     except (OSError, ValueError):
         return None
     return max(0, most - used)
+
+
+FDS_PER_STORM_PHONE = 5  # no pty: signalling, TFTP, two TLS connections, slack
+STORM_KB_PER_PHONE = 150  # budget per console-less twin phone, all processes counted
+LOOPBACK_PHONES = 60_000  # twin_lab's address plan: 127.30.0.1 and up
+
+
+@dataclass(frozen=True)
+class StormCapacity:
+    """How many console-less twin phones this host runs spread over `processes`."""
+
+    max_phones: int
+    limited_by: str
+    bounds: tuple[tuple[str, int], ...]  # every bound, in words, for the up-front line
+
+    def line(self) -> str:
+        parts = ", ".join(f"{what}: {count}" for what, count in self.bounds)
+        return f"twin scale bounded by the host at {self.max_phones} phones ({parts})"
+
+
+def storm_capacity(processes: int) -> StormCapacity:
+    """The bound on a storm's console-less phones spread over `processes`, read before
+    starting: descriptors per process (lifted to the hard limit), the address plan,
+    the cluster address's ephemeral ports (one TFTP transfer socket per phone at
+    once) and memory at STORM_KB_PER_PHONE."""
+    hard = raise_fd_limit()
+    per_process = 1_000_000 if hard == resource.RLIM_INFINITY else max(
+        0, (hard - FDS_BASE) // FDS_PER_STORM_PHONE)
+    bounds = [(f"open files {hard} per process x {processes}", per_process * processes),
+              ("twin addresses 127.30.0.0/15", LOOPBACK_PHONES)]
+    ports = _local_ports()
+    if ports is not None:
+        bounds.append((f"{ports} ephemeral ports on the cluster address", ports))
+    available = _available_kb()
+    if available is not None:
+        bounds.append((f"{available // 1024} MB available / {STORM_KB_PER_PHONE} KB per phone",
+                       available // STORM_KB_PER_PHONE))
+    count, reason = min((c, w) for w, c in bounds)
+    return StormCapacity(count, reason, tuple(bounds))
+
+
+def phones_per_process() -> int:
+    """Console-less phones one process can hold by descriptors (after lifting the limit)."""
+    hard = raise_fd_limit()
+    if hard == resource.RLIM_INFINITY:
+        return 1_000_000
+    return max(1, (hard - FDS_BASE) // FDS_PER_STORM_PHONE)
+
+
+def _local_ports() -> int | None:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+    except (OSError, ValueError):
+        return None
+    return int(high) - int(low) + 1
+
+
+def _available_kb() -> int | None:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
