@@ -26,7 +26,7 @@ import typer
 from pydantic import SecretStr, ValidationError
 
 from harness.cli.common import until_signalled
-from harness.cli.lab_target import resolve
+from harness.cli.lab_target import TwinPhone, resolve, running_twin_phone
 from harness.cli.rack_lease import ForceOpt, check_rack
 from harness.cluster.from_spec import ssh_login
 from harness.errors import LabError, UsageError
@@ -41,9 +41,9 @@ app = typer.Typer(
     context_settings={"allow_interspersed_args": True},
     epilog="Output is mirrored here and logged (default ./PHONE.console.log); typed lines "
            "go to the phone. Ctrl-C or end of input (after --linger s) ends with exit 0; "
-           "a console that vanishes and cannot be reopened ends with exit 3. For a running "
-           "`phonelab twin up`, pass a phone's console pty: --url /dev/pts/N, or its SSH "
-           "log: --url ssh://ADDRESS:PORT with PHONELAB_PHONE_SSH_USER/_PASSWORD set.")
+           "a console that vanishes and cannot be reopened ends with exit 3. PHONE alone "
+           "opens the console of a running `phonelab twin up`'s phone (its pty, or its SSH "
+           "log); PHONE --lab FILE that of a hardware topology.")
 
 
 class _Session:
@@ -126,11 +126,13 @@ def _coordinates(phone: str | None, lab: Path | None, rack: str | None, url: str
         if url.lower().startswith("ssh://"):
             return _ssh_url(url), 0, name
         return url, baud or 9600, name
-    if lab is None or phone is None:
-        raise UsageError("name the phone as PHONE --lab FILE [--rack R], or give --url URL")
-    target = resolve(lab, rack, phone)
+    if phone is None:
+        raise UsageError("name the phone: PHONE (of a running `phonelab twin up`), "
+                         "PHONE --lab FILE [--rack R], or give --url URL")
+    target = resolve(lab, rack, phone) if lab is not None else None
+    if target is None or target.is_twin:  # its ptys live in `twin up`'s process
+        return _twin_console(running_twin_phone(phone, rack, target), baud)
     assert target.phone is not None
-    target.refuse_twin("console ptys", "--url /dev/pts/N (the phone's \"console\")")
     check_rack(target, force, "console")  # a held rack: refuse, naming the holder
     if target.phone.console is None:
         raise UsageError(f"{lab}: {target.phone.name} has no console in the topology; "
@@ -146,6 +148,19 @@ def _coordinates(phone: str | None, lab: Path | None, rack: str | None, url: str
         return SshTarget(host, port, user, SecretStr(password), spec.ssh_shell), 0, \
             target.phone.name
     return spec.url, baud or spec.baud, target.phone.name
+
+
+def _twin_console(twin: TwinPhone, baud: int | None) -> tuple[str | SshTarget, int, str]:
+    """A running twin phone's console pty, else its SSH log with the twin's login."""
+    where = twin.phone
+    if where.get("console"):
+        return str(where["console"]), baud or 9600, twin.name
+    if where.get("ssh") and where.get("ssh_login"):
+        user, password = where["ssh_login"]
+        return SshTarget(str(where["address"]), int(where["ssh"]), str(user),
+                         SecretStr(str(password))), 0, twin.name
+    raise UsageError(f"{twin.name} of the running twin ({twin.twin.describe()}) has no "
+                     "console: its topology gives it none")
 
 
 def _ssh_url(url: str) -> SshTarget:
@@ -172,11 +187,14 @@ def _ssh_url(url: str) -> SshTarget:
 @app.callback()
 def console(
     phone: Annotated[str | None, typer.Argument(
-        metavar="PHONE", show_default=False, help="Phone of --lab, e.g. SEP0021555542E6.")] = None,
+        metavar="PHONE", show_default=False,
+        help="Phone name (SEP0021555542E6, or its MAC) of a running twin or of --lab.")] = None,
     lab: Annotated[Path | None, typer.Option(
-        "--lab", show_default=False, help="Hardware topology giving PHONE's console.")] = None,
+        "--lab", metavar="FILE", show_default=False,
+        help="Topology giving PHONE's console (a twin one: its running twin).")] = None,
     rack: Annotated[str | None, typer.Option(
-        "--rack", show_default=False, help="Rack of --lab (default: the phone's).")] = None,
+        "--rack", metavar="NAME", show_default=False,
+        help="Rack of --lab or of the running twin (default: the phone's).")] = None,
     url: Annotated[str | None, typer.Option(
         "--url", show_default=False,
         help="Console instead of --lab: /dev/ttyUSB0, /dev/pts/N, socket://HOST:PORT, "

@@ -5,10 +5,11 @@ phone of a topology (`PHONE --lab FILE [--rack R]`) or coordinates given outrigh
 (`--switch HOST[:PORT] --port Gi1/0/N`, `--url URL`) — and every mistake in either
 must be one line and exit 2, so the resolution lives here once.
 
-A twin topology is refused for switch and console access on purpose: its switch
-port and console ptys are chosen when `phonelab twin up` starts, inside that other
-process, so this process cannot know them and must not start a second twin. The
-error says where to get them instead (`twin up --json`) and which options take them.
+A twin's switch port and console ptys are chosen when `phonelab twin up` starts,
+inside that other process; this process must not start a second twin. So a phone
+named without a topology, or of a twin topology, is looked up among the running
+twins (`harness.cli.running_twins`); when none has it the error says which run and
+what to start.
 """
 
 from __future__ import annotations
@@ -16,7 +17,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from pydantic import SecretStr
+
+from harness.cli import running_twins
 from harness.errors import UsageError
 from lab_topology import LabSpec, load_lab
 from lab_topology.schema import PhoneSpec, RackSpec, SwitchSpec
@@ -64,7 +69,7 @@ def resolve(path: Path, rack: str | None = None, phone: str | None = None) -> La
                          f"{', '.join(r.name for r in lab.racks)}")
     if phone is None:
         return LabTarget(path, lab, racks[0])
-    wanted = phone.strip().upper()
+    wanted = running_twins.phone_name(phone)
     for candidate in racks:
         for spec in candidate.phones:
             if spec.name == wanted:
@@ -73,6 +78,38 @@ def resolve(path: Path, rack: str | None = None, phone: str | None = None) -> La
     shown = ", ".join(known[:6]) + (f" … ({len(known)} in all)" if len(known) > 6 else "")
     where = f"rack {rack}" if rack else str(path)
     raise UsageError(f"{where}: no phone {phone!r}; phones are {shown}")
+
+
+@dataclass(frozen=True)
+class TwinPhone:
+    """A phone of a running `phonelab twin up`: where its switch port and console are."""
+
+    twin: running_twins.RunningTwin
+    phone: dict[str, Any]  # its entry in the twin's description
+
+    @property
+    def name(self) -> str:
+        return str(self.phone["name"])
+
+    def switch(self, timeout: float) -> tuple[SwitchConnection, str]:
+        """(connection to the phone's switch with the twin's login, the phone's port)."""
+        s = self.twin.switch_of(self.phone)
+        return SwitchConnection(host=s["host"], port=s["port"], username=s["username"],
+                                password=SecretStr(s["password"]), timeout=timeout), \
+            str(self.phone["switch_port"])
+
+
+def running_twin_phone(phone: str, rack: str | None = None,
+                       target: LabTarget | None = None) -> TwinPhone:
+    """The phone in a running twin (of `target`'s topology when given); UsageError
+    saying what runs and what to start when no twin has it."""
+    found = running_twins.find(phone, lab_name=target.lab.name if target else None,
+                               rack=rack)
+    if found is None:
+        start = (f"start `phonelab twin up --lab {target.path}`" if target else
+                 "start `phonelab twin up`, or name the phone's topology: PHONE --lab FILE")
+        raise UsageError(f"{running_twins.not_found(phone)}; {start}")
+    return TwinPhone(*found)
 
 
 def parse_host_port(text: str, option: str, default_port: int | None) -> tuple[str, int]:

@@ -2,11 +2,12 @@
 
 The bench engineer reboots a phone exactly as a test does (`IosPoePort`: netmiko,
 `power inline never|auto`, confirmed on `show power inline`), so what works here
-works in a run and the other way round. The target is a phone of a hardware
-topology, or `--switch HOST[:PORT] --port INTERFACE` for an ad-hoc switch or the
-fake switch of a running `phonelab twin up` (credentials always from the env:
-PHONELAB_SWITCH_USER / PHONELAB_SWITCH_PASSWORD). A switch that is unreachable,
-refuses the login or lacks the port is a lab error: one line, exit 3.
+works in a run and the other way round. The target is a phone of a running
+`phonelab twin up` (PHONE alone, or PHONE --lab TWIN-FILE: its switch and login come
+from the running twin), a phone of a hardware topology (credentials from the
+environment variables the topology names), or `--switch HOST[:PORT] --port
+INTERFACE` (PHONELAB_SWITCH_USER / PHONELAB_SWITCH_PASSWORD). A switch that is
+unreachable, refuses the login or lacks the port is a lab error: one line, exit 3.
 """
 
 from __future__ import annotations
@@ -18,7 +19,13 @@ from typing import Annotated
 
 import typer
 
-from harness.cli.lab_target import check_interface, parse_host_port, resolve, switch_connection
+from harness.cli.lab_target import (
+    check_interface,
+    parse_host_port,
+    resolve,
+    running_twin_phone,
+    switch_connection,
+)
 from harness.cli.rack_lease import ForceOpt, check_rack
 from harness.errors import UsageError
 from phone_drivers.poe import IosPoePort, SwitchConnection, SwitchSession
@@ -26,17 +33,21 @@ from phone_drivers.power_protocol import PowerState
 
 app = typer.Typer(
     no_args_is_help=True,
-    epilog="Target: PHONE --lab FILE (a hardware topology; credentials from the env names "
-           "it gives), or --switch HOST[:PORT] --port INTERFACE with PHONELAB_SWITCH_USER "
-           "and PHONELAB_SWITCH_PASSWORD set, e.g. the switch `phonelab twin up --json` "
-           "prints. Exit 3 when the switch is unreachable or refuses.")
+    epilog="Target: PHONE of a running `phonelab twin up` (e.g. SEP00000A000001); PHONE "
+           "--lab FILE [--rack R] (a hardware topology: credentials from the environment "
+           "variables it names, PHONELAB_SWITCH_USER/_PASSWORD by default); or --switch "
+           "HOST[:PORT] --port INTERFACE with PHONELAB_SWITCH_USER and "
+           "PHONELAB_SWITCH_PASSWORD set. Exit 3 when the switch is unreachable or refuses.")
 
 PhoneArg = Annotated[str | None, typer.Argument(
-    metavar="PHONE", show_default=False, help="Phone of --lab, e.g. SEP0021555542E6.")]
+    metavar="PHONE", show_default=False,
+    help="Phone name (SEP0021555542E6, or its MAC) of a running twin or of --lab.")]
 LabOpt = Annotated[Path | None, typer.Option(
-    "--lab", show_default=False, help="Hardware topology file that cables PHONE to a switch.")]
+    "--lab", metavar="FILE", show_default=False,
+    help="Topology file that cables PHONE to a switch (a twin one: its running twin).")]
 RackOpt = Annotated[str | None, typer.Option(
-    "--rack", show_default=False, help="Rack of --lab (default: the phone's).")]
+    "--rack", metavar="NAME", show_default=False,
+    help="Rack of --lab or of the running twin (default: the phone's).")]
 SwitchOpt = Annotated[str | None, typer.Option(
     "--switch", metavar="HOST[:PORT]", show_default=False,
     help="Switch SSH address instead of --lab (port 22 by default); credentials from "
@@ -64,15 +75,20 @@ def _port(phone: str | None, lab: Path | None, rack: str | None, switch: str | N
         connection = SwitchConnection.from_env(host, ssh_port, timeout=timeout)
         label = phone.upper() if phone else f"{host}:{ssh_port} {name}"
     else:
-        if lab is None or phone is None:
-            raise UsageError("name the phone as PHONE --lab FILE [--rack R], or give "
-                             "--switch HOST[:PORT] --port INTERFACE")
-        target = resolve(lab, rack, phone)
-        assert target.phone is not None
-        target.refuse_twin("switch ports", f"--switch HOST:PORT --port {target.phone.port}")
-        check_rack(target, force, "power")  # a held rack: refuse, naming the holder
-        connection = switch_connection(target.switch_spec(), timeout)
-        name, label = target.phone.port, target.phone.name
+        if phone is None:
+            raise UsageError("name the phone: PHONE (of a running `phonelab twin up`), "
+                             "PHONE --lab FILE [--rack R], or --switch HOST[:PORT] --port "
+                             "INTERFACE")
+        target = resolve(lab, rack, phone) if lab is not None else None
+        if target is None or target.is_twin:  # its switch lives in `twin up`'s process
+            twin = running_twin_phone(phone, rack, target)
+            connection, name = twin.switch(timeout)
+            label = twin.name
+        else:
+            assert target.phone is not None
+            check_rack(target, force, "power")  # a held rack: refuse, naming the holder
+            connection = switch_connection(target.switch_spec(), timeout)
+            name, label = target.phone.port, target.phone.name
     return label, IosPoePort(SwitchSession(connection), name, settle_timeout=settle,
                              poll_interval=0.2)
 

@@ -1,8 +1,17 @@
-"""`phonelab twin up`: run an emulated rack (cluster, fake switch, phones) until stopped."""
+"""`phonelab twin up`: run an emulated rack (cluster, fake switch, phones) until stopped.
+
+While it runs, `phonelab power PHONE` and `phonelab console PHONE` find it by phone
+name (`harness.cli.running_twins`). Its switch login comes from the environment
+variables the topology names for the switch (PHONELAB_SWITCH_USER and
+PHONELAB_SWITCH_PASSWORD by default) when both are set, as on hardware; otherwise the
+twin makes one up. The table never shows the password: `--json` and the private run
+record carry it for programs.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 from pathlib import Path
 from typing import Annotated, Any
@@ -10,6 +19,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from harness.cli import running_twins
 from harness.cli.common import out_console, until_signalled
 from harness.errors import UsageError
 from lab_topology import load_lab
@@ -53,23 +63,34 @@ def up(
     if chosen is None:
         raise UsageError(f"no rack {rack!r}; racks are {[r.name for r in spec.racks]}")
     work = workdir or Path(tempfile.mkdtemp(prefix="phonelab-twin-"))
+    credentials = chosen.switches[0].credentials
+    login = (os.environ.get(credentials.username_env), os.environ.get(credentials.password_env))
     with until_signalled() as stop:
         twin = TwinRack(spec, chosen, work, profile=profile)
+        if login[0] and login[1]:  # the topology's credentials, as a hardware rack has them
+            for switch in twin.switches.values():
+                switch.username, switch.password = login[0], login[1]
         twin.start()
+        record = None
         try:
             where = twin.describe()
+            record = running_twins.record(where, spec.name, lab)
             if as_json:
                 print(json.dumps(where), flush=True)
             else:
-                _show(where)
+                _show(where, record, from_env=(credentials.username_env,
+                                               credentials.password_env)
+                      if login[0] and login[1] else None)
             stop.wait()
         finally:
+            if record is not None:
+                running_twins.forget(record)
             twin.stop()
     if not as_json:
         out_console.print("twin stopped")
 
 
-def _show(where: dict[str, Any]) -> None:
+def _show(where: dict[str, Any], record: Path, from_env: tuple[str, str] | None) -> None:
     """Tables for people; no secret is printed (`--json` carries them for programs)."""
     table = Table(title=f"twin rack {where['rack']}")
     for column in ("phone", "model", "address", "console", "web", "switch port"):
@@ -86,6 +107,11 @@ def _show(where: dict[str, Any]) -> None:
         endpoints.add_row(name, str(address))
     out_console.print(endpoints)
     switch = where["switch"]
+    secret = (f"password from ${from_env[1]}" if from_env else
+              f"password in `twin up --json` and in {record} (private to you)")
     out_console.print(f"switch: ssh {switch['username']}@{switch['host']} -p {switch['port']} "
-                      "(netmiko cisco_ios; the password is in `twin up --json`)")
+                      f"(netmiko cisco_ios; {secret})", soft_wrap=True)
+    first = where["phones"][0]["name"]
+    out_console.print(f"try: phonelab power cycle {first}   phonelab console {first}",
+                      soft_wrap=True)
     out_console.print("running; Ctrl-C to stop")

@@ -56,7 +56,7 @@ def test_unknown_option_is_one_line_and_exit_2(path: tuple[str, ...],
                                                monkeypatch: pytest.MonkeyPatch,
                                                capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run([*path, "--no-such-option"], monkeypatch, capsys)
-    assert code == 2
+    assert code == 2 and out == ""
     assert err.count("\n") == 1 and err.startswith("phonelab: "), err
     assert "--no-such-option" in err and "--help" in err  # says which and where to look
 

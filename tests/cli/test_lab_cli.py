@@ -56,10 +56,11 @@ def twin(lab_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[T
 
 
 @pytest.fixture(scope="module")
-def env(twin: TwinRack) -> dict[str, str]:
+def env(twin: TwinRack, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     switch = twin.describe()["switch"]
     return {**os.environ, "PHONELAB_SWITCH_USER": switch["username"],
-            "PHONELAB_SWITCH_PASSWORD": switch["password"]}
+            "PHONELAB_SWITCH_PASSWORD": switch["password"],
+            "PHONELAB_RUN_DIR": str(tmp_path_factory.mktemp("run"))}  # no other run's twins
 
 
 @pytest.fixture(scope="module")
@@ -276,8 +277,10 @@ def test_mistakes_are_one_line_exit_2_and_a_dead_switch_exit_3(
         (["power", "off", "--switch", "host:port:x", "--port", "Gi1/0/1"], env, 2, "bad --switch"),
         (["power", "off", "--switch", switch, "--port", "Gi1/0/1"], no_env, 2,
          "set PHONELAB_SWITCH_USER and PHONELAB_SWITCH_PASSWORD"),
-        (["power", "off", P1, "--lab", lab], env, 2, "is a twin topology"),
-        (["console", P1, "--lab", lab], env, 2, "--url /dev/pts/N"),
+        (["power", "off", P1, "--lab", lab], env, 2,
+         f"no running twin has phone {P1} (none is running: `phonelab twin up`); start "
+         f"`phonelab twin up --lab {lab}`"),
+        (["console", P1, "--lab", lab], env, 2, "no running twin has phone"),
         (["capture", "-i", "nosuch0", "-o", str(tmp_path / "x.pcap")], env, 2,
          "no network interface 'nosuch0'"),
         (["serve", "--lab", str(tmp_path / "absent.yaml")], env, 2, "cannot read topology"),
@@ -294,7 +297,10 @@ def test_mistakes_are_one_line_exit_2_and_a_dead_switch_exit_3(
 
 
 def test_twin_up_prints_tables_without_the_switch_password(tmp_path: Path) -> None:
-    proc = start("twin", "up", "--phones", "1", "--workdir", str(tmp_path / "twin"))
+    proc = start("twin", "up", "--phones", "1", "--workdir", str(tmp_path / "twin"),
+                 env={**{k: v for k, v in os.environ.items()
+                         if not k.startswith("PHONELAB_SWITCH")},
+                      "PHONELAB_RUN_DIR": str(tmp_path / "run")})
     try:
         assert proc.stdout is not None
         lines = []
