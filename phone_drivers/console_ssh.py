@@ -314,7 +314,7 @@ class SshConsole:
                     raise LabError(f"console {self.name}: {label} showed no {what} within "
                                    f"{self.login_timeout:g} s after the SSH login (received "
                                    f"{got!r}); set console.shell in the topology "
-                                   "(docs/HARDWARE.md §2.3, Q5)") from None
+                                   "(docs/HARDWARE.md, section SSH to phones)") from None
                 if data == _EOF:
                     raise _Retry("session closed during the shell login")
                 self._take(data)
@@ -331,7 +331,7 @@ class SshConsole:
             if not re.search(shell.prompt, seen[0]):
                 raise LabError(f"console {self.name}: {label} refused the shell login "
                                f"{shell.login!r} (console.shell.login/password in the topology, "
-                               "docs/HARDWARE.md §2.3)")
+                               "docs/HARDWARE.md, section SSH to phones)")
         else:
             await wait_for(shell.prompt, "shell prompt")
 
