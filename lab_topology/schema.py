@@ -43,6 +43,14 @@ class NodeSpec(Strict):
     services: list[Service] = ["tftp", "tvs", "capf", "https", "sip", "sccp"]
 
 
+class TlsSpec(Strict):
+    """What the cluster's TLS servers accept, over the release's own offer (harness.tls):
+    the lowest version and OpenSSL suite names (TLS 1.2 suites; TLS 1.3 is never offered)."""
+
+    minimum_version: Literal["1.0", "1.1", "1.2"] | None = None
+    suites: list[str] | None = Field(None, min_length=1)
+
+
 class ClusterSpec(Strict):
     release: str = "8.0"
     security_mode: Literal["non-secure", "mixed"] = "non-secure"
@@ -53,6 +61,7 @@ class ClusterSpec(Strict):
     # PEM files of the manufacturing CAs the phones' MICs chain to (Cisco's, on a real
     # rack; relative to the topology file). CAPF and TLS signalling accept MICs they issued.
     mic_cas: list[str] = []
+    tls: TlsSpec = TlsSpec()  # empty: as the release offered it
 
 
 class Credentials(Strict):
@@ -158,6 +167,26 @@ class ConsoleSpec(Strict):
         return self.shell or SshShell()
 
 
+class PowerPortSpec(Strict):
+    """Power through a labgrid power backend (PDU, SNMP PoE, REST relay) instead of the
+    switch's PoE: a `NetworkPowerPort` resource of the rack's labgrid place, resolved when
+    the place is acquired, or the port given outright (docs/shared-lab.md)."""
+
+    resource: str | None = None  # name of the NetworkPowerPort in the rack's place
+    model: str | None = Field(None, pattern=r"^[a-z0-9_]+$")  # labgrid backend: gude, netio...
+    host: str | None = None  # as the backend wants it (host name, or URL for rest/simplerest)
+    index: str = Field("0", pattern=r"^\d{1,4}$")
+
+    @model_validator(mode="after")
+    def _one_way(self) -> PowerPortSpec:
+        if self.resource is not None and (self.model or self.host):
+            raise ValueError("resource comes with its own model and host; give one or the other")
+        if self.resource is None and (self.model is None or self.host is None):
+            raise ValueError("give either resource (a NetworkPowerPort of the rack's place) "
+                             "or model and host")
+        return self
+
+
 class CapfSpec(Strict):
     operation: Literal["install", "fetch", "delete", "none"] = "none"
     auth: Literal["password", "no password", "certificate"] = "no password"
@@ -193,6 +222,7 @@ class PhoneSpec(Strict):
     port: str
     address: IPv4Address | None = None  # the twin phone's loopback address; DHCP on hardware
     console: ConsoleSpec | None = None
+    power: PowerPortSpec | None = None  # None: the switch port's PoE
     keypad: Literal["console", "cgi", "manual"] = "cgi"  # docs/REAL_WIRE.md §6.2
     encrypted_config: bool = False
     capf: CapfSpec = CapfSpec()
@@ -251,6 +281,10 @@ class RackSpec(Strict):
                 raise ValueError(f"phones[{i}] ({phone.name}): console {phone.console.url} names "
                                  "a resource of the rack's labgrid place, but the rack has no "
                                  "reservation section")
+            if phone.power and phone.power.resource and self.reservation is None:
+                raise ValueError(f"phones[{i}] ({phone.name}): power names resource "
+                                 f"{phone.power.resource} of the rack's labgrid place, but the "
+                                 "rack has no reservation section")
         switches = {s.name for s in self.switches}
         seen_ports: set[tuple[str, str]] = set()
         for i, phone in enumerate(self.phones):

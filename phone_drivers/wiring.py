@@ -27,6 +27,7 @@ from phone_drivers.console_ssh import SshConsole, SshTarget, learned_address
 from phone_drivers.keypad import CgiKeypad, ConsoleKeypad, Keypad, ManualKeypad
 from phone_drivers.phone import LabPhone
 from phone_drivers.poe import IosPoePort, SwitchConnection, SwitchSession
+from phone_drivers.power_protocol import PowerControl
 
 
 @dataclass(frozen=True)
@@ -146,10 +147,20 @@ def build_phones(rack: RackSpec, wiring: Wiring, *, log_dir: Path, events: Event
             console = serial_console
         phones[spec.name] = LabPhone(
             spec.name, lookup(spec.model), spec.protocol,
-            IosPoePort(sessions[spec.switch], spec.port, settle_timeout=30, poll_interval=0.2),
+            _power(spec, sessions),
             _keypad(spec, wiring, console, events, confirm), console,
             wiring.addresses.get(spec.name))
     return phones
+
+
+def _power(spec: PhoneSpec, sessions: Mapping[str, SwitchSession]) -> PowerControl:
+    """The switch port's PoE, or the labgrid power port the topology (or its place) gives."""
+    if spec.power is not None and spec.power.model and spec.power.host:
+        from phone_drivers.power_labgrid import LabgridPowerPort  # the labgrid extra
+
+        return LabgridPowerPort(spec.power.model, spec.power.host, spec.power.index,
+                                label=f"{spec.name} power", settle_timeout=30)
+    return IosPoePort(sessions[spec.switch], spec.port, settle_timeout=30, poll_interval=0.2)
 
 
 def close_phones(phones: Mapping[str, LabPhone]) -> None:

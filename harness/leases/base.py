@@ -76,3 +76,6 @@ class Lease(Protocol):
 
     def consoles(self) -> dict[str, str]:
         """Console resources the lease resolved (name → pyserial URL); {} for files."""
+
+    def resources(self, cls: str) -> dict[str, dict[str, object]]:
+        """Acquired resources of one labgrid class (name → parameters); {} for files."""

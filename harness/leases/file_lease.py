@@ -169,3 +169,6 @@ class FileLease:
 
     def consoles(self) -> dict[str, str]:
         return {}
+
+    def resources(self, cls: str) -> dict[str, dict[str, object]]:
+        return {}
