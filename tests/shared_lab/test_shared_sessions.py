@@ -50,12 +50,12 @@ def _env(tmp_path: Path, lg: Coordinator, mark: str, hold: float) -> dict[str, s
             "PYTHONUNBUFFERED": "1"}
 
 
-def _session(tmp_path: Path, lg: Coordinator, mark: str, hold: float
+def _session(tmp_path: Path, lg: Coordinator, mark: str, hold: float, *extra: str
              ) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider",
          "--lab", "twin-isolated.yaml", "--phonelab-lease-wait", "60",
-         "--phonelab-log-dir", str(tmp_path / f"logs-{mark}"), "test_hold.py"],
+         "--phonelab-log-dir", str(tmp_path / f"logs-{mark}"), *extra, "test_hold.py"],
         cwd=tmp_path, env=_env(tmp_path, lg, mark, hold), stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT, text=True)
 
@@ -71,7 +71,7 @@ def _wait_file(path: Path, bound: float, proc: subprocess.Popen[str]) -> None:
 def test_the_second_session_waits_naming_the_first_and_proceeds_when_it_ends(
         tmp_path: Path, lg: Coordinator) -> None:
     _project(tmp_path, lg)
-    first = _session(tmp_path, lg, "first", hold=8)
+    first = _session(tmp_path, lg, "first", hold=3)
     second = None
     try:
         _wait_file(tmp_path / "first", 30, first)
@@ -123,3 +123,36 @@ def test_a_killed_session_leaves_a_held_place_that_status_reports_and_kick_clear
     kicked = lg.client("-p", "rack1", "release", "--kick", user="oncall")
     assert "kicking" in kicked.stdout + kicked.stderr
     assert status()["holder"] is None
+
+
+def test_sigterm_like_ctrl_c_releases_the_place(tmp_path: Path, lg: Coordinator) -> None:
+    """A cancelled CI job gets SIGTERM: the plugin turns it into pytest's Ctrl-C path."""
+    _project(tmp_path, lg)
+    for sig in (signal.SIGTERM,):
+        (tmp_path / "first").unlink(missing_ok=True)
+        first = _session(tmp_path, lg, "first", hold=120)
+        try:
+            _wait_file(tmp_path / "first", 30, first)
+            assert "acquired: None" not in lg.client("-p", "rack1", "show").stdout
+            first.send_signal(sig)
+            out, _ = first.communicate(timeout=30)
+        finally:
+            if first.poll() is None:
+                first.kill()
+        assert first.returncode == 2 and "KeyboardInterrupt" in out, (sig, out)  # interrupted
+        assert "acquired: None" in lg.client("-p", "rack1", "show").stdout, (sig, out)
+
+
+def test_a_dead_xdist_worker_s_place_is_released_by_the_controller(
+        tmp_path: Path, lg: Coordinator) -> None:
+    _project(tmp_path, lg)
+    (tmp_path / "test_hold.py").write_text(INNER.replace(
+        "time.sleep(float(os.environ[\"PHONELAB_TEST_HOLD\"]))",
+        "time.sleep(1.0)\n    os.kill(os.getpid(), 9)  # the worker dies holding the rack"))
+    run = _session(tmp_path, lg, "worker", 0, "-n", "1", "-p", "xdist", "--max-worker-restart",
+                   "0")
+    out, _ = run.communicate(timeout=90)
+    assert "crashed" in out.lower() or "worker 'gw0' crashed" in out, out
+    pid = (tmp_path / "worker").read_text().split()[0]
+    assert pid != str(run.pid)  # it was the worker that held the rack, and died
+    assert "acquired: None" in lg.client("-p", "rack1", "show").stdout, out
