@@ -22,6 +22,7 @@ from harness.cluster.state import (
     Service,
 )
 from harness.errors import UsageError
+from harness.tls import TlsChoice, TlsPolicyError
 from lab_topology.schema import PhoneSpec, RackSpec
 
 
@@ -56,6 +57,12 @@ def cluster_state(rack: RackSpec,
             raise UsageError(f"mic_cas: cannot load {ca}: {exc}") from None
     for load in rack.firmware:
         state.firmware[load.model] = FirmwareLoad(load.model, load.load, load.directory)
+    state.tls = TlsChoice(spec.tls.minimum_version,
+                          tuple(spec.tls.suites) if spec.tls.suites else None)
+    try:
+        state.tls.policy(state.release.major, state.release.minor)
+    except TlsPolicyError as exc:
+        raise UsageError(f"cluster.tls: {exc}") from None
     return state
 
 

@@ -27,8 +27,10 @@ from harness.services.sccp import SccpEndpoint
 from harness.services.sip_binding import Policy, TlsSettings
 from harness.services.tftp import TftpEndpoint
 from harness.services.tftp_files import ChainSource
+from harness.services.tls_server import TlsServerEndpoint
 from harness.services.truststore import TrustStore
 from harness.services.tvs import TvsEndpoint
+from harness.tls import TlsPolicy
 
 
 @dataclass(frozen=True)
@@ -63,7 +65,10 @@ class ServicePlane:
         self.endpoints: dict[tuple[Service, str], Endpoint] = {}
         for node in state.nodes:
             for service in node.services:
-                self.endpoints[(service, node.name)] = self._make(service, node, ports, policy)
+                endpoint = self._make(service, node, ports, policy)
+                if isinstance(endpoint, TlsServerEndpoint | Registrar | SccpEndpoint):
+                    endpoint.tls_policy = self.tls_policy  # one policy for every TLS server
+                self.endpoints[(service, node.name)] = endpoint
 
     def _make(self, service: Service, node: Node, ports: Ports, policy: Policy) -> Endpoint:
         host, source = node.address, f"{service.value}@{node.name}"
@@ -97,6 +102,11 @@ class ServicePlane:
         return TlsSettings(identity=lambda: self.pki.identity(CertRole.tftp, node.name),
                            client_cas=self._device_cas, port=ports.sip_tls,
                            source=f"sip-tls@{node.name}")
+
+    def tls_policy(self) -> TlsPolicy:
+        """The versions and suites the release offers, as the topology may override them
+        (harness/tls.py); read at each endpoint start, so an upgrade changes them."""
+        return self.state.tls.policy(self.state.release.major, self.state.release.minor)
 
     def _mixed(self) -> bool:
         return self.state.mode is SecurityMode.MIXED

@@ -16,6 +16,7 @@ from cryptography import x509
 from harness.cluster.releases import Release
 from harness.errors import UsageError
 from harness.phone_models import lookup
+from harness.tls import TlsChoice
 
 _DEVICE = re.compile(r"^SEP[0-9A-F]{12}$")
 
@@ -110,6 +111,7 @@ class ClusterState:
     ctl_current: bool = True  # False after an upgrade that needs the CTL client (§8)
     firmware: dict[str, FirmwareLoad] = field(default_factory=dict)  # model → load under test
     mic_cas: list[x509.Certificate] = field(default_factory=list)  # who issued phones' MICs
+    tls: TlsChoice = field(default_factory=TlsChoice)  # the topology's override, if any
 
     def __post_init__(self) -> None:
         if not self.nodes:

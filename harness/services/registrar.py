@@ -30,7 +30,7 @@ import ssl
 from collections.abc import Callable
 from typing import Any, cast
 
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 
 from harness.aio import BackgroundLoop
 from harness.events import EventLog
@@ -54,7 +54,7 @@ from harness.services.sip_binding import (
 )
 from harness.services.sip_register import RegisterFacts
 from harness.services.tls_stream import MAX_HANDSHAKES, Listener, TlsStream, client_hello
-from harness.tls import server_context
+from harness.tls import DEFAULT_POLICY, TlsPolicy, require_client_certificates, server_context
 
 # a stream connection quiet for longer than 1.5 registration refreshes (+ margin) is dropped
 IDLE_TIMEOUT = 1.5 * cucm.KEEPALIVE_INTERVAL + 20.0
@@ -85,7 +85,7 @@ class Registrar(Endpoint):
         self._udp: asyncio.DatagramTransport | None = None
         self._tls_listener: Listener | None = None
         self._tls_context: ssl.SSLContext | None = None
-        self._tls_key: tuple[bytes, tuple[bytes, ...]] = (b"", ())
+        self._tls_key: tuple[bytes, tuple[bytes, ...], TlsPolicy] = (b"", (), DEFAULT_POLICY)
         self._tls_port = tls.port if tls else 0
         self._streams: set[TlsStream] = set()
         self._connections: set[asyncio.Task[Any]] = set()  # deferred NOTIFYs under way
@@ -96,6 +96,7 @@ class Registrar(Endpoint):
         self.tcp_cap = ConnectionCap(max_connections, on_evict=self._evicted("tcp"))
         self.tls_cap = ConnectionCap(max_connections, on_evict=self._evicted("tls"))
         self._handshakes = asyncio.Semaphore(MAX_HANDSHAKES)
+        self.tls_policy: Callable[[], TlsPolicy] = lambda: DEFAULT_POLICY
 
     @property
     def running(self) -> bool:
@@ -147,15 +148,14 @@ class Registrar(Endpoint):
         like TVS and Tomcat here (on CUCM a CallManager restart is the documented step,
         docs/SECURITY_BY_DEFAULT.md §7; the harness does not make phones depend on it)."""
         assert self.tls is not None
-        identity, cas = self.tls.identity(), list(self.tls.client_cas())
+        identity, cas, policy = self.tls.identity(), list(self.tls.client_cas()), \
+            self.tls_policy()
         key = (identity.cert.fingerprint(hashes.SHA256()),
-               tuple(c.fingerprint(hashes.SHA256()) for c in cas))
+               tuple(c.fingerprint(hashes.SHA256()) for c in cas), policy)
         if self._tls_context is not None and key == self._tls_key:
             return self._tls_context
-        context = server_context(identity)
-        context.verify_mode = ssl.CERT_REQUIRED  # the phone's LSC or MIC (§1.1)
-        pem = b"".join(c.public_bytes(serialization.Encoding.PEM) for c in cas)
-        context.load_verify_locations(cadata=pem.decode())
+        # the phone's LSC or MIC, from a CA the owner names (§1.1)
+        context = require_client_certificates(server_context(identity, policy), cas)
         self._tls_context, self._tls_key = context, key
         return context
 

@@ -40,7 +40,6 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import NameOID
 
 from harness.aio import BackgroundLoop
@@ -52,7 +51,13 @@ from harness.services.connection_cap import ConnectionCap
 from harness.services.plain_stream import PlainStream
 from harness.services.sip_binding import Policy, accept_all
 from harness.services.tls_stream import MAX_HANDSHAKES, Listener, TlsStream, client_hello
-from harness.tls import TlsIdentity, server_context
+from harness.tls import (
+    DEFAULT_POLICY,
+    TlsIdentity,
+    TlsPolicy,
+    require_client_certificates,
+    server_context,
+)
 
 TLS_OFFSET = 443  # SCCP over TLS = ethernetPhonePort + 443 (2000 → 2443)
 PORT_PICKS = 20  # tries for a free port P with P + 443 free as well (ports 0)
@@ -121,6 +126,7 @@ class SccpEndpoint(Endpoint):
         self._stopping = False
         self.plain_cap = ConnectionCap(max_connections, on_evict=self._evicted(self.source))
         self.tls_cap = ConnectionCap(max_connections, on_evict=self._evicted(self.tls_source))
+        self.tls_policy: Callable[[], TlsPolicy] = lambda: DEFAULT_POLICY  # read at start
 
     # --- lifecycle -----------------------------------------------------------------
     @property
@@ -174,13 +180,8 @@ class SccpEndpoint(Endpoint):
         return record
 
     def _server_context(self, identity: TlsIdentity) -> ssl.SSLContext:
-        context = server_context(identity)
-        cas = list(self.client_cas())
-        if cas:
-            context.load_verify_locations(cadata="".join(
-                c.public_bytes(serialization.Encoding.PEM).decode() for c in cas))
-        context.verify_mode = ssl.CERT_REQUIRED
-        return context
+        return require_client_certificates(server_context(identity, self.tls_policy()),
+                                           list(self.client_cas()))
 
     def stop(self) -> None:
         plain, tls, self._plain, self._tls = self._plain, self._tls, None, None

@@ -19,6 +19,7 @@ import asyncio
 import socket
 import ssl
 from abc import abstractmethod
+from collections.abc import Callable
 
 from harness.aio import BackgroundLoop
 from harness.events import EventLog
@@ -26,6 +27,7 @@ from harness.formats.errors import FormatError
 from harness.services.base import Endpoint
 from harness.services.connection_cap import ConnectionCap
 from harness.services.tls_stream import MAX_HANDSHAKES, Listener, TlsStream, client_hello
+from harness.tls import DEFAULT_POLICY, TlsPolicy
 
 BACKLOG = 1024  # every phone of a rack may connect at once; asyncio's default 100 drops SYNs
 
@@ -45,6 +47,8 @@ class TlsServerEndpoint(Endpoint):
         self._context: ssl.SSLContext | None = None
         self._stopping = False
         self.cap = ConnectionCap(max_connections, on_evict=self._evicted)
+        # versions and suites offered, read at each start (the owner's release may change)
+        self.tls_policy: Callable[[], TlsPolicy] = lambda: DEFAULT_POLICY
 
     # --- what a subclass says ------------------------------------------------------
     @abstractmethod
@@ -67,7 +71,7 @@ class TlsServerEndpoint(Endpoint):
     def start(self) -> None:
         if self._listener is not None:
             return
-        self._context, self._stopping = self._make_context(), False
+        self._context, self._stopping = self.tls_policy().apply(self._make_context()), False
         loop = self._given_loop or BackgroundLoop(f"{self.name}-loop")
         listener = Listener(self.path.stream(self._handle), backlog=BACKLOG)
         try:

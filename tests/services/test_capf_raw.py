@@ -56,6 +56,7 @@ def recv_frame(sock: ssl.SSLSocket) -> tuple[int, int, Elements]:
 def client_tls() -> ssl.SSLContext:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    context.set_ciphers("DEFAULT:@SECLEVEL=0")  # as phones do: RSA AES-CBC-SHA (CUCM 8)
     return context
 
 

@@ -46,8 +46,7 @@ def connect(address: Address, version: ssl.TLSVersion | None = None,
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
             ctx.minimum_version = ctx.maximum_version = version
-    if ciphers:
-        ctx.set_ciphers(ciphers)
+    ctx.set_ciphers(ciphers or "DEFAULT:@SECLEVEL=0")  # as phones do: RSA AES-CBC-SHA (CUCM 8)
     return ctx.wrap_socket(socket.create_connection(address, timeout=3))
 
 
@@ -251,6 +250,7 @@ def test_client_that_does_not_trust_the_server_fails(tvs: TvsEndpoint, events: E
                                                      certs: dict[str, Ident]) -> None:
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False
+    ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
     ctx.load_verify_locations(cadata=certs["stranger"].cert.public_bytes(Encoding.PEM).decode())
     with socket.create_connection(tvs.address, timeout=3) as raw, pytest.raises(
             ssl.SSLCertVerificationError):
