@@ -58,10 +58,13 @@ def up(
     """
     spec = load_lab(lab) if lab else twin_lab(phones)
     if spec.backend != "twin":
-        raise UsageError(f"{lab}: backend is {spec.backend!r}; `twin up` needs backend: twin")
+        raise UsageError(f"{lab}: backend is {spec.backend!r}; `twin up` needs backend: twin "
+                         f"(for a real rack, serve its cluster: `phonelab serve --lab {lab}`)")
     chosen = next((r for r in spec.racks if rack in (None, r.name)), None)
     if chosen is None:
-        raise UsageError(f"no rack {rack!r}; racks are {[r.name for r in spec.racks]}")
+        named = lab or f"the generated {phones}-phone lab"
+        raise UsageError(f"{named}: no rack {rack!r}; racks are "
+                         f"{', '.join(r.name for r in spec.racks)}")
     work = workdir or Path(tempfile.mkdtemp(prefix="phonelab-twin-"))
     credentials = chosen.switches[0].credentials
     login = (os.environ.get(credentials.username_env), os.environ.get(credentials.password_env))
