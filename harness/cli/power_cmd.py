@@ -26,10 +26,10 @@ from harness.cli.lab_target import (
     running_twin_phone,
     switch_connection,
 )
-from harness.cli.rack_lease import ForceOpt, check_rack
+from harness.cli.rack_lease import ForceOpt, check_rack, labgrid_power
 from harness.errors import UsageError
 from phone_drivers.poe import IosPoePort, SwitchConnection, SwitchSession
-from phone_drivers.power_protocol import PowerState
+from phone_drivers.power_protocol import PowerControl, PowerState
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -63,7 +63,7 @@ SettleOpt = Annotated[float, typer.Option(
 
 def _port(phone: str | None, lab: Path | None, rack: str | None, switch: str | None,
           interface: str | None, timeout: float, settle: float, force: bool = True
-          ) -> tuple[str, IosPoePort]:
+          ) -> tuple[str, PowerControl]:
     """(label for output, PoE driver) from either way of naming the target."""
     if switch is not None or interface is not None:
         if lab is not None:
@@ -87,13 +87,15 @@ def _port(phone: str | None, lab: Path | None, rack: str | None, switch: str | N
         else:
             assert target.phone is not None
             check_rack(target, force, "power")  # a held rack: refuse, naming the holder
+            if target.phone.power is not None:  # a labgrid power port, not the switch's PoE
+                return target.phone.name, labgrid_power(target, settle)
             connection = switch_connection(target.switch_spec(), timeout)
             name, label = target.phone.port, target.phone.name
     return label, IosPoePort(SwitchSession(connection), name, settle_timeout=settle,
                              poll_interval=0.2)
 
 
-def _run(action: Callable[[IosPoePort], PowerState], phone: str | None, lab: Path | None,
+def _run(action: Callable[[PowerControl], PowerState], phone: str | None, lab: Path | None,
          rack: str | None, switch: str | None, interface: str | None, timeout: float,
          settle: float, force: bool = True) -> None:
     # paramiko reports a refused or dropped connection through logging as well; with
@@ -103,7 +105,8 @@ def _run(action: Callable[[IosPoePort], PowerState], phone: str | None, lab: Pat
     try:
         state = action(port)
     finally:
-        port.session.close()
+        if isinstance(port, IosPoePort):
+            port.session.close()
     print(f"{label}: {state.describe()}", flush=True)
 
 

@@ -4,9 +4,13 @@ as a `NetworkPowerPort` of the rack's place."""
 
 from __future__ import annotations
 
+import os
+import subprocess
 import time
+from pathlib import Path
 
 import pytest
+import yaml
 
 from harness.errors import LabError, RackBroken
 from harness.leases.labgrid_lease import LabgridLease
@@ -16,7 +20,13 @@ from lab_topology.schema import RackSpec
 from phone_drivers.power_labgrid import LabgridPowerPort
 from phone_drivers.power_protocol import PowerControl
 from phone_drivers.wiring import _power as wiring_power
-from tests.shared_lab.labgrid_procs import Coordinator, exporter, labgrid_ready, wait_resources
+from tests.shared_lab.labgrid_procs import (
+    BIN,
+    Coordinator,
+    exporter,
+    labgrid_ready,
+    wait_resources,
+)
 from tests.shared_lab.relay import relay
 
 
@@ -99,3 +109,58 @@ def _rack(lg: Coordinator, resource: str) -> RackSpec:
         "switches": [{"name": "sw1"}],
         "phones": [{"name": "SEP00000A000001", "model": "7962", "switch": "sw1",
                     "port": "Gi1/0/1", "power": {"resource": resource}}]}]}).racks[0]
+
+
+def _hardware(tmp_path: Path, power: dict[str, str], reservation: dict[str, str] | None = None
+              ) -> Path:
+    rack: dict[str, object] = {
+        "name": "rack1", "cluster": {"nodes": [{"name": "cucm1", "address": "127.0.0.1"}]},
+        "switches": [{"name": "sw1"}],
+        "phones": [{"name": "SEP00000A000001", "model": "7962", "switch": "sw1",
+                    "port": "Gi1/0/1", "power": power}]}
+    if reservation:
+        rack["reservation"] = reservation
+    path = tmp_path / "hw.yaml"
+    path.write_text(yaml.safe_dump({"name": "lab", "backend": "hardware", "racks": [rack]}))
+    return path
+
+
+def _power_cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PHONELAB_LEASES": str(tmp_path / "leases")}
+    return subprocess.run([str(BIN / "phonelab"), "power", *args, "SEP00000A000001", "--lab",
+                           str(tmp_path / "hw.yaml")], capture_output=True, text=True, env=env,
+                          timeout=60)
+
+
+def test_phonelab_power_drives_a_labgrid_outlet_the_topology_names(tmp_path: Path) -> None:
+    with relay() as r:
+        _hardware(tmp_path, {"model": "simplerest", "host": r.url, "index": "4"})
+        on = _power_cli(tmp_path, "on", "--settle", "2")
+        assert on.returncode == 0, on.stderr
+        assert on.stdout.strip() == \
+            "SEP00000A000001: SEP00000A000001 power admin=auto oper=on 0.0 W"
+        assert r.outlets == {4: True}
+        off = _power_cli(tmp_path, "off")
+        assert off.returncode == 0 and "oper=off" in off.stdout and r.outlets == {4: False}
+        r.stuck.add(4)
+        stuck = _power_cli(tmp_path, "on", "--settle", "0.5")
+        assert stuck.returncode == 3, stuck.stderr  # a broken power wire: lab error, one line
+        assert "still reads off after 0.5 s" in stuck.stderr
+        assert len(stuck.stderr.strip().splitlines()) == 1
+
+
+def test_phonelab_power_finds_the_outlet_among_the_place_s_resources(
+        tmp_path: Path, lg: Coordinator) -> None:
+    with relay() as r:
+        config = (f"rack1-power:\n  outlet-a:\n    cls: NetworkPowerPort\n"
+                  f"    model: simplerest\n    host: '{r.url}'\n    index: 7\n")
+        with exporter(lg, "pdu2", config):
+            wait_resources(lg, "pdu2", 1)
+            lg.client("-p", "rack1", "create")
+            lg.client("-p", "rack1", "add-match", "pdu2/rack1-power/*")
+            _hardware(tmp_path, {"resource": "outlet-a"},
+                      {"coordinator": lg.address, "place": "rack1"})
+            state = _power_cli(tmp_path, "cycle", "--off-seconds", "0", "--settle", "2")
+            assert state.returncode == 0, state.stderr
+            assert "oper=on" in state.stdout and r.outlets == {7: True}
+            assert [p for p in r.requests if p.count("/") == 3] == ["/relay/7/0", "/relay/7/1"]
