@@ -159,3 +159,18 @@ def test_phone_names_people_type(text: str, name: str) -> None:
     from harness.cli.running_twins import phone_name
 
     assert phone_name(text) == name
+
+
+def test_twin_up_json_is_one_object_for_programs(lab: Path, tmp_path: Path) -> None:
+    env = clean_env(tmp_path / "run")
+    twin = TwinUp(lab, env, "--json", "--workdir", str(tmp_path / "twin"))
+    try:
+        where = json.loads(twin.lines[0])
+        assert [p["name"] for p in where["phones"]] == [P1, P2]
+        assert where["phones"][0]["switch_port"] == "Gi1/0/1"
+        assert where["switch"]["username"] and where["switch"]["password"]  # for programs
+        assert any(key.startswith("tftp@") for key in where["cluster"])
+        state = phonelab("power", "state", P1, env=env)
+        assert state.returncode == 0, state.stderr
+    finally:
+        twin.stop()
