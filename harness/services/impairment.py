@@ -120,6 +120,9 @@ class Applier(Protocol):
     def apply(self, impairment: Impairment, draws: Draws, *, out: bool) -> None:
         """Put the impairment in force (again), in or out of its outage."""
 
+    def lost(self) -> int:
+        """Packets lost (or connections refused and cut) since the first `apply`."""
+
     def lift(self) -> None:
         """Take every effect away; safe to call twice."""
 
@@ -144,6 +147,7 @@ class Injection:
 
     def __post_init__(self) -> None:
         self.draws = Draws(self.impairment.seed)
+        self.taken = 0  # what the impairment took, read when it is lifted
         self._wake = threading.Condition()
         self._began = 0.0
         self._out_from: float | None = None  # absolute clock times
@@ -238,7 +242,10 @@ class Injection:
         if self._ended:
             return
         self._ended = True
-        self.applier.lift()
+        try:
+            self.taken = self.applier.lost()
+        finally:
+            self.applier.lift()
         self._note("lifted")
 
     def _note(self, what: str) -> None:

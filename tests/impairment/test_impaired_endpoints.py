@@ -71,6 +71,8 @@ def tftpy_download(address: tuple[str, int], name: str, timeout: float = 1.0,
 def tls_connect(address: tuple[str, int], timeout: float = 3.0) -> ssl.SSLSocket:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    context.set_ciphers("ALL:@SECLEVEL=0")  # whatever the release's policy offers (RSA kx)
+    context.maximum_version = ssl.TLSVersion.TLSv1_2
     raw = socket.create_connection(address, timeout=timeout, source_address=(PHONE_IP, 0))
     try:
         return context.wrap_socket(raw)
@@ -92,6 +94,7 @@ def test_tftp_survives_30_percent_loss_by_retransmission(cluster: Cluster,
     counts = cluster.plane.endpoint(Service.TFTP, "cucm1").path.counts
     lost, sent = counts["datagram lost"], counts["datagram sent"]
     assert lost > 0 and 0.1 < lost / (lost + sent) < 0.6, counts
+    assert injection.taken == lost
     assert [t.what for t in injection.history] == ["applied", "lifted"]
     assert tftpy_download(address, "big.bin") == BIG  # restored
 

@@ -23,6 +23,9 @@ class Recorder:
     def apply(self, impairment: Impairment, draws: Draws, *, out: bool) -> None:
         self.calls.append((time.monotonic() - self.began, "out" if out else "in"))
 
+    def lost(self) -> int:
+        return 3
+
     def lift(self) -> None:
         self.calls.append((time.monotonic() - self.began, "lift"))
 
@@ -94,6 +97,7 @@ def test_outage_window_starts_and_ends_on_time() -> None:
     out_at, back_at = probe.calls[1][0], probe.calls[2][0]
     assert 0.3 <= out_at < 0.45 and 0.7 <= back_at < 0.85, probe.calls
     assert [t.what for t in injection.history] == ["applied", "out", "back", "lifted"]
+    assert injection.taken == 3  # read from the applier before it was lifted
 
 
 def test_hard_limit_lifts_an_impairment_nobody_ends() -> None:
