@@ -129,9 +129,12 @@ class _Watch:
                 self.all_ready.set()
 
 
-def _complete(events: EventLog) -> set[str]:
-    """Phones whose timeline shows the whole boot: ITL accepted, signed config accepted,
-    a TVS VERIFY answered OK, the HTTPS server trusted, registered, ready."""
+WANTED = frozenset({"itl", "config", "tvs", "https", "registered", "ready"})
+
+
+def _complete(events: EventLog) -> dict[str, set[str]]:
+    """The steps each phone's timeline shows: ITL accepted, signed config accepted,
+    a TVS VERIFY answered OK, the HTTPS server trusted, registered, ready (WANTED)."""
     steps: dict[str, set[str]] = {}
     for e in events:
         if e.phone is None:
@@ -147,8 +150,7 @@ def _complete(events: EventLog) -> set[str]:
                 "phone.ready": "ready"}.get(e.kind, "")
         if step:
             steps.setdefault(e.phone, set()).add(step)
-    wanted = {"itl", "config", "tvs", "https", "registered", "ready"}
-    return {phone for phone, seen in steps.items() if seen >= wanted}
+    return steps
 
 
 def _rss_mb() -> float:
@@ -190,19 +192,24 @@ def _phones_main(index: int, lab: LabSpec, share: list[int], tftp: list[tuple[st
         cpu = time.process_time() - cpu
         for twin in twins:
             twin.close()
-    complete = _complete(events)
+    seen = _complete(events)
     names = {t.name for t in twins}
-    ok_names = {n for n in names if n in watch.ready and n in complete}
+    ok_names = {n for n in names if n in watch.ready and seen.get(n, set()) >= WANTED}
     boots = [watch.ready[n] - watch.powered[n] for n in ok_names if n in watch.powered]
     last: dict[str, str] = {}
+    itl_why: dict[str, str] = {}
     steps: dict[str, list[float]] = {}
     for event in events:
         phone = event.phone
         if phone not in names or not event.kind.startswith("phone."):
             continue
-        if phone not in ok_names and event.kind != "phone.retry":
+        if phone not in ok_names and event.kind == "phone.itl" and event.data.get(
+                "outcome") != "accepted":
+            itl_why[phone] = f"itl {event.data.get('outcome')}: {event.data.get('reason')}"
+        if phone not in ok_names and event.kind not in ("phone.retry", "phone.power"):
             word = event.data.get("outcome") or event.data.get("result") or ""
-            last[phone] = f"{event.kind}:{word}"
+            missing = ",".join(sorted(WANTED - seen.get(phone, set())))
+            last[phone] = f"{event.kind}:{word} (missing {missing}{'; ' if phone in itl_why else ''}{itl_why.get(phone, '')})"
         elif phone in watch.powered and event.kind not in ("phone.power", "phone.boot"):
             steps.setdefault(event.kind, []).append(event.time - watch.powered[phone])
     conn.send(PhonesReport(index, os.getpid(), len(share), boots, len(ok_names),

@@ -24,11 +24,13 @@ from __future__ import annotations
 
 import contextlib
 import heapq
+import math
 import multiprocessing as mp
 import resource
 import socket
 import time
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -37,6 +39,8 @@ from typing import Any
 from harness.cluster.plane import Ports
 from harness.cluster.state import Service
 from harness.events import Event, EventLog
+from harness.services.base import Endpoint
+from harness.services.connection_cap import ConnectionCap
 from lab_topology.schema import RackSpec
 
 START_TIMEOUT = 600.0  # a worker signs every phone's config before it serves
@@ -104,8 +108,25 @@ class WorkerReport:
     events: list[Event] = field(default_factory=list)
 
 
+def _size_connection_caps(endpoints: Iterable[Endpoint], phones: int, workers: int,
+                          descriptors: int) -> None:
+    """Let each worker hold its share of the phones' signalling connections.
+
+    Every registered phone keeps one SIP or SCCP connection open; the default cap
+    (1,024 per listener, connection_cap.py) suits a rack in one process but would
+    evict registered phones of a 10,000-phone cluster. The share is the phones over
+    the workers with a third for the kernel's uneven spread, bounded by a third of
+    the worker's descriptors; caps never go below their default."""
+    share = math.ceil(phones * 4 / 3 / workers) + 64
+    limit = min(share, max(16, descriptors // 3))
+    for endpoint in endpoints:
+        for cap in vars(endpoint).values():
+            if isinstance(cap, ConnectionCap) and cap.limit < limit:
+                cap.limit = limit
+
+
 def _worker(index: int, rack: RackSpec, pki_root: Path, ports: Ports, stamp: int,
-            conn: Connection, idle_limit: float, window: int) -> None:
+            conn: Connection, idle_limit: float, window: int, workers: int) -> None:
     """Worker process: serve one replica of the cluster until told to stop."""
     from harness.cluster.cluster import Cluster
     from harness.cluster.from_spec import cluster_state
@@ -120,6 +141,7 @@ def _worker(index: int, rack: RackSpec, pki_root: Path, ports: Ports, stamp: int
     cluster = Cluster(cluster_state(rack), LabPKI.load(pki_root), events=events, ports=ports,
                       name=f"{rack.name}-w{index}")
     cluster._stamp = stamp  # byte-identical files in every worker (see the module docstring)
+    _size_connection_caps(cluster.plane.endpoints.values(), len(rack.phones), workers, hard)
     cluster.start()
     try:
         where = {s.value: [e.address for e in cluster.plane.of(s) if e.running] for s in Service}
@@ -195,7 +217,7 @@ class ClusterWorkers:
             mine, theirs = ctx.Pipe()
             proc = ctx.Process(target=_worker, name=f"cluster-w{index}", daemon=True, args=(
                 index, self.rack, self.pki_root, self.ports, stamp, theirs, self.idle_limit,
-                self.window))
+                self.window, self.count))
             proc.start()
             self._procs.append(proc)
             self._conns.append(mine)
