@@ -12,6 +12,7 @@ import contextlib
 import resource
 import socket
 import time
+from collections.abc import Callable
 
 from cryptography.hazmat.primitives.serialization import Encoding
 
@@ -32,7 +33,8 @@ def _rss_mb() -> float:
 
 
 def test_stalled_connections_neither_block_enrollment_nor_grow_memory(
-        pki: LabPKI, loop: BackgroundLoop, events: EventLog) -> None:
+        pki: LabPKI, loop: BackgroundLoop, events: EventLog,
+        figures: Callable[..., None]) -> None:
     capf = pki.identity(CertRole.capf, "cucm1")
     directory = CapfDirectory()
     directory.add(PHONE, "install", "no password", key_size=1024)
@@ -59,5 +61,5 @@ def test_stalled_connections_neither_block_enrollment_nor_grow_memory(
     assert result.lsc is not None, result
     assert took < 5.0, took
     # the test process holds both ends; the server side was ~0.3-0.6 MB per connection
-    print(f"capf stalled={ATTACKERS} rss_growth_mb={grown:.1f} enroll_s={took:.2f}")
+    figures("finding 6", stalled=ATTACKERS, rss_growth_mb=grown, enroll_s=took)
     assert grown < 40, f"RSS grew {grown:.1f} MB for {ATTACKERS} stalled connections"

@@ -8,6 +8,7 @@ holds its connections from a child process, so /proc/self/fd counts the server o
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from harness.aio import BackgroundLoop
 from harness.events import EventLog
@@ -39,7 +40,8 @@ ITL = b"itl" * 400
 
 
 def test_idle_sip_tcp_connections_past_the_cap_leave_every_service_up(
-        pki: LabPKI, loop: BackgroundLoop, events: EventLog) -> None:
+        pki: LabPKI, loop: BackgroundLoop, events: EventLog,
+        figures: Callable[..., None]) -> None:
     tvs_id, tomcat = pki.identity(CertRole.tvs, "cucm1"), pki.identity(CertRole.tomcat, "cucm1")
     capf_id = pki.identity(CertRole.capf, "cucm1")
     store = TrustStore()
@@ -77,9 +79,9 @@ def test_idle_sip_tcp_connections_past_the_cap_leave_every_service_up(
         for endpoint in reversed(endpoints):
             endpoint.stop()
     worst = max(r.worst() for r in results)
-    print(f"finding4 idle_sip_tcp={ATTACK} cap={CAP} fds_before={fds_before} "
-          f"fds_during={fds_during} fds_peak={fds_peak} rss_growth_mb="
-          f"{rss_after - rss_before:.1f} {results[-1].line()} worst_s={worst:.3f}")
+    figures("finding 4", idle_sip_tcp=ATTACK, cap=CAP, fds_before=fds_before,
+            fds_during=fds_during, fds_peak=fds_peak, rss_growth_mb=rss_after - rss_before,
+            **{f"{k}_max_s": max(r.seconds[k] for r in results) for k in results[0].seconds})
     assert worst < PHONE_TIMEOUT / 2, [r.line() for r in results]
     pipes = 2 * len(attackers)  # our ends of the attackers' stdin and stdout
     assert fds_during - fds_before <= CAP + pipes + 10, (fds_before, fds_during)

@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import tftpy
@@ -27,7 +28,8 @@ def _free_udp_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def test_tftp_keeps_serving_while_stdout_is_not_read(tmp_path: Path) -> None:
+def test_tftp_keeps_serving_while_stdout_is_not_read(
+        tmp_path: Path, figures: Callable[..., None]) -> None:
     (tmp_path / "ITLFile.tlv").write_bytes(b"itl" * 100)
     port = _free_udp_port()
     proc = subprocess.Popen([str(PHONELAB), "tftp", "serve", "--root", str(tmp_path),
@@ -50,6 +52,7 @@ def test_tftp_keeps_serving_while_stdout_is_not_read(tmp_path: Path) -> None:
         tftpy.TftpClient("127.0.0.1", port).download("ITLFile.tlv", out, timeout=2)
         took = time.monotonic() - started
         assert out.getvalue() == b"itl" * 100
+        figures("finding 12 stdout", refusals=3000, itl_s=took)
         assert took < 3.0, took
     finally:
         proc.send_signal(signal.SIGTERM)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import socket
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from harness.events import EventLog
@@ -23,8 +24,8 @@ REQUESTS = 100
 RSS_BOUND_MB = 60  # growth over the baseline while all requests are live
 
 
-def test_many_requests_for_a_large_load_keep_memory_bounded(tmp_path: Path,
-                                                            events: EventLog) -> None:
+def test_many_requests_for_a_large_load_keep_memory_bounded(
+        tmp_path: Path, events: EventLog, figures: Callable[..., None]) -> None:
     (tmp_path / "SCCP70.8-5-4S.sbn").write_bytes(os.urandom(LOAD_MIB << 20))
     (tmp_path / "SEP001122334455.cnf.xml").write_bytes(b"<device/>" * 50)
     with TftpEndpoint(DirectorySource(tmp_path), events) as server:
@@ -48,8 +49,8 @@ def test_many_requests_for_a_large_load_keep_memory_bounded(tmp_path: Path,
         finally:
             for sock in clients:
                 sock.close()
-    print(f"finding2 rrqs={REQUESTS} load_mib={LOAD_MIB} rss_growth_mb={grown:.1f} "
-          f"server_fds_growth={fds - REQUESTS} small_file_s={took:.3f}")
+    figures("finding 2", rrqs=REQUESTS, load_mib=LOAD_MIB, rss_growth_mb=grown,
+            server_fds_growth=fds - REQUESTS, small_file_s=took)
     assert took < PHONE_TIMEOUT / 2, took
     assert grown < RSS_BOUND_MB, f"RSS grew {grown:.1f} MB for {REQUESTS} requests"
     # our 100 client sockets, 100 transfer sockets, and one shared descriptor for the file
