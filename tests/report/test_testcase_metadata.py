@@ -48,8 +48,9 @@ def english(title: str | None) -> bool:
         r"\b(test_|[a-z0-9]+_[a-z0-9_]+\b)", title or "")
 
 
-def problems(module: ModuleType) -> list[str]:
-    """What the report would be missing for each scenario of `module`."""
+def problems(module: ModuleType, *, sections: bool = False) -> list[str]:
+    """What the report would be missing for each scenario of `module`; with `sections`,
+    descriptions that cite a bare section number (a reader needs the docs file)."""
     found = []
     for name, function in vars(module).items():
         if not name.startswith("test_") or not callable(function):
@@ -62,7 +63,7 @@ def problems(module: ModuleType) -> list[str]:
         doc = (function.__doc__ or "").strip()
         if len(doc.split()) < 6:
             found.append(f"{name}: no docstring saying what it proves (the description)")
-        elif "§" in doc:
+        elif sections and re.search(r"(?<!\.md )§", doc):
             found.append(f"{name}: description cites a section number; name the docs file")
     return found
 
@@ -70,6 +71,12 @@ def problems(module: ModuleType) -> list[str]:
 @pytest.mark.parametrize("path", TESTCASES, ids=[p.stem for p in TESTCASES])
 def test_every_scenario_has_severity_title_and_description(path: Path) -> None:
     assert problems(load(path)) == []
+
+
+@pytest.mark.parametrize("path", TESTCASES, ids=[p.stem for p in TESTCASES])
+def test_descriptions_name_docs_files_not_bare_sections(path: Path) -> None:
+    """`(§7.4)` in the report means nothing to its reader; `docs/PROTOCOLS.md §7.4` does."""
+    assert [p for p in problems(load(path), sections=True) if "section" in p] == []
 
 
 def test_there_are_scenarios_to_check() -> None:
@@ -96,7 +103,7 @@ def test_python_title(lab):
 
 @allure.title("A good English title")
 def test_no_severity_but_section_cited(lab):
-    """See §4.4 of the guide, which says what this proves."""
+    """See §4.4 of the guide, which says what this proves (docs/GUIDE.md §4.4 is fine)."""
 
 
 @allure.title("A good English title")
@@ -109,7 +116,7 @@ def test_complete(lab):
 def test_the_check_names_each_missing_piece(tmp_path: Path) -> None:
     path = tmp_path / "bare_scenarios.py"
     path.write_text(BARE)
-    found = problems(load(path))
+    found = problems(load(path), sections=True)
     assert found == [
         "test_no_metadata_at_all: no English @allure.title (has None)",
         "test_no_metadata_at_all: no @allure.severity",
@@ -125,3 +132,13 @@ def test_module_severity_covers_its_scenarios() -> None:
     upgrade = load(ROOT / "testcases" / "test_upgrade_from_7x.py")
     assert severity(upgrade, upgrade.test_non_secure_upgrade_phones_take_their_first_itl) == (
         "critical")
+
+
+def test_the_guides_worked_example_follows_the_rule(tmp_path: Path) -> None:
+    """docs/writing-testcases.md teaches by example: its example passes the same check."""
+    from tests.docs.test_writing_testcases_example import GUIDE, runnable_example
+
+    _, code = runnable_example(GUIDE.read_text())
+    path = tmp_path / "guide_example.py"
+    path.write_text(code)
+    assert problems(load(path)) == []
