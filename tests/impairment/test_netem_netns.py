@@ -25,7 +25,7 @@ from harness.errors import LabError
 from harness.services.impairment import Draws, Impairment
 
 SERVER, PHONE = "198.18.212.1", "198.18.212.2"
-IMPAIRED, CLEAR = 6969, 7000
+IMPAIRED, CLEAR, EPHEMERAL = 6969, 7000, 40000
 
 ECHO = textwrap.dedent("""
     import socket, sys, threading
@@ -71,7 +71,7 @@ def wire() -> Iterator[Wire]:
 @pytest.fixture
 def echo(wire: Wire) -> Iterator[None]:
     server = subprocess.Popen(["ip", "netns", "exec", wire.server, sys.executable, "-c", ECHO,
-                               SERVER, str(IMPAIRED), str(CLEAR)],
+                               SERVER, str(IMPAIRED), str(CLEAR), str(EPHEMERAL)],
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert server.stdout is not None and server.stdout.readline().strip() == "ready"
@@ -112,7 +112,7 @@ def impairment(**fields: float) -> tuple[Impairment, Draws]:
 
 # --- refusals (every kernel) ---------------------------------------------------------------
 def test_an_address_no_interface_holds_is_a_lab_error(wire: Wire) -> None:
-    netem = Netem([Target("198.18.212.77", "udp", IMPAIRED)], netns=wire.server)
+    netem = Netem([Target.port("198.18.212.77", "udp", IMPAIRED)], netns=wire.server)
     with pytest.raises(LabError, match=r"no interface .* holds 198\.18\.212\.77"):
         netem.apply(*impairment(loss=0.3), out=False)
 
@@ -122,7 +122,7 @@ def test_an_interface_with_its_own_qdisc_is_left_alone(wire: Wire) -> None:
     subprocess.run(["ip", "netns", "exec", wire.server, "tc", "qdisc", "add", "dev",
                     wire.server_if, "root", "tbf", "rate", "100mbit", "burst", "32kbit",
                     "latency", "50ms"], check=True, timeout=10)
-    netem = Netem([Target(SERVER, "udp", IMPAIRED)], netns=wire.server)
+    netem = Netem([Target.port(SERVER, "udp", IMPAIRED)], netns=wire.server)
     with pytest.raises(LabError, match="own root qdisc"):
         netem.apply(*impairment(loss=0.3), out=False)
     assert root_kinds(wire) == {"tbf"}
@@ -132,7 +132,7 @@ def test_an_interface_with_its_own_qdisc_is_left_alone(wire: Wire) -> None:
 
 def test_a_failed_install_leaves_the_interface_as_it_was(wire: Wire) -> None:
     before = root_kinds(wire)
-    netem = Netem([Target(SERVER, "udp", IMPAIRED)], netns=wire.server)
+    netem = Netem([Target.port(SERVER, "udp", IMPAIRED)], netns=wire.server)
     try:
         netem.apply(*impairment(delay=0.2), out=False)
     except LabError as exc:  # a kernel without sch_netem: a clear error, no half set-up
@@ -152,7 +152,7 @@ def test_no_targets_is_a_lab_error() -> None:
 @pytest.mark.usefixtures("echo")
 def test_delay_reaches_only_the_service_port(wire: Wire) -> None:
     require_netem(wire)
-    netem = Netem([Target(SERVER, "udp", IMPAIRED)], netns=wire.server)
+    netem = Netem([Target.port(SERVER, "udp", IMPAIRED)], netns=wire.server)
     netem.apply(*impairment(delay=0.2), out=False)
     try:
         slow, fast = probe(wire, IMPAIRED, 5), probe(wire, CLEAR, 5)
@@ -166,7 +166,7 @@ def test_delay_reaches_only_the_service_port(wire: Wire) -> None:
 @pytest.mark.usefixtures("echo")
 def test_outage_drops_everything_then_lifts(wire: Wire) -> None:
     require_netem(wire)
-    netem = Netem([Target(SERVER, "udp", IMPAIRED)], netns=wire.server)
+    netem = Netem([Target.port(SERVER, "udp", IMPAIRED)], netns=wire.server)
     netem.apply(*impairment(loss=0.1), out=True)
     try:
         assert probe(wire, IMPAIRED, 4) == []
@@ -180,16 +180,18 @@ def test_outage_drops_everything_then_lifts(wire: Wire) -> None:
 
 
 @pytest.mark.usefixtures("echo")
-def test_loss_ratio_and_excepted_ports(wire: Wire) -> None:
-    """A TFTP-like target: every UDP port of the address but the excepted one."""
+def test_loss_ratio_on_a_tftp_target(wire: Wire) -> None:
+    """A TFTP target: its request port and the ephemeral ports lose half; others none."""
     require_netem(wire)
-    netem = Netem([Target(SERVER, "udp", None, (CLEAR,))], netns=wire.server)
+    netem = Netem([Target.tftp(SERVER, IMPAIRED)], netns=wire.server)
     netem.apply(*impairment(loss=0.5), out=False)
     try:
         start = time.monotonic()
         answered = len(probe(wire, IMPAIRED, 60))
+        transfers = len(probe(wire, EPHEMERAL, 60))
         clear = len(probe(wire, CLEAR, 10))
     finally:
         netem.lift()
     assert 12 <= answered <= 48, (answered, time.monotonic() - start)  # 60 × 0.5, ±4.6 σ
+    assert 12 <= transfers <= 48, transfers
     assert clear == 10
