@@ -12,26 +12,30 @@
 #
 # Environment:
 #   MUTATION_MODULES  space-separated source files narrowing only_mutate (default: all of it)
-#   MUTATION_SUITE    pass-2 test selection (default "tests testcases": the whole suite)
+#   MUTATION_SUITE    pass-2 test selection (default "tests": with pass 1, the whole suite)
 #   MUTATION_JOBS     mutants run at once (default 2)
 #   MUTATION_OCTET    the twin lab moves to 127.<octet>.x.x (default 216), away from other runs
+#   MUTATION_TREE     the commit to judge (default HEAD), or "worktree" for uncommitted files
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 py=${PYTHON:-$root/.venv/bin/python}
 mutmut="$(dirname "$py")/mutmut"
 work=${MUTATION_WORK:-$root/run/mutation}
-suite=${MUTATION_SUITE:-tests testcases}
+suite=${MUTATION_SUITE:-tests}
 jobs=${MUTATION_JOBS:-2}
 octet=${MUTATION_OCTET:-216}
 min_testcases=${MUTATION_MIN_TESTCASES:-90}
 min_total=${MUTATION_MIN_TOTAL:-98}
+tree=${MUTATION_TREE:-HEAD}
 
 fail_usage() { echo "mutation: $*" >&2; exit 2; }
 [[ -x "$mutmut" ]] || fail_usage "mutmut is not installed next to $py (pip install -e '.[dev]')"
 [[ "$jobs" =~ ^[1-9][0-9]*$ ]] || fail_usage "MUTATION_JOBS must be a positive number, not '$jobs'"
 [[ "$octet" =~ ^[0-9]+$ ]] && (( octet >= 2 && octet <= 254 )) \
     || fail_usage "MUTATION_OCTET must be 2-254, not '$octet'"
+[[ "$tree" == worktree ]] || git -C "$root" rev-parse -q --verify "$tree^{commit}" >/dev/null \
+    || fail_usage "MUTATION_TREE '$tree' is neither a commit nor 'worktree'"
 for module in ${MUTATION_MODULES:-}; do
     [[ -f "$root/$module" && "$module" == *.py ]] || fail_usage "no source file $module"
 done
@@ -40,13 +44,13 @@ done
 prepare() {
     local dir=$1 selection=$2
     rm -rf "$dir" && mkdir -p "$dir"
-    (cd "$root" && git ls-files -co --exclude-standard -z) \
-        | (cd "$root" && "$py" -c '
-import sys
-names = [n for n in sys.stdin.buffer.read().decode().split("\0") if n]
-import os
-sys.stdout.write("\0".join(n for n in names if os.path.isfile(n)))') \
-        | (cd "$root" && tar --null -cf - -T -) | tar -xf - -C "$dir"
+    if [[ "$tree" == worktree ]]; then  # tracked and new files as they are now
+        (cd "$root" && git ls-files -co --exclude-standard -z \
+            | xargs -0 -I{} sh -c 'test -f "{}" && printf "%s\0" "{}"' \
+            | tar --null -cf - -T -) | tar -xf - -C "$dir"
+    else  # the committed tree: what nightly runs judge
+        (cd "$root" && git archive "$tree") | tar -xf - -C "$dir"
+    fi
     (cd "$root" && "$py" - "$dir" "$selection" "$octet" "${MUTATION_MODULES:-}") <<'EOF'
 import configparser
 import sys
