@@ -31,6 +31,7 @@ The last line is machine-readable:
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import math
 import multiprocessing as mp
@@ -39,7 +40,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -63,6 +64,7 @@ from phone_drivers.emulator.profiles import profile as timing
 from phone_drivers.emulator.trust_state import PhoneIdentity
 
 EVENTS_PER_PHONE = 40  # timeline window per phone process (a boot leaves ~15-25)
+PROGRESS_EVERY = 5.0  # seconds between progress lines
 
 
 @dataclass(frozen=True)
@@ -188,10 +190,21 @@ def _phones_main(index: int, lab: LabSpec, share: list[int], tftp: list[tuple[st
         cpu = time.process_time()
         for twin in twins:
             twin.power_on()
-        watch.all_ready.wait(max(0.0, start_at + timeout - time.time()))
+        deadline = start_at + timeout
+        while not watch.all_ready.wait(min(PROGRESS_EVERY, max(0.0, deadline - time.time()))):
+            if time.time() >= deadline:
+                break
+            conn.send(("progress", len(watch.ready)))
         cpu = time.process_time() - cpu
-        for twin in twins:
-            twin.close()
+        conn.send(_report(index, share, twins, events, watch, base, cpu))
+        for twin in twins:  # power everything off on the loop, bounded: the report is sent
+            twin.power_off()
+        with contextlib.suppress(Exception):
+            asyncio.run_coroutine_threadsafe(asyncio.sleep(1.0), loop.loop).result(60)
+
+
+def _report(index: int, share: list[int], twins: list[TwinPhone], events: EventLog,
+            watch: _Watch, base: float, cpu: float) -> PhonesReport:
     seen = _complete(events)
     names = {t.name for t in twins}
     ok_names = {n for n in names if n in watch.ready and seen.get(n, set()) >= WANTED}
@@ -209,13 +222,14 @@ def _phones_main(index: int, lab: LabSpec, share: list[int], tftp: list[tuple[st
         if phone not in ok_names and event.kind not in ("phone.retry", "phone.power"):
             word = event.data.get("outcome") or event.data.get("result") or ""
             missing = ",".join(sorted(WANTED - seen.get(phone, set())))
-            last[phone] = f"{event.kind}:{word} (missing {missing}{'; ' if phone in itl_why else ''}{itl_why.get(phone, '')})"
+            why = f"; {itl_why[phone]}" if phone in itl_why else ""
+            last[phone] = f"{event.kind}:{word} (missing {missing}{why})"
         elif phone in watch.powered and event.kind not in ("phone.power", "phone.boot"):
             steps.setdefault(event.kind, []).append(event.time - watch.powered[phone])
-    conn.send(PhonesReport(index, os.getpid(), len(share), boots, len(ok_names),
-                           max(watch.ready.values(), default=0.0), peak_rss_mb(), base, cpu,
-                           watch.kinds, Counter(last.values()),
-                           {k: percentile(v, 50) for k, v in steps.items()}))
+    return PhonesReport(index, os.getpid(), len(share), boots, len(ok_names),
+                        max(watch.ready.values(), default=0.0), peak_rss_mb(), base, cpu,
+                        Counter(watch.kinds), Counter(last.values()),
+                        {k: percentile(v, 50) for k, v in steps.items()})
 
 
 def _seed(pki: LabPKI, lab: LabSpec, tvs_port: int) -> Seed:
@@ -261,7 +275,8 @@ def storm(phones: int, *, timeout: float = 120.0, profile: str = "fast", after: 
                 f"TFTP {tftp[0][0]}:{tftp[0][1]} and every other port, "
                 f"{workers.ready[0].files} files each"
                 + (", TFTP certificate regenerated" if seed else ""))
-            reports = _run_phones(lab, procs, tftp, seed, profile, timeout)
+            reports = _run_phones(lab, procs, tftp, seed, profile, timeout,
+                                  None if quiet else print)
             cluster = workers.stop()
     total = sum(r.ok for r in reports)
     boots = [b for r in reports for b in r.boots]
@@ -307,7 +322,8 @@ _STARTED = [0.0]  # the storm's start (epoch), set when the phones are told to g
 
 
 def _run_phones(lab: LabSpec, procs: int, tftp: list[tuple[str, int]], seed: Seed | None,
-                profile: str, timeout: float) -> list[PhonesReport]:
+                profile: str, timeout: float,
+                say: Callable[[str], None] | None) -> list[PhonesReport]:
     ctx = mp.get_context("spawn")
     phones = len(lab.racks[0].phones)
     conns, children = [], []
@@ -325,12 +341,26 @@ def _run_phones(lab: LabSpec, procs: int, tftp: list[tuple[str, int]], seed: See
         _STARTED[0] = start_at = time.time() + 0.3
         for conn in conns:
             conn.send(start_at)
-        reports = []
-        for conn, child in zip(conns, children, strict=True):
-            if not conn.poll(timeout + 120):
-                raise RuntimeError(f"{child.name} gave no report")
-            reports.append(conn.recv())
-        return reports
+        reports: dict[int, PhonesReport] = {}
+        ready: dict[int, int] = {}
+        deadline, shown = time.time() + timeout + 120, time.time()
+        while len(reports) < procs and time.time() < deadline:
+            for k, conn in enumerate(conns):
+                while k not in reports and conn.poll(0.05):
+                    message = conn.recv()
+                    if isinstance(message, PhonesReport):
+                        reports[k] = message
+                    else:
+                        ready[k] = message[1]
+            if say is not None and time.time() - shown >= PROGRESS_EVERY:
+                shown = time.time()
+                say(f"  t+{shown - start_at:.0f} s: {sum(ready.values())} phones ready "
+                    f"({machine_load()})")
+        if len(reports) < procs:
+            raise RuntimeError("phone process(es) gave no report: "
+                               + ", ".join(c.name for k, c in enumerate(children)
+                                           if k not in reports))
+        return [reports[k] for k in range(procs)]
     finally:
         for child in children:
             child.join(30)

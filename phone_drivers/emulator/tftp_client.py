@@ -67,8 +67,8 @@ class _Transfer(asyncio.DatagramProtocol):
 
     def _check(self) -> None:
         self.timer = None
-        if self.done.done():
-            return
+        if self.done.done() or self.transport is None or self.transport.is_closing():
+            return  # finished, or closed under us (the fetch was cancelled while connecting)
         if self.loop.time() < self.deadline:
             self.timer = self.loop.call_at(self.deadline, self._check)
             return
