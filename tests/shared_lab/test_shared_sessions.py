@@ -28,7 +28,19 @@ from pathlib import Path
 
 def test_hold(lab):
     Path(os.environ["PHONELAB_TEST_MARK"]).write_text(f"{os.getpid()} {time.time()}")
-    time.sleep(float(os.environ["PHONELAB_TEST_HOLD"]))
+    deadline = time.monotonic() + float(os.environ["PHONELAB_TEST_HOLD"])
+    go = Path(os.environ["PHONELAB_TEST_GO"])
+    while time.monotonic() < deadline and not go.exists():  # hold until told (bounded)
+        time.sleep(0.1)
+'''
+
+DIES = '''
+import os, time
+from pathlib import Path
+
+def test_dies(lab):
+    Path(os.environ["PHONELAB_TEST_MARK"]).write_text(f"{os.getpid()} {time.time()}")
+    os.kill(os.getpid(), 9)  # the worker dies holding the rack
 '''
 
 
@@ -47,6 +59,7 @@ def _env(tmp_path: Path, lg: Coordinator, mark: str, hold: float) -> dict[str, s
     return {**os.environ, "LG_COORDINATOR": lg.address,  # overrides the topology's address
             "PHONELAB_LEASES": str(tmp_path / "leases"), "PHONELAB_DATA": str(tmp_path / "data"),
             "PHONELAB_TEST_MARK": str(tmp_path / mark), "PHONELAB_TEST_HOLD": str(hold),
+            "PHONELAB_TEST_GO": str(tmp_path / f"{mark}.go"),
             "PYTHONUNBUFFERED": "1"}
 
 
@@ -71,7 +84,7 @@ def _wait_file(path: Path, bound: float, proc: subprocess.Popen[str]) -> None:
 def test_the_second_session_waits_naming_the_first_and_proceeds_when_it_ends(
         tmp_path: Path, lg: Coordinator) -> None:
     _project(tmp_path, lg)
-    first = _session(tmp_path, lg, "first", hold=3)
+    first = _session(tmp_path, lg, "first", hold=60)  # holds the rack until first.go
     second = None
     try:
         _wait_file(tmp_path / "first", 30, first)
@@ -79,6 +92,12 @@ def test_the_second_session_waits_naming_the_first_and_proceeds_when_it_ends(
         lines: list[str] = []
         reader = threading.Thread(target=lambda: lines.extend(second.stdout or []), daemon=True)
         reader.start()
+        deadline = time.monotonic() + 40
+        while not any("waiting for rack rack1" in line for line in lines):
+            assert time.monotonic() < deadline and second.poll() is None, "".join(lines)
+            time.sleep(0.1)
+        assert not (tmp_path / "second").exists()  # it waits: its test has not started
+        (tmp_path / "first.go").touch()
         first_out, _ = first.communicate(timeout=40)
         first_ended = time.time()
         assert first.returncode == 0, first_out
@@ -146,9 +165,7 @@ def test_sigterm_like_ctrl_c_releases_the_place(tmp_path: Path, lg: Coordinator)
 def test_a_dead_xdist_worker_s_place_is_released_by_the_controller(
         tmp_path: Path, lg: Coordinator) -> None:
     _project(tmp_path, lg)
-    (tmp_path / "test_hold.py").write_text(INNER.replace(
-        "time.sleep(float(os.environ[\"PHONELAB_TEST_HOLD\"]))",
-        "time.sleep(1.0)\n    os.kill(os.getpid(), 9)  # the worker dies holding the rack"))
+    (tmp_path / "test_hold.py").write_text(DIES)
     run = _session(tmp_path, lg, "worker", 0, "-n", "1", "-p", "xdist", "--max-worker-restart",
                    "0")
     out, _ = run.communicate(timeout=90)
