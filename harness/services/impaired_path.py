@@ -92,10 +92,17 @@ class ServicePath:
         return setting is not None and setting.out
 
     # --- datagrams --------------------------------------------------------------------------
-    def datagram_socket(self, family: int = socket.AF_INET) -> socket.socket:
-        """A UDP socket whose sends cross this path."""
+    def datagram_socket(self, family: int = socket.AF_INET, *,
+                        bind: tuple[str, int] | None = None) -> socket.socket:
+        """A UDP socket whose sends cross this path (bound to `bind` if given)."""
         sock = _PathSocket(family, socket.SOCK_DGRAM)
         sock.path = self
+        if bind is not None:
+            try:
+                sock.bind(bind)
+            except OSError:
+                sock.close()
+                raise
         return sock
 
     def send_verdict(self, peer: str, packet: bytes) -> float | None:

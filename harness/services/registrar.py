@@ -114,11 +114,11 @@ class Registrar(Endpoint):
 
     async def _start(self) -> None:
         self.tcp_cap.clear()
-        tcp = Listener(self._serve_tcp, backlog=1024)  # a rack booting at once
+        tcp = Listener(self.path.stream(self._serve_tcp), backlog=1024)  # a rack at once
         self._bind(await tcp.start(self.host, self.port))  # UDP shares the TCP port
         self._tcp = tcp
         self._udp, _ = await asyncio.get_running_loop().create_datagram_endpoint(
-            lambda: _UdpProtocol(self), local_addr=(self.host, self.port))
+            lambda: _UdpProtocol(self), sock=self.path.datagram_socket(bind=(self.host, self.port)))
 
     def start_tls(self) -> int:
         """Listen for SIP over TLS (idempotent); returns the bound port."""
@@ -126,7 +126,7 @@ class Registrar(Endpoint):
             raise RuntimeError("this registrar has no TLS settings")
         if self._tls_listener is None:
             self._tls_context = self._current_context()
-            listener = Listener(self._serve_tls)
+            listener = Listener(self.path.stream(self._serve_tls))
             address = self.loop.run(self._listen_tls(listener))
             self._tls_port = address[1]
             self._tls_listener = listener

@@ -154,12 +154,12 @@ class SccpEndpoint(Endpoint):
         + 443 is free too, since that is where phones look for TLS."""
         pick = self.port == 0 and self.tls_port == 0 and self.identity is not None
         for _ in range(PORT_PICKS if pick else 1):
-            plain = Listener(self._plain_connection)
+            plain = Listener(self.path.stream(self._plain_connection))
             bound = await plain.start(self.host, self.port)
             if self.identity is None:
                 self._bind(bound)
                 return plain, None
-            tls = Listener(self._tls_connection)
+            tls = Listener(self.path.stream(self._tls_connection))
             try:
                 self._tls_bound = await tls.start(self.host, self.tls_port
                                                   or bound[1] + TLS_OFFSET)

@@ -290,3 +290,43 @@ def test_outage_object_reaches_the_endpoints(cluster: Cluster, network: Network)
     with network.impair("tvs", outage=Outage(5.0, start=0.0), limit=10):
         assert all(e.path.out for e in cluster.plane.of(Service.TVS))
     assert not any(e.path.impaired for e in cluster.plane.of(Service.TVS))
+
+
+# --- SIP (the registrar: UDP, TCP) ----------------------------------------------------------
+def sip_request(port: int) -> bytes:
+    """A REGISTER without a device identity: the registrar answers 400, records nothing."""
+    return (f"REGISTER sip:127.212.0.1:{port} SIP/2.0\r\n"
+            f"Via: SIP/2.0/UDP {PHONE_IP}:5060;branch=z9hG4bKimpair\r\n"
+            f"From: <sip:alice@{PHONE_IP}>;tag=1\r\nTo: <sip:alice@{PHONE_IP}>\r\n"
+            "Call-ID: impair@phonelab\r\nCSeq: 1 REGISTER\r\nContent-Length: 0\r\n\r\n").encode()
+
+
+def sip_udp_answer(address: tuple[str, int], wait: float) -> tuple[bytes | None, float]:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind((PHONE_IP, 0))
+        sock.settimeout(wait)
+        start = time.monotonic()
+        sock.sendto(sip_request(address[1]), address)
+        try:
+            return sock.recv(65535), time.monotonic() - start
+        except TimeoutError:
+            return None, time.monotonic() - start
+
+
+def test_sip_udp_delay_outage_and_tcp_reset(cluster: Cluster, network: Network) -> None:
+    address = cluster.plane.endpoint(Service.SIP, "cucm1").address
+    answer, _ = sip_udp_answer(address, 3)
+    assert answer is not None and answer.startswith(b"SIP/2.0 400")
+    with network.impair("sip", delay=0.3, node="cucm1"):
+        answer, took = sip_udp_answer(address, 3)
+        assert answer is not None and 0.3 <= took < 1.5, took
+    with network.outage("sip", 5.0, node="cucm1"):
+        assert sip_udp_answer(address, 0.5)[0] is None
+        with socket.create_connection(address, timeout=3,
+                                      source_address=(PHONE_IP, 0)) as tcp:
+            tcp.sendall(sip_request(address[1]))
+            with pytest.raises(ConnectionError):
+                if not tcp.recv(100):
+                    raise ConnectionResetError("closed")
+    answer, _ = sip_udp_answer(address, 3)
+    assert answer is not None and answer.startswith(b"SIP/2.0 400")
