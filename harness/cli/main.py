@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
+import re
 import sys
 from collections.abc import Sequence
 from typing import Annotated
@@ -87,6 +88,17 @@ def build_app(argv: Sequence[str]) -> typer.Typer:
     return app
 
 
+def _one_line(message: str, argv: Sequence[str]) -> str:
+    """A mistake is one line. A topology with several mistakes (one line each) shows the
+    first and where to see them all; `lab validate` lists them all, as is its job."""
+    lines = message.splitlines() or [""]
+    if len(lines) == 1 or [a for a in argv if not a.startswith("-")][:2] == ["lab", "validate"]:
+        return message
+    topology = re.match(r"(\S+\.ya?ml): ", lines[0])
+    hint = f"; `phonelab lab validate {topology[1]}` lists them all" if topology else ""
+    return f"{lines[0]} (+{len(lines) - 1} more{hint})"
+
+
 def main() -> None:
     """Console-script entry: turn known errors into one line and an exit code.
 
@@ -107,7 +119,7 @@ def main() -> None:
         err_console.print(f"phonelab: {message}{hint}", markup=False)
         raise SystemExit(2) from None
     except (UsageError, FormatError) as exc:
-        err_console.print(f"phonelab: {exc}", markup=False)
+        err_console.print(f"phonelab: {_one_line(str(exc), sys.argv[1:])}", markup=False)
         raise SystemExit(2) from None
     except LabError as exc:
         err_console.print(f"phonelab: lab error: {exc}", markup=False)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import typer.main
@@ -68,3 +69,17 @@ def test_specific_metavars(monkeypatch: pytest.MonkeyPatch,
     assert re.search(r"--json\s+Print one JSON", out)  # a flag takes no value
     _, out, _ = run(["twin", "up", "--help"], monkeypatch, capsys)
     assert re.search(r"--lab\s+PATH", out) and re.search(r"--phones\s+INTEGER", out)
+
+
+def test_a_topology_with_several_mistakes_is_one_line_except_in_lab_validate(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\nbackend: hardware\nracks:\n- name: r\n  bogus: 1\n")
+    code, _, err = run(["power", "state", "SEP001122334455", "--lab", str(bad)],
+                       monkeypatch, capsys)
+    assert code == 2 and err.count("\n") == 1, err
+    assert err.startswith(f"phonelab: {bad}: racks[0].cluster: required key is missing (+3 "
+                          f"more; `phonelab lab validate {bad}` lists them all)")
+    code, _, err = run(["lab", "validate", str(bad)], monkeypatch, capsys)
+    assert code == 2 and err.count("\n") == 4 and "racks[0].bogus: unknown key" in err
