@@ -330,3 +330,28 @@ def test_sip_udp_delay_outage_and_tcp_reset(cluster: Cluster, network: Network) 
                     raise ConnectionResetError("closed")
     answer, _ = sip_udp_answer(address, 3)
     assert answer is not None and answer.startswith(b"SIP/2.0 400")
+
+
+# --- the rack's applier: what netem would be told -------------------------------------------
+def test_hardware_backend_targets_each_service_by_source_port(cluster: Cluster) -> None:
+    from fixtures.backend import BackendOptions, HardwareBackend
+    from fixtures.netem import EPHEMERAL, Netem
+    from lab_topology import load_lab
+
+    lab_spec = load_lab(Path(__file__).parents[2] / "lab_topology" / "rack-example.yaml")
+    backend = HardwareBackend(lab_spec, BackendOptions())
+
+    def targets(service: Service) -> list[tuple[str, str, tuple[tuple[int, int], ...]]]:
+        applier = backend.network_applier(cluster, service, cluster.plane.of(service))
+        assert isinstance(applier, Netem)
+        return [(t.address, t.protocol, t.ports) for t in applier.targets]
+
+    tftp = {e.host: e.port for e in cluster.plane.of(Service.TFTP)}
+    assert sorted(targets(Service.TFTP)) == sorted(
+        (host, "udp", ((port, 0xFFFF), EPHEMERAL)) for host, port in tftp.items())
+    tvs = cluster.plane.endpoint(Service.TVS, "cucm1")
+    assert (tvs.host, "tcp", ((tvs.port, 0xFFFF),)) in targets(Service.TVS)
+    sip = cluster.plane.endpoint(Service.SIP, "cucm1")
+    sip_targets = targets(Service.SIP)
+    assert (sip.host, "udp", ((sip.port, 0xFFFF),)) in sip_targets
+    assert any(p == "tcp" and (sip.port, 0xFFFF) in ports for _, p, ports in sip_targets)
