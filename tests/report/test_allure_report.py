@@ -153,6 +153,10 @@ def test_run_summary_is_beside_the_report_and_in_it(built: Path, report: Path) -
     assert len(attached) == 1
     dom = chromium("--dump-dom", f"{(built / 'index.html').resolve().as_uri()}#globalAttachments")
     assert "phones-by-procedure.html" in dom  # listed in the one-file report's tab
+    phonelab = Path(sys.executable).with_name("phonelab")
+    shown = subprocess.run([str(phonelab), "report", "--report", str(built)],
+                           capture_output=True, text=True, timeout=60)
+    assert f"Phones × procedures: {built / 'phones-by-procedure.html'}" in shown.stdout
 
 
 def test_history_is_kept_across_runs(built: Path) -> None:
