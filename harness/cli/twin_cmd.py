@@ -46,10 +46,14 @@ def up(
     phones: Annotated[int, typer.Option(help="Generate a rack with this many phones "
                                         "(bounded by the host's ptys and open files).",
                                         callback=_phone_count)] = 4,
-    lab: Annotated[Path | None, typer.Option(help="Topology file (backend: twin).")] = None,
-    rack: Annotated[str | None, typer.Option(help="Rack of --lab (default: the first).")] = None,
-    profile: Annotated[str, typer.Option(help="Timing profile: fast or realistic.")] = "fast",
-    workdir: Annotated[Path | None, typer.Option(help="Keeps the PKI (default: temp).")] = None,
+    lab: Annotated[Path | None, typer.Option(metavar="FILE",
+                                             help="Topology file (backend: twin).")] = None,
+    rack: Annotated[str | None, typer.Option(metavar="NAME",
+                                             help="Rack of --lab (default: the first).")] = None,
+    profile: Annotated[str, typer.Option(metavar="[fast|realistic]",
+                                         help="Timing profile.")] = "fast",
+    workdir: Annotated[Path | None, typer.Option(metavar="DIR",
+                                                 help="Keeps the PKI (default: temp).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="First line: one JSON object.")] = False,
 ) -> None:
     """Start the twin and print where its switch, consoles and endpoints are.

@@ -68,7 +68,8 @@ def test_specific_metavars(monkeypatch: pytest.MonkeyPatch,
     assert "Usage: phonelab tlv show [OPTIONS] FILE" in out
     assert re.search(r"--json\s+Print one JSON", out)  # a flag takes no value
     _, out, _ = run(["twin", "up", "--help"], monkeypatch, capsys)
-    assert re.search(r"--lab\s+PATH", out) and re.search(r"--phones\s+INTEGER", out)
+    assert re.search(r"--lab\s+FILE", out) and re.search(r"--phones\s+INTEGER", out)
+    assert re.search(r"--profile\s+\[fast\|realistic\]", out)
 
 
 def test_a_topology_with_several_mistakes_is_one_line_except_in_lab_validate(
