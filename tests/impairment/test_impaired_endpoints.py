@@ -355,3 +355,14 @@ def test_hardware_backend_targets_each_service_by_source_port(cluster: Cluster) 
     sip_targets = targets(Service.SIP)
     assert (sip.host, "udp", ((sip.port, 0xFFFF),)) in sip_targets
     assert any(p == "tcp" and (sip.port, 0xFFFF) in ports for _, p, ports in sip_targets)
+
+
+def test_one_impairment_per_service_at_a_time(cluster: Cluster, network: Network) -> None:
+    with network.impair("tvs", delay=0.01):
+        with pytest.raises(UsageError, match="tvs is already impaired"), \
+                network.outage("tvs", 1.0):
+            pass
+        with network.impair("capf", delay=0.01):  # another service: fine on the twin
+            pass
+    with network.outage("tvs", 1.0):  # the first one is over
+        pass

@@ -195,3 +195,17 @@ def test_loss_ratio_on_a_tftp_target(wire: Wire) -> None:
     assert 12 <= answered <= 48, (answered, time.monotonic() - start)  # 60 × 0.5, ±4.6 σ
     assert 12 <= transfers <= 48, transfers
     assert clear == 10
+
+
+def test_a_second_service_on_the_same_interface_is_refused(wire: Wire) -> None:
+    first = Netem([Target.port(SERVER, "tcp", 2445)], netns=wire.server)
+    try:
+        first.apply(*impairment(delay=0.1), out=False)
+    except LabError:
+        pytest.skip("this kernel has no sch_netem: nothing to be second to")
+    try:
+        second = Netem([Target.port(SERVER, "tcp", 3804)], netns=wire.server)
+        with pytest.raises(LabError, match="one service at a time"):
+            second.apply(*impairment(delay=0.1), out=False)
+    finally:
+        first.lift()
