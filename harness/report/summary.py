@@ -29,7 +29,7 @@ NO_PROCEDURE = "Other checks"
 ORDER = ("broken", "failed", "inconclusive", "passed", "skipped", "unknown")
 COLOURS = {"passed": "#2ca02c", "failed": "#d62728", "broken": "#ff7f0e",
            "inconclusive": "#9467bd", "skipped": "#8c8c8c", "unknown": "#8c8c8c"}
-WORDS = {"passed": "pass", "failed": "FAIL", "broken": "LAB ERROR",
+WORDS = {"passed": "pass", "failed": "FAIL", "broken": "BROKEN",
          "inconclusive": "inconclusive", "skipped": "skipped", "unknown": "unknown"}
 _PHONE = re.compile(r"^(?P<name>\S+) \((?P<model>[^)]*)\)$")
 
@@ -168,14 +168,15 @@ table {{ border-collapse: collapse; }}
 th, td {{ border: 1px solid #ccc; padding: 4px 8px; text-align: center; }}
 td {{ color: #fff; font-weight: bold; }}
 td.none {{ color: #999; font-weight: normal; background: #f4f4f4; }}
-.key {{ color: #fff; padding: 2px 6px; }}
+.key {{ color: #fff; padding: 2px 6px; white-space: nowrap; }}
 </style></head><body>
 <h1>Phones × procedures</h1>
 <p>{esc(title)}</p>
 <p>Each cell: the worst outcome of the procedure's scenarios for that phone, then how many
 passed of those that ran (hover for the scenarios). A failure is held against the phones
 its message names (the others are inconclusive), else against every phone of the
-scenario. {legend}</p>
+scenario. BROKEN: the lab or the harness failed, not the phone (the report's categories
+say which). {legend}</p>
 <table id="phones-by-procedure">
 <tr><th>phone</th>{head}</tr>
 {"".join(rows)}

@@ -147,7 +147,7 @@ def test_run_summary_is_beside_the_report_and_in_it(built: Path, report: Path) -
     for phone in ("SEP00000A000001", "SEP00000A000002"):  # rows: the rack's phones
         assert f"<th>{phone}<br>" in page
     assert "pass 2/2" in page  # the two first-boot scenarios, passed on that phone
-    assert "test_rack_power_dies: LAB ERROR" in page  # a result with no phones is listed
+    assert "test_rack_power_dies: BROKEN" in page  # a result with no phones is listed
     attached = [p for p in (report / "data" / "attachments").glob("*.html")
                 if 'id="phones-by-procedure"' in p.read_text(errors="replace")]
     assert len(attached) == 1

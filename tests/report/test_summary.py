@@ -79,8 +79,8 @@ def test_cells_show_each_phones_outcome_per_procedure(tmp_path: Path) -> None:
     assert text[(A, "Identity Trust List")] == "pass 2/2"
     assert text[(B, "Certificate regeneration")] == "FAIL 0/1"  # the phone the failure names
     assert text[(A, "Certificate regeneration")] == "inconclusive 0/1"  # not blamed, not proven
-    assert text[(A, "Trust Verification Service")] == "LAB ERROR 0/1"  # names no phone: all
-    assert text[(B, "Trust Verification Service")] == "LAB ERROR 0/1"
+    assert text[(A, "Trust Verification Service")] == "BROKEN 0/1"  # names no phone: all
+    assert text[(B, "Trust Verification Service")] == "BROKEN 0/1"
     assert text[(A, "Backup and restore")] == "skipped"
     assert [s.title for s in found.unplaced] == ["test_rack_power_dies"]
 
@@ -91,10 +91,10 @@ def test_page_is_a_table_with_phones_as_rows_and_procedures_as_columns(tmp_path:
     assert rows[0] == ["phone", "Backup and restore", "Certificate regeneration",
                        "Identity Trust List", "Trust Verification Service"]
     assert rows[1] == [f"{A}7962 · rack1", "skipped", "inconclusive 0/1", "pass 2/2",
-                       "LAB ERROR 0/1"]
-    assert rows[2] == [f"{B}8845 · rack1", "skipped", "FAIL 0/1", "pass 2/2", "LAB ERROR 0/1"]
+                       "BROKEN 0/1"]
+    assert rows[2] == [f"{B}8845 · rack1", "skipped", "FAIL 0/1", "pass 2/2", "BROKEN 0/1"]
     assert "phonelab sign-off: lab twin" in page
-    assert "test_rack_power_dies: LAB ERROR" in page  # results with no phone are listed
+    assert "test_rack_power_dies: BROKEN" in page  # results with no phone are listed
 
 
 def test_a_procedure_a_phone_did_not_run_is_marked(tmp_path: Path) -> None:
