@@ -48,8 +48,10 @@ def test_fixture_restores_and_records_the_seed(pytester: pytest.Pytester) -> Non
     result.assert_outcomes(passed=3)
     recorded = [json.loads(p.read_text()) for p in results.glob("*-result.json")]
     seeded = next(r for r in recorded if "test_seed_is_recorded" in r["fullName"])
-    parameters = {p["name"]: p["value"] for p in seeded.get("parameters", [])}
-    assert parameters.get("network seed (tftp)") == "4711", parameters
+    parameters = {p["name"]: p for p in seeded.get("parameters", [])}
+    assert parameters["network seed (tftp)"]["value"] == "4711", parameters
+    assert parameters["network seed (tftp)"].get("excluded") is True, "history id must not "\
+        "change with the seed"
     notes = [(results / a["source"]).read_text() for a in seeded.get("attachments", [])
              if a["name"] == "note"]
     assert any("PHONELAB_NETWORK_SEED=4711" in note for note in notes), notes
