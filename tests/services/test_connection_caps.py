@@ -172,3 +172,31 @@ def test_sccp_tls_hello_gate_and_deadline_from_accept(
         assert time.monotonic() - started < 2.0
     reasons = [e.data["reason"] for e in events.of_kind("sccp.error")]
     assert any("after connecting" in r for r in reasons), reasons
+
+
+def test_tls_endpoint_cap_drops_the_oldest_silent_connection_for_a_phone(
+        loop: BackgroundLoop, events: EventLog, pki: LabPKI,
+        closing: list[socket.socket]) -> None:
+    from harness.services.truststore import TrustStore
+    from harness.services.tvs import TvsEndpoint
+    from harness.services.tvs_client import TvsClient
+
+    tvs_id, tomcat = pki.identity(CertRole.tvs, "cucm1"), pki.identity(CertRole.tomcat, "cucm1")
+    store = TrustStore()
+    store.add(tomcat.cert, [7], ttl=3600)
+    tvs = TvsEndpoint(events, loop, tvs_id, store, idle_timeout=30)
+    tvs.cap.limit = 20
+    with tvs:
+        first = _connect(tvs.address, 1)
+        closing.extend(first)
+        time.sleep(0.05)
+        rest = _connect(tvs.address, 59)
+        closing.extend(rest)
+        time.sleep(0.3)
+        assert closed_by_server(first[0], 2.0)  # the oldest silent one went first
+        assert len(tvs.cap) <= 20
+        client = TvsClient([(*tvs.address, 1)], lambda der: der == tvs_id.der, timeout=10)
+        assert client.verify_blocking(tomcat.der, "CP-7962-SEP001122334455").valid
+    assert tvs.cap.evicted >= 40
+    reasons = [e.data["reason"] for e in events.of_kind("tvs.error")]
+    assert any("connection cap 20 reached" in r for r in reasons), reasons
