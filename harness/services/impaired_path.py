@@ -160,8 +160,13 @@ class ServicePath:
 
 
 async def _survives(sock: socket.socket, wait: float, path: ServicePath) -> bool:
-    """Hold a new connection for `wait` s; False if an outage began meanwhile."""
-    await asyncio.sleep(wait)
+    """Hold a new connection for `wait` s; False if an outage began meanwhile. The
+    socket is closed here if the wait is cancelled (the service stopped)."""
+    try:
+        await asyncio.sleep(wait)
+    except BaseException:
+        sock.close()
+        raise
     return not path.out
 
 

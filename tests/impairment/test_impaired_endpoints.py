@@ -8,6 +8,7 @@ own `ssl` for the TLS services, and the twin phone's TFTP client for its retrans
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import itertools
 import socket
@@ -366,3 +367,16 @@ def test_one_impairment_per_service_at_a_time(cluster: Cluster, network: Network
             pass
     with network.outage("tvs", 1.0):  # the first one is over
         pass
+
+
+def test_a_held_connection_is_closed_when_the_service_stops(cluster: Cluster,
+                                                           network: Network) -> None:
+    endpoint = cluster.plane.endpoint(Service.HTTPS, "cucm1")
+    with network.impair("https", delay=30.0, node="cucm1", limit=60), \
+            socket.create_connection(endpoint.address, timeout=3,
+                                     source_address=(PHONE_IP, 0)) as held:
+        time.sleep(0.2)  # accepted, and held by the delay
+        endpoint.restart()
+        held.settimeout(3)
+        with contextlib.suppress(ConnectionResetError):
+            assert held.recv(100) == b""  # closed, not left open for 30 s
