@@ -51,14 +51,6 @@ class LabTarget:
         assert self.phone is not None
         return next(s for s in self.rack.switches if s.name == self.phone.switch)
 
-    def refuse_twin(self, what: str, options: str) -> None:
-        """UsageError for a twin topology: point at `twin up --json` and the options."""
-        if self.is_twin:
-            raise UsageError(
-                f"{self.path} is a twin topology: its {what} exist only inside a running "
-                f"`phonelab twin up --lab {self.path} --json`; pass what that prints "
-                f"as {options}")
-
 
 def resolve(path: Path, rack: str | None = None, phone: str | None = None) -> LabTarget:
     """Load `path` and find the rack (default: the phone's, else the first) and phone."""
@@ -76,7 +68,7 @@ def resolve(path: Path, rack: str | None = None, phone: str | None = None) -> La
                 return LabTarget(path, lab, candidate, spec)
     known = [p.name for r in racks for p in r.phones]
     shown = ", ".join(known[:6]) + (f" … ({len(known)} in all)" if len(known) > 6 else "")
-    where = f"rack {rack}" if rack else str(path)
+    where = f"{path} rack {rack}" if rack else str(path)
     raise UsageError(f"{where}: no phone {phone!r}; phones are {shown}")
 
 
