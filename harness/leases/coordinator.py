@@ -1,12 +1,13 @@
 """A synchronous handle on a labgrid coordinator, through labgrid's own client session.
 
 labgrid's `ClientSession` is asyncio and gRPC; phonelab's fixtures and CLI are plain
-threads. The session runs on a private event loop in a daemon thread and every call
-here is one bounded round trip (`timeout`), so a coordinator that stops answering is
-a `LabError`, never a hang. The session's user part is ours (`holder_tag`) so two
-pytest runs of one person on one host are still two holders; labgrid reads the host
-part from LG_HOSTNAME like its own tools. Imported only for racks with a
-`reservation:` (labgrid is the optional extra `phonelab[labgrid]`).
+threads. Sessions run on one event loop per process, in a daemon thread (gRPC's asyncio
+layer fails with "Internal error from Core" when two loops in one process hold
+channels, as two racks' leases would), and every call here is one bounded round trip
+(`timeout`), so a coordinator that stops answering is a `LabError`, never a hang. The
+session's user part is ours (`holder_tag`) so two pytest runs of one person on one host
+are still two holders; labgrid reads the host part from LG_HOSTNAME like its own tools.
+Imported only for racks with a `reservation:` (labgrid is the extra `phonelab[labgrid]`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ try:
     from labgrid.remote.client import ClientSession
     from labgrid.remote.common import Reservation
     from labgrid.remote.generated import labgrid_coordinator_pb2 as pb2
+    from labgrid.remote.generated import labgrid_coordinator_pb2_grpc as pb2_grpc
     from labgrid.util.proxy import proxymanager
 except ImportError as exc:  # the extra is not installed
     LABGRID_MISSING: str | None = (f"labgrid is not installed ({exc}); install the extra: "
@@ -35,6 +37,25 @@ else:
 
 T = TypeVar("T")
 DEFAULT_PORT = 20408  # labgrid's coordinator port
+CHANNEL_OPTIONS = [  # labgrid's client keepalive settings
+    ("grpc.keepalive_time_ms", 7500),
+    ("grpc.keepalive_timeout_ms", 10000),
+    ("grpc.http2.ping_timeout_ms", 10000),
+    ("grpc.http2.max_pings_without_data", 0),
+]
+_LOOP_LOCK = threading.Lock()
+_loop: asyncio.AbstractEventLoop | None = None
+
+
+def _shared_loop() -> asyncio.AbstractEventLoop:
+    """The process's one loop for coordinator sessions, started on first use."""
+    global _loop
+    with _LOOP_LOCK:
+        if _loop is None or _loop.is_closed():
+            _loop = asyncio.new_event_loop()
+            threading.Thread(target=_loop.run_forever, daemon=True,
+                             name="labgrid sessions").start()
+        return _loop
 
 
 @dataclass(frozen=True)
@@ -56,16 +77,9 @@ class CoordinatorLink:
         if LABGRID_MISSING:
             raise LabError(LABGRID_MISSING)
         self.address, self.user, self.timeout = address, user, timeout
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True,
-                                        name=f"labgrid {address}")
-        self._thread.start()
+        self._loop = _shared_loop()
         self._session: Any = None
-        try:
-            self._session = self._call(self._start(), "connect")
-        except BaseException:
-            self._stop_loop()
-            raise
+        self._session = self._call(self._start(), "connect")
 
     async def _start(self) -> Any:
         user = self.user
@@ -76,6 +90,13 @@ class CoordinatorLink:
 
         grpc_address = proxymanager.get_grpc_address(self.address, default_port=DEFAULT_PORT)
         session = _Session(address=grpc_address, loop=self._loop)
+        # The coordinator tells clients apart by their TCP peer, and gRPC shares one
+        # connection among a process's channels to the same target: each session gets its
+        # own (a local subchannel pool), or a second rack's session is refused as a clash.
+        shared, session.channel = session.channel, grpc.aio.insecure_channel(
+            target=grpc_address, options=[*CHANNEL_OPTIONS, ("grpc.use_local_subchannel_pool", 1)])
+        session.stub = pb2_grpc.CoordinatorStub(session.channel)
+        await shared.close()
         try:
             await session.start()
         except Exception:
@@ -174,17 +195,10 @@ class CoordinatorLink:
             session, self._session = self._session, None
             with contextlib.suppress(LabError):
                 self._call(self._close(session), "close")
-        self._stop_loop()
 
     async def _close(self, session: Any) -> None:
         await session.stop()
         await session.close()
-
-    def _stop_loop(self) -> None:
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=2.0)
-        if not self._thread.is_alive():
-            self._loop.close()
 
     def __enter__(self) -> CoordinatorLink:
         return self

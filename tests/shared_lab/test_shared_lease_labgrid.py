@@ -55,3 +55,42 @@ def test_a_missing_place_or_coordinator_is_one_clear_lab_error(lg: Coordinator) 
         LabgridLease(lg.address, "nowhere", "lab", "rack1").acquire(timeout=2)
     with pytest.raises(LabError, match=r"labgrid coordinator 127\.0\.0\.1:1"):
         LabgridLease("127.0.0.1:1", "rack1", "lab", "rack1", timeout=3).acquire(timeout=2)
+
+
+def test_a_released_place_goes_to_the_waiting_run_within_a_poll(lg: Coordinator) -> None:
+    _place(lg)
+    first = LabgridLease(lg.address, "rack1", "lab", "rack1", user="first")
+    second = LabgridLease(lg.address, "rack1", "lab", "rack1", user="second")
+    first.acquire(timeout=10)
+    got: list[float] = []
+    waiter = threading.Thread(target=lambda: (second.acquire(timeout=30),
+                                              got.append(time.monotonic())))
+    waiter.start()
+    try:
+        time.sleep(2.0)
+        assert not got and "/second" in lg.client("reservations").stdout  # queued, waiting
+        released = time.monotonic()
+        first.release()
+        waiter.join(30)
+        assert got and got[0] - released < 3.0, got  # not the coordinator's ~15 s rescheduling
+        assert "/second" in lg.client("-p", "rack1", "show").stdout
+    finally:
+        waiter.join(30)
+        second.release()
+
+
+def test_one_process_holds_two_racks_at_once(lg: Coordinator) -> None:
+    _place(lg, "rack1")
+    _place(lg, "rack2")
+    leases = [LabgridLease(lg.address, name, "lab", name, user="two-racks")
+              for name in ("rack1", "rack2")]
+    for lease in leases:
+        lease.acquire(timeout=10)
+    try:
+        assert all(lease.held for lease in leases)
+        for name in ("rack1", "rack2"):
+            assert "/two-racks" in lg.client("-p", name, "show").stdout
+    finally:
+        for lease in leases:
+            lease.release()
+    assert all("acquired: None" in lg.client("-p", n, "show").stdout for n in ("rack1", "rack2"))
