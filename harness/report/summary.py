@@ -2,8 +2,9 @@
 
 Built from the run's Allure results only (no second source of truth): each
 scenario's result names its procedure (the `feature` label), its rack (the
-`phonelab_rack` parameter), the phones that took part (`phone` labels, written by
-the pytest plugin) and, when it did not pass, a message that leads with the
+`phonelab_rack` parameter), its phones (`phone` labels, written by the pytest
+plugin: every phone of the rack in service; a scenario that looks at some of them
+only still counts for all) and, when it did not pass, a message that leads with the
 failing phone(s) (fixtures/diagnose.py). A failure that names phones is held
 against those phones only; one that names none is held against every phone of
 the scenario, and the other phones of a failed scenario count as inconclusive (the
