@@ -145,3 +145,28 @@ def status(
 
 def _probes(probes: list[Any]) -> str:
     return "\n".join(f"{p.what} {p.address}: {p.detail}" for p in probes)
+
+
+@app.command("kick")
+def kick_rack(
+    lab: Annotated[Path, typer.Option("--lab", show_default=False, help="Topology file.")],
+    rack: Annotated[str | None, typer.Option(
+        "--rack", show_default=False, help="Rack of --lab (needed when it has several).")
+    ] = None,
+) -> None:
+    """Free a rack whose holder is gone (killed run, dead host): cancel its labgrid
+    reservations and release its place, or remove its lease file. Check `lab status` first:
+    a holder that is still running loses the rack under its feet."""
+    from harness.leases.kick import kick
+
+    spec = load_lab(lab)
+    if rack is None and len(spec.racks) > 1:
+        raise UsageError(f"{lab} has racks {', '.join(r.name for r in spec.racks)}; "
+                         "name one with --rack")
+    chosen = next((r for r in spec.racks if rack in (None, r.name)), None)
+    if chosen is None:
+        raise UsageError(f"{lab}: no rack {rack!r}; racks are "
+                         f"{', '.join(r.name for r in spec.racks)}")
+    holder = kick(spec, chosen)
+    shown = f"was held by {holder.describe()}" if holder else "was free"
+    print(f"rack {chosen.name}: released ({shown})", flush=True)

@@ -172,6 +172,12 @@ class CoordinatorLink:
         response = self._rpc("PollReservation", request, "poll reservation")
         return str(Reservation.from_pb2(response.reservation).state.name)
 
+    def reservations(self) -> list[tuple[str, str, str]]:
+        """Every reservation the coordinator has: (token, owner `host/user`, state name)."""
+        response = self._rpc("GetReservations", pb2.GetReservationsRequest(), "list reservations")
+        found = [Reservation.from_pb2(r) for r in response.reservations]
+        return [(str(r.token), str(r.owner), str(r.state.name)) for r in found]
+
     def cancel(self, token: str) -> None:
         request = pb2.CancelReservationRequest(token=token)
         self._rpc("CancelReservation", request, "cancel reservation")

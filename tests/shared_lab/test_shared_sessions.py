@@ -18,6 +18,7 @@ from pathlib import Path
 
 import yaml
 
+from harness.leases.labgrid_lease import LabgridLease
 from tests.isolated_lab import isolated_twin_lab
 from tests.shared_lab.labgrid_procs import BIN, Coordinator
 
@@ -137,11 +138,40 @@ def test_a_killed_session_leaves_a_held_place_that_status_reports_and_kick_clear
         return dict(rack)
 
     held = status()
-    assert str(held["holder"]).endswith(f".pytest-pid{first.pid}"), held
+    dead = str(held["holder"])
+    assert dead.endswith(f".pytest-pid{first.pid}"), held
     assert isinstance(held["since"], float) and time.time() - held["since"] < 60
     kicked = lg.client("-p", "rack1", "release", "--kick", user="oncall")
     assert "kicking" in kicked.stdout + kicked.stderr
     assert status()["holder"] is None
+    # labgrid's --kick leaves the dead run's reservation holding the place for a minute;
+    # `phonelab lab kick` cancels it too, so the next run gets the rack at once
+    assert dead in lg.client("reservations").stdout
+    done = subprocess.run([str(BIN / "phonelab"), "lab", "kick", "--lab", str(topology)],
+                          capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 0 and "rack rack1: released" in done.stdout, done.stderr
+    assert dead not in lg.client("reservations").stdout
+    started = time.monotonic()
+    nxt = LabgridLease(lg.address, "rack1", "lab", "rack1", user="next-run")
+    nxt.acquire(timeout=10)
+    nxt.release()
+    assert time.monotonic() - started < 3.0
+
+
+def test_phonelab_lab_kick_frees_a_place_whose_holder_died(tmp_path: Path, lg: Coordinator
+                                                           ) -> None:
+    topology = _project(tmp_path, lg)
+    lg.client("-p", "rack1", "acquire", user="gone")
+    env = _env(tmp_path, lg, "kick", 0)
+    done = subprocess.run([str(BIN / "phonelab"), "lab", "kick", "--lab", str(topology)],
+                          capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "rack rack1: released (was held by " in done.stdout and "/gone since" in done.stdout
+    assert "acquired: None" in lg.client("-p", "rack1", "show").stdout
+    again = subprocess.run([str(BIN / "phonelab"), "lab", "kick", "--lab", str(topology),
+                            "--rack", "nope"], capture_output=True, text=True, env=env,
+                           timeout=60)
+    assert again.returncode == 2 and "no rack 'nope'" in again.stderr
 
 
 def test_sigterm_like_ctrl_c_releases_the_place(tmp_path: Path, lg: Coordinator) -> None:
@@ -173,3 +203,4 @@ def test_a_dead_xdist_worker_s_place_is_released_by_the_controller(
     pid = (tmp_path / "worker").read_text().split()[0]
     assert pid != str(run.pid)  # it was the worker that held the rack, and died
     assert "acquired: None" in lg.client("-p", "rack1", "show").stdout, out
+    assert "-gw0" not in lg.client("reservations").stdout  # nor its reservation is left
