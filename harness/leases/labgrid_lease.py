@@ -6,7 +6,7 @@ place once the coordinator allocates it. While waiting, the reservation is polle
 every second (labgrid expires reservations nobody polls) and a progress line names
 the holder. Acquired places never expire in labgrid: `release()` runs on every exit
 path phonelab controls, and a holder killed outright is cleared with
-`labgrid-client -p PLACE release --kick` (docs/shared-lab.md).
+`phonelab lab kick` (`harness.leases.kick`, docs/shared-lab.md).
 """
 
 from __future__ import annotations
