@@ -380,3 +380,13 @@ def test_a_held_connection_is_closed_when_the_service_stops(cluster: Cluster,
         held.settimeout(3)
         with contextlib.suppress(ConnectionResetError):
             assert held.recv(100) == b""  # closed, not left open for 30 s
+
+
+def test_an_impairment_outlives_a_service_restart(cluster: Cluster, network: Network) -> None:
+    """The path is the network's, not the process's: restarting TVS does not clear it."""
+    address = cluster.plane.endpoint(Service.TVS, "cucm1").address
+    with network.outage("tvs", 10.0, node="cucm1"):
+        cluster.restart_service(Service.TVS, "cucm1")
+        with pytest.raises((ConnectionError, ssl.SSLError)):
+            tls_connect(address).close()
+    tls_connect(address).close()
