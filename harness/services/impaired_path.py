@@ -66,7 +66,15 @@ class ServicePath:
             self.counts["cut"] += len(live)
         for fd, loop in live:  # the outage begins: cut what is connected
             with contextlib.suppress(RuntimeError):  # that loop has stopped
-                loop.call_soon_threadsafe(_cut, fd)
+                loop.call_soon_threadsafe(self._cut, fd)
+
+    def _cut(self, fd: int) -> None:
+        """On the connection's own loop, so its handler cannot have closed `fd` (and the
+        number been reused) between the check and the cut."""
+        with self._lock:
+            live = fd in self._live
+        if live:
+            _cut(fd)
 
     def lift(self) -> None:
         with self._lock:
