@@ -278,7 +278,7 @@ def test_environment_seed_reruns(cluster: Cluster, monkeypatch: pytest.MonkeyPat
 
 
 def test_unknown_service_or_node_is_a_usage_error(cluster: Cluster, network: Network) -> None:
-    with pytest.raises(ValueError), network.impair("ftp"):
+    with pytest.raises(UsageError, match="unknown service 'ftp'"), network.impair("ftp"):
         pass
     with pytest.raises(UsageError, match="capf does not run on node cucm2"), \
             network.impair("capf", node="cucm2"):
