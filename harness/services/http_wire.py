@@ -6,8 +6,12 @@ ITL/TVS is broken) and each twin phone's `/CGI/Execute` and `/DeviceInformationX
 (§6.1). Hand-written because the standard library's server is threaded (one OS thread
 per connection, against the twin's single event loop) and aiohttp is not a
 dependency; what is needed is one request per connection with hard bounds: request
-head `MAX_HEAD` bytes, body `MAX_BODY` bytes, `TIMEOUT` seconds for the whole
-request, `MAX_CONNECTIONS` served at once. Every reply closes the connection.
+head `MAX_HEAD` bytes, body `MAX_BODY` bytes, `TIMEOUT` seconds from accept for the
+whole request, `MAX_CONNECTIONS` handlers running at once, `max_open` connections
+open at once (newcomers beyond it are closed at once). Every reply closes the
+connection. A connection takes a handler slot only once its request has arrived,
+so slow or silent clients cannot keep phones from the authentication URL (the
+handshake-slot lesson of issue 11, finding 1).
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ import contextlib
 import urllib.parse
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+
+from harness.services.connection_cap import default_limit
 
 MAX_HEAD = 8192
 MAX_BODY = 65536
@@ -62,10 +68,13 @@ class PlainHttpServer:
     answer it with an error instead of `100 Continue`, docs/REAL_WIRE.md §6.2)."""
 
     def __init__(self, handler: Handler, *, continue_ok: bool = True,
-                 timeout: float = TIMEOUT) -> None:
+                 timeout: float = TIMEOUT, max_open: int | None = None) -> None:
         self.handler, self.continue_ok, self.timeout = handler, continue_ok, timeout
+        self.max_open = max_open if max_open is not None else default_limit()
         self._server: asyncio.Server | None = None
         self._slots = asyncio.Semaphore(MAX_CONNECTIONS)
+        self._open = 0
+        self.refused = 0  # connections closed at once because `max_open` were open
         self.address: tuple[str, int] | None = None
 
     async def start(self, host: str, port: int) -> tuple[str, int]:
@@ -86,17 +95,24 @@ class PlainHttpServer:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = str(writer.get_extra_info("peername", ("?", 0))[0])
+        if self._open >= self.max_open:
+            self.refused += 1
+            writer.close()
+            return
+        self._open += 1
         try:
-            async with self._slots, asyncio.timeout(self.timeout):
+            async with asyncio.timeout(self.timeout):  # from accept, whatever it waits for
                 request = await self._read(reader, writer, peer)
-                response = (Response(400, b"bad request") if request is None
-                            else await self.handler(request))
+                async with self._slots:
+                    response = (Response(400, b"bad request") if request is None
+                                else await self.handler(request))
                 writer.write(encode(response))
                 await writer.drain()
         except (TimeoutError, ConnectionError, asyncio.IncompleteReadError,
                 asyncio.LimitOverrunError, ValueError):
             pass  # a slow, vanished or oversized client is dropped
         finally:
+            self._open -= 1
             writer.close()
             with contextlib.suppress(ConnectionError, TimeoutError):
                 async with asyncio.timeout(1.0):
