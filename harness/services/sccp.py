@@ -22,7 +22,9 @@ Every malformed frame is an `sccp.error` event and costs only that connection.
 Transport shares `tls_stream` with TVS: plain sockets and TLS streams look alike here.
 
 Bounds (docs/DESIGN.md "Connection caps and idle timeouts"): a connection quiet
-for `idle_timeout` (3 x the acked keepalive: 90 s at 30 s) is closed; a TLS one
+for `idle_timeout` (3 x the acked keepalive: 90 s at 30 s) is closed, one that has
+sent no frame `first_message_timeout` (10 s) after accept or handshake too (phones
+send Register at once, docs/REAL_WIRE.md §3.2); a TLS one
 takes a handshake slot only once its whole ClientHello has arrived, within one
 `handshake_timeout` from accept; each listener has a `ConnectionCap`
 (`max_connections`) that drops the longest-idle unregistered connection first.
@@ -107,7 +109,8 @@ class SccpEndpoint(Endpoint):
                  client_cas: CaSource = tuple, buttons: ButtonCount = _one_line,
                  keepalive: int = 30, secondary_keepalive: int = 60,
                  idle_timeout: float | None = None, handshake_timeout: float = 10.0,
-                 max_connections: int | None = None) -> None:
+                 max_connections: int | None = None,
+                 first_message_timeout: float = 10.0) -> None:
         super().__init__(events, host, port)
         self.loop, self.identity, self.node = loop, identity, node
         self.tls_port, self.policy, self.client_cas, self.buttons = (
@@ -115,6 +118,7 @@ class SccpEndpoint(Endpoint):
         self.keepalive, self.secondary_keepalive = keepalive, secondary_keepalive
         self.idle_timeout = idle_timeout if idle_timeout is not None else 3.0 * keepalive
         self.handshake_timeout = handshake_timeout
+        self.first_message_timeout = first_message_timeout  # phones Register at once
         self.source, self.tls_source = f"sccp@{node}", f"sccp-tls@{node}"
         self.registrations: dict[str, Session] = {}
         self.keepalive_count: Counter[str] = Counter()
@@ -281,9 +285,10 @@ class SccpEndpoint(Endpoint):
     async def _serve(self, session: Session, cap: ConnectionCap) -> None:
         self._sessions.add(session)
         splitter = wire.FrameSplitter()
+        quiet = min(self.first_message_timeout, self.idle_timeout)  # until a first frame
         try:
             while True:
-                async with asyncio.timeout(self.idle_timeout):
+                async with asyncio.timeout(quiet):
                     chunk = await session.stream.read()
                 if not chunk:
                     if splitter.pending:
@@ -292,6 +297,7 @@ class SccpEndpoint(Endpoint):
                     return
                 with cap.busy():
                     for frame in splitter.feed(chunk):
+                        quiet = self.idle_timeout
                         if not await self._handle(session, wire.decode(frame)):
                             return
                 cap.touch(proven=session.device is not None)
@@ -300,7 +306,7 @@ class SccpEndpoint(Endpoint):
                         phone=session.device)
         except TimeoutError:
             self._error(session.source, session.address,
-                        f"idle timeout: nothing in {self.idle_timeout:g} s", phone=session.device)
+                        f"idle timeout: nothing in {quiet:g} s", phone=session.device)
         except (ssl.SSLError, OSError) as exc:
             self._error(session.source, session.address, f"connection: {exc!r}",
                         phone=session.device)

@@ -200,3 +200,22 @@ def test_tls_endpoint_cap_drops_the_oldest_silent_connection_for_a_phone(
     assert tvs.cap.evicted >= 40
     reasons = [e.data["reason"] for e in events.of_kind("tvs.error")]
     assert any("connection cap 20 reached" in r for r in reasons), reasons
+
+
+def test_sccp_connection_without_a_first_frame_is_closed_early(
+        loop: BackgroundLoop, events: EventLog, pki: LabPKI,
+        closing: list[socket.socket]) -> None:
+    server = SccpEndpoint(events, loop, None, node="cucm1", first_message_timeout=0.5)
+    with server:
+        silent = socket.create_connection(server.address, timeout=5)
+        closing.append(silent)
+        station = Station.connect(server.address)
+        station.send(st.REGISTER, register_body(DEVICE), version=17)
+        station.expect(st.REGISTER_ACK)
+        started = time.monotonic()
+        assert closed_by_server(silent, 3.0)
+        assert time.monotonic() - started < 1.5
+        assert not closed_by_server(station.sock, 1.0)  # a registered phone: 90 s
+        station.close()
+    reasons = [e.data["reason"] for e in events.of_kind("sccp.error")]
+    assert any("nothing in 0.5 s" in r for r in reasons), reasons
