@@ -16,6 +16,7 @@ release offers it".
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import ssl
@@ -112,6 +113,7 @@ class TlsChoice:
         return TlsPolicy.configured(major, minor, self.minimum, self.suites)
 
 
+@functools.lru_cache(maxsize=256)  # policies are built per SIP-TLS connection
 def _known_suite(name: str) -> bool:
     probe = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     try:
