@@ -106,7 +106,7 @@ def test_phonelab_console_reads_an_exported_port_by_rfc2217_url(
             url = lease.consoles()[f"{PHONES[0]}-console"]
             ttys[0].write_line("INF", "boot", "before anyone looked")
             done = subprocess.run(
-                [str(BIN / "phonelab"), "console", "--url", url, "--linger", "2",
+                [str(BIN / "phonelab"), "console", "--url", url, "--linger", "1",
                  "--log", str(tmp_path / "bench.log")], input="help\n", text=True,
                 capture_output=True, timeout=60, env=dict(os.environ))
         finally:

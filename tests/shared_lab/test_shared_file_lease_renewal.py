@@ -15,7 +15,7 @@ from harness.errors import LabError
 from harness.leases import FileLease
 from tests.shared_lab.holders import hold_file_lease
 
-TTL = 0.6  # the lease period; the holder runs well past it
+TTL = 0.5  # the lease period; the holder runs well past it
 
 
 def test_a_holder_that_runs_past_the_lease_period_keeps_its_rack(tmp_path: Path) -> None:

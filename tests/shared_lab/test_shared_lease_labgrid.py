@@ -24,14 +24,14 @@ def test_a_place_acquired_with_labgrid_client_makes_phonelab_wait_then_proceed(
     lg.client("-p", "rack1", "acquire", user="carol")
     lines: list[str] = []
     lease = LabgridLease(lg.address, "rack1", "lab", "rack1", user="phonelab-test")
-    releaser = threading.Timer(3.0, lambda: lg.client("-p", "rack1", "release", user="carol"))
+    releaser = threading.Timer(1.5, lambda: lg.client("-p", "rack1", "release", user="carol"))
     releaser.start()
     started = time.monotonic()
     try:
         lease.acquire(timeout=30, progress=lines.append)
     finally:
         releaser.join()
-    assert lease.held and time.monotonic() - started >= 2.5
+    assert lease.held and time.monotonic() - started >= 1.4
     assert any("held by" in line and "/carol since" in line for line in lines), lines
     shown = lg.client("-p", "rack1", "show").stdout
     assert "acquired: " in shown and "/phonelab-test" in shown, shown
@@ -67,7 +67,7 @@ def test_a_released_place_goes_to_the_waiting_run_within_a_poll(lg: Coordinator)
                                               got.append(time.monotonic())))
     waiter.start()
     try:
-        time.sleep(2.0)
+        time.sleep(1.2)
         assert not got and "/second" in lg.client("reservations").stdout  # queued, waiting
         released = time.monotonic()
         first.release()
