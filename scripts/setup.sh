@@ -32,14 +32,7 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
     | grep -vE '^WARNING: Location|^\s*$' || true
   if ! .venv/bin/python -c 'import labgrid' 2>/dev/null; then
     echo "note: the labgrid extra is not installable here; shared-lab tests will skip" >&2
-    # the labgrid extra (shared racks, docs/shared-lab.md) brings pyserial-labgrid, a drop-in
-  # for pyserial's `serial` module; without it (offline mirror) the shared-lab tests skip
-  .venv/bin/python -m pip install -q -e '.[dev,labgrid]' 2>&1 \
-    | grep -vE '^WARNING: Location|^\s*$' || true
-  if ! .venv/bin/python -c 'import labgrid' 2>/dev/null; then
-    echo "note: the labgrid extra is not installable here; shared-lab tests will skip" >&2
     .venv/bin/python -m pip install -q -e '.[dev]' 2>&1 | grep -vE '^WARNING: Location|^\s*$' || true
-  fi
   fi
   .venv/bin/python -c 'import harness, phone_drivers, tftpy, netmiko, scapy, asyncssh' 
   touch "$stamp"
@@ -58,8 +51,6 @@ command -v dnsmasq >/dev/null 2>&1 || need_apt+=(dnsmasq-base)
 command -v udhcpc >/dev/null 2>&1 || need_apt+=(udhcpc)
 [ -x /usr/sbin/in.tftpd ] || need_apt+=(tftpd-hpa)
 command -v ip >/dev/null 2>&1 || need_apt+=(iproute2)
-# ser2net: labgrid-exporter serves a rack's consoles over RFC 2217 with it (shared racks).
-command -v ser2net >/dev/null 2>&1 || [ -x /usr/sbin/ser2net ] || need_apt+=(ser2net)
 # ser2net: labgrid-exporter serves a rack's consoles over RFC 2217 with it (shared racks).
 command -v ser2net >/dev/null 2>&1 || [ -x /usr/sbin/ser2net ] || need_apt+=(ser2net)
 if [ ${#need_apt[@]} -gt 0 ]; then
