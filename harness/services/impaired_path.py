@@ -8,9 +8,10 @@ impaired, as netem on a rack's lab interface impairs the server's egress:
 
 * datagrams (TFTP): dropped at the loss ratio, held back by the delay, all dropped
   while out; a held datagram still leaves after its socket closed (it was in flight);
-* connections (TVS, CAPF, HTTPS): a lost SYN-ACK costs the client TCP's
+* connections (TVS, CAPF, HTTPS, SIP, SCCP): a lost SYN-ACK costs the client TCP's
   retransmission timeout, the delay is added to the set-up, and while out a new
-  connection is reset at once and, when the outage begins, live ones are cut.
+  connection is reset at once; when the outage begins, the service drops the live
+  ones (their handler tasks are cancelled, as when the service stops).
 
 Every accepted connection is also reported to the path's watchers on both backends
 (an outage may be set to begin at a service's N-th connection).
@@ -52,7 +53,9 @@ class ServicePath:
         self.service = service
         self._setting: _Setting | None = None
         self._lock = threading.Lock()
-        self._live: dict[int, asyncio.AbstractEventLoop] = {}  # our dup fd -> its loop
+        # live connections' handler tasks and their loops (no descriptor of ours: a
+        # connection costs no extra fd, and a finished task cannot be confused with another)
+        self._live: dict[asyncio.Task[None], asyncio.AbstractEventLoop] = {}
         self._watchers: list[Callable[[str], None]] = []
         # what the impairment did: datagrams lost/held, connections reset/held/cut
         self.counts: Counter[str] = Counter()
@@ -64,17 +67,9 @@ class ServicePath:
             self._setting = _Setting(impairment, draws, out)
             live = list(self._live.items()) if out and not was_out else []
             self.counts["cut"] += len(live)
-        for fd, loop in live:  # the outage begins: cut what is connected
+        for task, loop in live:  # the outage begins: the service drops what is connected
             with contextlib.suppress(RuntimeError):  # that loop has stopped
-                loop.call_soon_threadsafe(self._cut, fd)
-
-    def _cut(self, fd: int) -> None:
-        """On the connection's own loop, so its handler cannot have closed `fd` (and the
-        number been reused) between the check and the cut."""
-        with self._lock:
-            live = fd in self._live
-        if live:
-            _cut(fd)
+                loop.call_soon_threadsafe(task.cancel)  # its handler closes the connection
 
     def lift(self) -> None:
         with self._lock:
@@ -141,15 +136,15 @@ class ServicePath:
                 return
             if wait:
                 self.counts["connection held"] += 1
-            fd = os.dup(sock.fileno())  # ours: cut() cannot hit a reused descriptor
+            task = asyncio.current_task()
+            assert task is not None
             with self._lock:
-                self._live[fd] = asyncio.get_running_loop()
+                self._live[task] = asyncio.get_running_loop()
             try:
                 await handler(sock, peer)
             finally:
                 with self._lock:
-                    self._live.pop(fd, None)
-                os.close(fd)
+                    self._live.pop(task, None)
 
         return gated
 
@@ -182,17 +177,6 @@ def _reset(sock: socket.socket) -> None:
     with contextlib.suppress(OSError):
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _RESET)
     sock.close()
-
-
-def _cut(fd: int) -> None:
-    """Cut a live connection (on its loop): RST when its owner closes it."""
-    with contextlib.suppress(OSError):
-        sock = socket.socket(fileno=os.dup(fd))
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _RESET)
-            sock.shutdown(socket.SHUT_RDWR)
-        finally:
-            sock.close()
 
 
 _SENDTO = socket.socket.sendto
