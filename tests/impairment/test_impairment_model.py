@@ -95,7 +95,8 @@ def test_outage_window_starts_and_ends_on_time() -> None:
     whats = [w for _, w in probe.calls]
     assert whats == ["in", "out", "in", "lift"], probe.calls
     out_at, back_at = probe.calls[1][0], probe.calls[2][0]
-    assert 0.3 <= out_at < 0.45 and 0.7 <= back_at < 0.85, probe.calls
+    late = 0.3  # a shared, loaded machine may wake the clock thread this late
+    assert 0.3 <= out_at < 0.3 + late and 0.7 <= back_at < 0.7 + late, probe.calls
     assert [t.what for t in injection.history] == ["applied", "out", "back", "lifted"]
     assert injection.taken == 3  # read from the applier before it was lifted
 
@@ -103,9 +104,9 @@ def test_outage_window_starts_and_ends_on_time() -> None:
 def test_hard_limit_lifts_an_impairment_nobody_ends() -> None:
     probe = Recorder()
     injection = Injection(Impairment("tftp", loss=1.0, limit=0.3), probe).begin()
-    time.sleep(0.5)
+    time.sleep(0.8)
     assert injection.over and probe.calls[-1][1] == "lift"
-    assert 0.3 <= probe.calls[-1][0] < 0.45, probe.calls
+    assert 0.3 <= probe.calls[-1][0] < 0.6, probe.calls
     injection.end()  # idempotent
     assert [w for _, w in probe.calls].count("lift") == 1
 
@@ -114,7 +115,7 @@ def test_limit_cuts_an_outage_short() -> None:
     probe = Recorder()
     injection = Injection(Impairment("capf", outage=Outage(10.0), limit=0.3), probe).begin()
     assert injection.out
-    time.sleep(0.45)
+    time.sleep(0.8)
     assert injection.over and not injection.out
     assert [w for _, w in probe.calls] == ["out", "lift"]
 
