@@ -88,6 +88,7 @@ def test_a_labgrid_place_acquired_by_someone_is_refused_with_their_name(
     assert [p["answers"] for p in rack["switches"] + rack["consoles"]] == [False, False]
 
 
+@pytest.mark.xdist_group("twin-octet-214")  # the isolated twin the session tests use
 def test_serve_holds_the_rack_while_it_serves_and_gives_it_back(tmp_path: Path) -> None:
     lab = isolated_twin_lab(tmp_path, 214)
     env = {**os.environ, "PHONELAB_LEASES": str(tmp_path / "leases"),

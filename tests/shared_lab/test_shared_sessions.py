@@ -16,6 +16,7 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 import yaml
 
 from harness.leases.labgrid_lease import LabgridLease
@@ -23,6 +24,8 @@ from tests.isolated_lab import isolated_twin_lab
 from tests.shared_lab.labgrid_procs import BIN, Coordinator
 
 OCTET = 214
+# every test here brings up the same isolated twin rack: one xdist worker runs them in turn
+pytestmark = pytest.mark.xdist_group("twin-octet-214")
 INNER = '''
 import os, time
 from pathlib import Path
