@@ -13,11 +13,11 @@ procedures that reset phones through the registrar.
 
 Why a bind policy and not an endpoint option: SO_REUSEPORT must be set before `bind()`
 on every socket sharing the port, and the endpoints (another team's code) create their
-sockets in `start()`. Worker processes exist only to serve, so each installs, for itself
-alone, a `socket.socket` whose `bind()` to a fixed port sets SO_REUSEPORT (binds to
-port 0, the per-transfer sockets, are left alone: the kernel could otherwise hand two
-workers the same ephemeral port). Each worker's timeline comes back when it stops and
-the parent merges them in time order into one `EventLog`-shaped list.
+sockets in `start()` (some through subclasses of `socket.socket`). Worker processes exist
+only to serve, so each installs, for itself alone, a `socket.socket.bind` that sets
+SO_REUSEPORT on binds to a fixed port (binds to port 0, the per-transfer sockets, are
+left alone: the kernel could otherwise hand two workers the same ephemeral port). Each
+worker's timeline comes back when it stops and the parent merges them in time order.
 """
 
 from __future__ import annotations
@@ -47,19 +47,22 @@ START_TIMEOUT = 600.0  # a worker signs every phone's config before it serves
 STAMP_AHEAD = 120  # s: the shared file-set stamp lies ahead of every worker's clock
 
 
-class _ReusePortSocket(socket.socket):
-    """`socket.socket` whose bind to a fixed port shares it (SO_REUSEPORT)."""
+_plain_bind = socket.socket.bind
 
-    def bind(self, address: Any) -> None:
-        if (self.family in (socket.AF_INET, socket.AF_INET6) and isinstance(address, tuple)
-                and len(address) >= 2 and address[1]):
-            self.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-        super().bind(address)
+
+def _bind_sharing_fixed_ports(sock: socket.socket, address: Any) -> None:
+    """`socket.bind` that sets SO_REUSEPORT first when the port is fixed (not 0)."""
+    if (sock.family in (socket.AF_INET, socket.AF_INET6) and isinstance(address, tuple)
+            and len(address) >= 2 and address[1]):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    _plain_bind(sock, address)
 
 
 def share_fixed_ports() -> None:
-    """From now on, in this process, every bind to a fixed port sets SO_REUSEPORT."""
-    socket.socket = _ReusePortSocket  # type: ignore[misc]
+    """From now on, in this process, every bind to a fixed port sets SO_REUSEPORT: on the
+    `socket.socket` class itself, so subclasses the endpoints use (fault-injection
+    sockets, TLS sockets) inherit it."""
+    socket.socket.bind = _bind_sharing_fixed_ports  # type: ignore[method-assign,assignment]
 
 
 def free_ports(host: str, ports: Ports) -> Ports:
