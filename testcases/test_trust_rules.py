@@ -22,6 +22,7 @@ from harness.formats.enc import cert_hash, parse_encrypted
 from harness.formats.header import build_signed
 from harness.formats.names import tlv, zstring
 from harness.formats.sgn import parse_signed, sign_file
+from harness.formats.trustlist import Record, Role, build_trust_list
 from harness.pki import CertRole, LabPKI
 from harness.pki.identity import Identity
 
@@ -272,3 +273,55 @@ def test_phones_report_themselves_stranded_after_the_ordering_hazard(lab: LabRun
     found = stranded(lab, lab.plain_phones(), after=mark)
     for name, outcome in found.items():
         assert ("query", "valid") not in outcome.tvs, f"{name}: TVS cannot have answered"
+
+
+# --- §7.3: the first CTL of a phone that holds an ITL ---------------------------------------
+def place_ctl(lab: LabRun, role: CertRole) -> None:
+    """A CTLFile.tlv on every TFTP server signed by that node's `role` key, listing it as
+    SAST and the node's TFTP certificate as CCM+TFTP (a tokenless CTL when `role` is tftp)."""
+    for node in tftp_nodes(lab):
+        signer = lab.cluster.pki.identity(role, node)
+        tftp = lab.cluster.pki.identity(CertRole.tftp, node).cert
+        records = [Record.from_certificate(signer.cert, Role.SAST),
+                   Record.from_certificate(tftp, Role.CCM_TFTP)]
+        ctl = build_trust_list(records, signer, filename="CTLFile.tlv")
+        lab.cluster.place_file("CTLFile.tlv", ctl, node)
+
+
+@allure.story("First CTL")
+@allure.title("A CTL signed by the TFTP key the ITL lists is accepted without TVS")
+@allure.severity(allure.severity_level.NORMAL)
+def test_ctl_signed_by_the_itl_tftp_key_needs_no_tvs(lab: LabRun) -> None:
+    """A tokenless CTL is signed with the CallManager (TFTP) key, which the phone's ITL
+    already lists as SAST and CCM+TFTP: the phone installs it from the ITL alone, so it
+    works with every TVS down (§7.3, "no CTL, ITL installed")."""
+    settle(lab)
+    phones = lab.plain_phones()
+    with step("Stop TVS on every node; place a CTL signed with the TFTP key; reset"):
+        for node in lab.cluster.state.nodes_running(Service.TVS):
+            lab.cluster.stop_service("tvs", node.name)
+        place_ctl(lab, CertRole.tftp)
+        mark = lab.reset_all()
+    settle(lab, phones, after=mark)
+    for name in phones:
+        outcome = lab.outcome(name, mark)
+        assert outcome.ctl_verdicts() == ["accepted"], outcome.summary()
+        assert not outcome.tvs, f"{name} needed no TVS: {outcome.summary()}"
+
+
+@allure.story("First CTL")
+@allure.title("A CTL signed by the key the ITL lists only as CAPF is rejected")
+@allure.severity(allure.severity_level.NORMAL)
+def test_ctl_signed_by_the_capf_key_is_rejected(lab: LabRun) -> None:
+    """The ITL lists the CAPF certificate with role CAPF, and TVS vouches for it only as
+    CAPF: neither makes it a CTL signer (SAST), so the phone rejects the CTL and keeps
+    trusting with its ITL (§7.3)."""
+    settle(lab)
+    phones = lab.plain_phones()
+    with step("Place a CTL signed with the CAPF key; reset all phones"):
+        place_ctl(lab, CertRole.capf)
+        mark = lab.reset_all()
+    found = trusting(lab, phones, after=mark, itl="unchanged")
+    for name, outcome in found.items():
+        assert outcome.ctl_verdicts() == ["rejected"], outcome.summary()
+        assert ("query", "valid") in outcome.tvs, f"{name} should ask TVS: {outcome.summary()}"

@@ -47,6 +47,14 @@ BREAKERS = {
                       "f.Firmware.is_stranded = property(lambda self: False)\n",
     "always_stranded": "import phone_drivers.emulator.firmware as f\n"
                        "f.Firmware.is_stranded = property(lambda self: True)\n",
+    # a first CTL is never vouched for by the ITL (only TVS could)
+    "ctl_not_from_itl": "import phone_drivers.emulator.firmware_trust as t\n"
+                        "basis = t.ctl_local_basis\n"
+                        "t.ctl_local_basis = lambda s, c: None if s.ctl is None and s.itl is not "
+                        "None and not s.itl.is_rollback else basis(s, c)\n",
+    # any ITL record, whatever its role, vouches for a CTL signer
+    "ctl_any_itl_role": "import phone_drivers.emulator.firmware_trust as t\n"
+                        "t._SIGNING = None\n",
 }
 
 
@@ -77,6 +85,8 @@ def run(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, testcase: st
     ("test_trust_rules.py", "unknown_to_tvs", "tvs_valid_unknown"),
     ("test_trust_rules.py", "report_themselves_stranded", "never_stranded"),
     ("test_trust_rules.py", "does_not_strand", "always_stranded"),
+    ("test_trust_rules.py", "itl_tftp_key_needs_no_tvs", "ctl_not_from_itl"),
+    ("test_trust_rules.py", "capf_key_is_rejected", "ctl_any_itl_role"),
 ])
 def test_negative_path_fails_when_its_rule_is_broken(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch,
