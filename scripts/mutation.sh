@@ -16,6 +16,8 @@
 #   MUTATION_JOBS     mutants run at once (default 2)
 #   MUTATION_OCTET    the twin lab moves to 127.<octet>.x.x (default 216), away from other runs
 #   MUTATION_TREE     the commit to judge (default HEAD), or "worktree" for uncommitted files
+#   MUTATION_REUSE_PASS1=1  take pass 1 as it stands in MUTATION_WORK (e.g. a run stopped
+#                     early: its unchecked mutants are left out) and run pass 2 only
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -83,14 +85,20 @@ results() {
 
 start=$(date +%s)
 mkdir -p "$work"
-echo "mutation: pass 1, testcases/ only ($work/pass1)"
-prepare "$work/pass1" "testcases"
-(cd "$work/pass1" && "$mutmut" run --max-children "$jobs") > "$work/pass1.log" 2>&1 \
-    || { tail -20 "$work/pass1.log" >&2; echo "mutation: pass 1 failed" >&2; exit 1; }
-results "$work/pass1" > "$work/pass1.txt"
+if [[ "${MUTATION_REUSE_PASS1:-}" == 1 && -d "$work/pass1/mutants" ]]; then
+    echo "mutation: pass 1 reused as it stands ($work/pass1)"
+else
+    echo "mutation: pass 1, testcases/ only ($work/pass1)"
+    prepare "$work/pass1" "testcases"
+    (cd "$work/pass1" && "$mutmut" run --max-children "$jobs") > "$work/pass1.log" 2>&1 \
+        || { tail -20 "$work/pass1.log" >&2; echo "mutation: pass 1 failed" >&2; exit 1; }
+fi
+# A run stopped early leaves mutants "not checked": they are left out of every figure.
+results "$work/pass1" | grep -v ' not checked$' > "$work/pass1.txt" || true
+unchecked=$(results "$work/pass1" | grep -c ' not checked$' || true)
 
 # Killed: a test failed, timed out or crashed. Everything else (survived, no tests,
-# suspicious, not checked) goes on to pass 2.
+# suspicious) goes on to pass 2.
 killed_re='^[^ ]* (killed|timeout|segfault)$'
 mutants=$(wc -l < "$work/pass1.txt")
 killed1=$(grep -cE "$killed_re" "$work/pass1.txt" || true)
@@ -114,7 +122,8 @@ while read -r name status; do
     echo "survivor $name ($status)"
 done < "$work/survivors.txt"
 survived=$(( mutants - killed1 - killed2 ))
-echo "mutation run_seconds=$(( $(date +%s) - start )) jobs=$jobs suite='$suite'"
+echo "mutation run_seconds=$(( $(date +%s) - start )) jobs=$jobs suite='$suite'" \
+     "unchecked=$unchecked"
 read -r score1 score2 ok < <("$py" -c "
 m, k1, k2 = $mutants, $killed1, $killed2
 s1, s2 = (100 * k1 / m, 100 * (k1 + k2) / m) if m else (0.0, 0.0)
