@@ -163,27 +163,34 @@ def _rss_mb() -> float:
         return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-def _phones_main(index: int, lab: LabSpec, share: list[int], tftp: list[tuple[str, int]],
+@dataclass(frozen=True)
+class PhoneSeat:
+    """What a phone process needs of one phone record (not the whole lab: ~3 KB each)."""
+
+    name: str
+    model: str
+    address: str
+    protocol: str
+
+
+def _phones_main(index: int, seats: list[PhoneSeat], tftp: list[tuple[str, int]],
                  seed: Seed | None, profile: str, timeout: float, conn: Connection) -> None:
     """Phone process: build its share of twins, wait for the start time, power them on."""
     raise_nofile()
     if PHONES_NICE:
         os.nice(PHONES_NICE)
-    rack = lab.racks[0]
     base = _rss_mb()
-    events = EventLog(window=max(10_000, EVENTS_PER_PHONE * len(share)))
-    watch = _Watch(len(share))
+    events = EventLog(window=max(10_000, EVENTS_PER_PHONE * len(seats)))
+    watch = _Watch(len(seats))
     events.subscribe(watch)
     itl = parse_trust_list(seed.itl) if seed is not None else None
     facts = ConfigFacts(tvs_members=(TvsMember(*seed.tvs),)) if seed is not None else None
     with BackgroundLoop(f"phones-{index}") as loop:
         twins = []
-        for i in share:
-            spec = rack.phones[i]
-            twin = TwinPhone(PhoneIdentity(spec.name[3:], spec.model),
-                             address=str(phone_address(lab, rack, spec)), tftp_servers=tftp,
-                             events=events, loop=loop.loop, profile=timing(profile),
-                             protocol=spec.protocol, console=False)
+        for seat in seats:
+            twin = TwinPhone(PhoneIdentity(seat.name[3:], seat.model), address=seat.address,
+                             tftp_servers=tftp, events=events, loop=loop.loop,
+                             profile=timing(profile), protocol=seat.protocol, console=False)
             if itl is not None and facts is not None and twin.model_info.supports_sbd:
                 twin.firmware.state.itl, twin.firmware.state.config = itl, facts
             twins.append(twin)
@@ -201,14 +208,14 @@ def _phones_main(index: int, lab: LabSpec, share: list[int], tftp: list[tuple[st
                 break
             conn.send(("progress", len(watch.ready)))
         cpu = time.process_time() - cpu
-        conn.send(_report(index, share, twins, events, watch, base, cpu))
+        conn.send(_report(index, len(seats), twins, events, watch, base, cpu))
         for twin in twins:  # power everything off on the loop, bounded: the report is sent
             twin.power_off()
         with contextlib.suppress(Exception):
             asyncio.run_coroutine_threadsafe(asyncio.sleep(1.0), loop.loop).result(60)
 
 
-def _report(index: int, share: list[int], twins: list[TwinPhone], events: EventLog,
+def _report(index: int, count: int, twins: list[TwinPhone], events: EventLog,
             watch: _Watch, base: float, cpu: float) -> PhonesReport:
     seen = _complete(events)
     names = {t.name for t in twins}
@@ -231,7 +238,7 @@ def _report(index: int, share: list[int], twins: list[TwinPhone], events: EventL
             last[phone] = f"{event.kind}:{word} (missing {missing}{why})"
         elif phone in watch.powered and event.kind not in ("phone.power", "phone.boot"):
             steps.setdefault(event.kind, []).append(event.time - watch.powered[phone])
-    return PhonesReport(index, os.getpid(), len(share), boots, len(ok_names),
+    return PhonesReport(index, os.getpid(), count, boots, len(ok_names),
                         max(watch.ready.values(), default=0.0), peak_rss_mb(), base, cpu,
                         Counter(watch.kinds), Counter(last.values()),
                         {k: percentile(v, 50) for k, v in steps.items()})
@@ -330,12 +337,14 @@ def _run_phones(lab: LabSpec, procs: int, tftp: list[tuple[str, int]], seed: See
                 profile: str, timeout: float,
                 say: Callable[[str], None] | None) -> list[PhonesReport]:
     ctx = mp.get_context("spawn")
-    phones = len(lab.racks[0].phones)
+    rack = lab.racks[0]
+    seats = [PhoneSeat(p.name, p.model, str(phone_address(lab, rack, p)), p.protocol)
+             for p in rack.phones]
     conns, children = [], []
     for k in range(procs):
         mine, theirs = ctx.Pipe()
         child = ctx.Process(target=_phones_main, name=f"phones-{k}", daemon=True, args=(
-            k, lab, list(range(k, phones, procs)), tftp, seed, profile, timeout, theirs))
+            k, seats[k::procs], tftp, seed, profile, timeout, theirs))
         child.start()
         conns.append(mine)
         children.append(child)

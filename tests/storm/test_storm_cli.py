@@ -124,3 +124,14 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, args: list[str], words
     assert result.returncode == 2
     assert words in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert "Traceback" not in result.stderr and not (tmp_path / "out").exists()
+
+
+def test_phones_spread_over_processes_all_boot(cluster: tuple[Cluster, EventLog],
+                                               tmp_path: Path) -> None:
+    running, _ = cluster
+    result = run(tmp_path, "--json", "--tftp", where(running, Service.TFTP), "--phones", "30",
+                 "--processes", "2", "--source", "127.41.0.0/24")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout.rstrip("\n").rsplit("\n", 1)[0])
+    assert summary["ok"] == 30 and len(summary["peak_rss_mb"]) == 2
+    assert all(mb > 0 for mb in summary["peak_rss_mb"])
