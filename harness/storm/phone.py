@@ -82,6 +82,7 @@ class StormPhone:
         self.options = TftpOptions(timeout=plan.tftp_timeout, retries=plan.tftp_retries)
         self.outcome = PhoneOutcome(self.name, self.identity.model, time.time())
         self._stage = ("", 0.0)
+        self._waiting_on = ""  # the server the phone waits for now (blamed at a timeout)
         self._sip: SipAgent | None = None
 
     # --- running ---------------------------------------------------------------
@@ -111,7 +112,7 @@ class StormPhone:
         if self.outcome.end == 0:
             stage = self._stage[0] or "ctl"
             self._close_stage(ok=False)
-            self.outcome.failure = Failure(stage, "storm timeout", "", why)
+            self.outcome.failure = Failure(stage, "storm timeout", self._waiting_on, why)
             self.outcome.end = time.time()
 
     def close(self) -> None:
@@ -138,7 +139,7 @@ class StormPhone:
         """`name` from the first TFTP server that answers; None when it has no such file."""
         last = ""
         for server in self.tftp:
-            last = f"{server[0]}:{server[1]}"
+            last = self._waiting_on = f"{server[0]}:{server[1]}"
             try:
                 return await tftp_client.fetch(server, name, local_host=self.address,
                                                options=self.options)
@@ -222,6 +223,8 @@ class StormPhone:
         """Put the firmware's question to TVS; time it as the `tvs` stage."""
         self._open_stage("tvs")
         servers = self._tvs_servers(needed)
+        before, self._waiting_on = self._waiting_on, ",".join(
+            f"{s.host}:{s.port}" for s in servers)
         client = TvsClient(servers, self.firmware.server_cert_trusted_for_tvs,
                            timeout=self.plan.request_timeout, local_host=self.address)
         device = self.identity.tvs_device_name
@@ -234,6 +237,7 @@ class StormPhone:
             where = ",".join(f"{s.host}:{s.port}" for s in servers)
             raise self._fail("tvs", _tvs_cause(exc.failures), where, str(exc)) from None
         self._open_stage(back_to)
+        self._waiting_on = before
         status = TvsStatus.OK if result.valid else TvsStatus.INVALID
         return TvsAnswer(status, tuple(result.roles), result.certificate, result.ttl or 0)
 
@@ -253,6 +257,7 @@ class StormPhone:
 
     async def _https(self, url: str) -> None:
         self._open_stage("https")
+        self._waiting_on = url
         fw = self.firmware
 
         async def judge(der: bytes) -> bool:
@@ -283,7 +288,7 @@ class StormPhone:
         lines = [SipLine(line.dn, line.contact) for line in state.config.lines]
         self._sip = agent = SipAgent(self.name, self.address, lambda _action: None,
                                      model=self.identity.model, lines=lines, transport="tcp")
-        where = f"{server[0]}:{server[1]}"
+        where = self._waiting_on = f"{server[0]}:{server[1]}"
         try:
             status = await agent.register(server, timeout=self.plan.request_timeout / 3)
         except SipRegistrationError as exc:

@@ -135,3 +135,15 @@ def test_phones_spread_over_processes_all_boot(cluster: tuple[Cluster, EventLog]
     summary = json.loads(result.stdout.rstrip("\n").rsplit("\n", 1)[0])
     assert summary["ok"] == 30 and len(summary["peak_rss_mb"]) == 2
     assert all(mb > 0 for mb in summary["peak_rss_mb"])
+
+
+def test_the_storm_timeout_blames_the_server_the_phones_wait_for(tmp_path: Path) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:  # bound, never answers
+        sock.bind(("127.0.0.1", 0))
+        silent = f"127.0.0.1:{sock.getsockname()[1]}"
+        result = run(tmp_path, "--json", "--tftp", silent, "--phones", "3", "--timeout", "2")
+    assert result.returncode == 1
+    summary = json.loads(result.stdout.rstrip("\n").rsplit("\n", 1)[0])
+    assert summary["failures_by_cause"] == {"ctl: storm timeout": 3}
+    assert summary["failures_by_server"] == {f"{silent} (ctl)": 3}
+    assert 2.0 <= summary["wall_s"] < 4.0
