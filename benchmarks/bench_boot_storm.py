@@ -110,6 +110,7 @@ class PhonesReport:
     kinds: Counter[str] = field(default_factory=Counter)
     failures: Counter[str] = field(default_factory=Counter)  # last event kind of failed phones
     step_p50: dict[str, float] = field(default_factory=dict)  # s after power-on, ok phones
+    ready: int = 0  # phones that reached phone.ready, complete or not
 
 
 class _Watch:
@@ -241,7 +242,8 @@ def _report(index: int, count: int, twins: list[TwinPhone], events: EventLog,
     return PhonesReport(index, os.getpid(), count, boots, len(ok_names),
                         max(watch.ready.values(), default=0.0), peak_rss_mb(), base, cpu,
                         Counter(watch.kinds), Counter(last.values()),
-                        {k: percentile(v, 50) for k, v in steps.items()})
+                        {k: percentile(v, 50) for k, v in steps.items()},
+                        sum(1 for n in names if n in watch.ready))
 
 
 def _seed(pki: LabPKI, lab: LabSpec, tvs_port: int) -> Seed:
@@ -300,6 +302,10 @@ def storm(phones: int, *, timeout: float = 120.0, profile: str = "fast", after: 
                          percentile(boots, 99), peak)
     say(f"{phones} phones ({profile} profile, no consoles, after {after}): {total} ok, "
         f"{phones - total} failed; wall {wall:.2f} s = {total / max(wall, 1e-9):.0f} phones/s")
+    reached = sum(r.ready for r in reports)
+    say(f"{reached} phones reached phone.ready (complete or not), the last "
+        f"{max((r.last_ready for r in reports), default=_STARTED[0]) - _STARTED[0]:.1f} s "
+        "after power-on")
     say(f"boot time power-on -> phone.ready: p50 {result.p50_s:.2f} s, "
         f"p99 {result.p99_s:.2f} s, max {max(boots, default=math.nan):.2f} s")
     say("peak RSS per process: bench " + f"{bench_peak:.0f} MB; " + "; ".join(
