@@ -36,8 +36,30 @@ def labgrid_ready() -> str | None:
 
 
 def needs_ser2net() -> None:
+    """ser2net is installed and can listen here.
+
+    ser2net (gensio) resolves its listening address like AI_ADDRCONFIG: in a network
+    namespace with nothing but loopback (scripts/isolated's) it finds no address and
+    serves nothing. In such a namespace, made for the test run and gone with it, a veth
+    pair with a 198.18.0.0/15 address (the range tests may use in namespaces) gives it
+    one; on a host with real interfaces nothing is touched.
+    """
     if not (shutil.which("ser2net") or Path("/usr/sbin/ser2net").exists()):
         pytest.skip("ser2net is not installed (scripts/setup.sh installs it)")
+    links = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True,
+                           timeout=10).stdout
+    names = {line.split(":")[1].strip().split("@")[0] for line in links.splitlines() if ":" in line}
+    if names - {"lo"}:
+        return  # real interfaces (a host, a container) or our veth pair from an earlier test
+    steps = [["ip", "link", "add", "phonelab-lg0", "type", "veth", "peer", "name", "phonelab-lg1"],
+             ["ip", "addr", "add", "198.18.214.1/32", "dev", "phonelab-lg0"],
+             ["ip", "link", "set", "phonelab-lg0", "up"],
+             ["ip", "link", "set", "phonelab-lg1", "up"]]
+    for step in steps:
+        done = subprocess.run(step, capture_output=True, text=True, timeout=10)
+        if done.returncode != 0 and "File exists" not in done.stderr:
+            pytest.skip(f"ser2net cannot listen in this loopback-only namespace and "
+                        f"`{' '.join(step)}` failed: {done.stderr.strip()}")
 
 
 def free_port(host: str = "127.0.0.1") -> int:
