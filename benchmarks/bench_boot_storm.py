@@ -9,7 +9,7 @@ last config (the flash a previous boot leaves, seeded from the files the cluster
 before the regeneration), resets at once. Each phone: CTL request (answered "not found":
 non-secure cluster), the new ITL, whose signer it only trusts after a TVS QUERY, the
 signed config, HTTPS services certificate checked through a TVS VERIFY, registration
-(SIP or SCCP, by model), all over real sockets with the `fast` profile, except that a
+(SIP, or SCCP for every other 79xx), all over real sockets with the `fast` profile, except that a
 phone waits for TVS as long as a phone does (`--tvs-timeout`, the realistic profile's
 10 s; the fast profile's 5 s is a CI shortcut that turns queueing into failures). `--after none`
 boots factory-fresh phones instead (trust on first use, no QUERY).
@@ -260,6 +260,15 @@ def _seed(pki: LabPKI, lab: LabSpec, tvs_port: int) -> Seed:
     return Seed(itl, (str(node.address), tvs_port))
 
 
+def with_sccp(lab: LabSpec) -> LabSpec:
+    """Every other 79xx phone of the twin lab speaks SCCP (a cluster's real mix)."""
+    rack = lab.racks[0]
+    phones = [p.model_copy(update={"protocol": "SCCP"})
+              if p.model.startswith("79") and i % 2 else p for i, p in enumerate(rack.phones)]
+    return lab.model_copy(update={"racks": [rack.model_copy(update={"phones": phones}),
+                                            *lab.racks[1:]]})
+
+
 def storm(phones: int, *, timeout: float = 120.0, profile: str = "fast", after: str =
           "regenerate-tftp", cluster_workers: int = 2, phone_procs: int = 0,
           tvs_timeout: float | None = None, quiet: bool = False) -> StormResult:
@@ -273,7 +282,7 @@ def storm(phones: int, *, timeout: float = 120.0, profile: str = "fast", after: 
     say(capacity.line())
     if phones > capacity.max_phones:
         say(f"{phones} phones exceed that bound ({capacity.limited_by}); expect failures")
-    lab = twin_lab(phones)
+    lab = with_sccp(twin_lab(phones))
     rack = lab.racks[0]
     with tempfile.TemporaryDirectory(prefix="phonelab-storm-") as tmp:
         nodes = rack.cluster.nodes
