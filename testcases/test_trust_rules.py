@@ -325,3 +325,25 @@ def test_ctl_signed_by_the_capf_key_is_rejected(lab: LabRun) -> None:
     for name, outcome in found.items():
         assert outcome.ctl_verdicts() == ["rejected"], outcome.summary()
         assert ("query", "valid") in outcome.tvs, f"{name} should ask TVS: {outcome.summary()}"
+
+
+@allure.story("CTL update")
+@allure.title("A mixed-mode phone rejects a new CTL signed by the key its CTL lists as CAPF")
+@allure.severity(allure.severity_level.NORMAL)
+def test_new_ctl_signed_by_a_non_sast_ctl_record_is_rejected(lab: LabRun) -> None:
+    """Only a SAST record of the installed CTL vouches for a new CTL's signer (§7.3, "CTL C
+    installed"): the CAPF certificate in the CTL does not, nor does TVS, which knows it
+    only as CAPF. The phone keeps its CTL."""
+    settle(lab)
+    phones = lab.plain_phones()
+    with step("Run the CTL client (mixed mode), restart TFTP, reset all phones"):
+        lab.cluster.run_ctl_client()
+        lab.cluster.restart_service("tftp")
+        mark = lab.reset_all()
+    trusting(lab, phones, after=mark, itl="unchanged")
+    with step("Place a CTL signed with the CAPF key; reset all phones"):
+        place_ctl(lab, CertRole.capf)
+        mark = lab.reset_all()
+    found = trusting(lab, phones, after=mark, itl="unchanged")
+    for outcome in found.values():
+        assert outcome.ctl_verdicts() == ["rejected"], outcome.summary()
