@@ -16,7 +16,9 @@ tftpy's spawned here, tftpd-hpa as Debian's in.tftpd), and every phase ends afte
 
 The last line is machine-readable (1,000 clients, or the largest count run):
     side_by_side clients=<n> phonelab_fps=<x> tftpy_fps=<x> tftpd_hpa_fps=<x>
-    vs_tftpy=<x> vs_tftpd_hpa=<x> phonelab_failures=<n>
+    vs_tftpy=<x> vs_tftpd_hpa=<x> phonelab_failures=<n> workers_fps=<x> workers_vs_tftpy=<x>
+`phonelab-workers` is the same endpoint in WORKERS processes sharing the port with
+SO_REUSEPORT (harness/cluster/workers.py), as the multi-core cluster runs it.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import math
 import multiprocessing as mp
 import os
 import selectors
@@ -44,7 +47,8 @@ RRQ, DATA, ACK, ERROR = 1, 3, 4, 5
 RESEND_AFTER, TRIES = 1.0, 4  # a phone's per-packet timeout and tries (twin fast profile)
 ITL_SIZE, CONFIG_SIZE = 4_400, 6_100  # bytes: a one-node ITL, a signed SIP config
 IN_TFTPD = shutil.which("in.tftpd") or "/usr/sbin/in.tftpd"
-SERVERS = ("phonelab", "tftpy", "tftpd-hpa")
+SERVERS = ("phonelab", "phonelab-workers", "tftpy", "tftpd-hpa")
+WORKERS = 2  # phonelab-workers: endpoints sharing the port with SO_REUSEPORT
 
 
 @dataclass(frozen=True)
@@ -170,12 +174,15 @@ def _clients(server: tuple[str, int], macs: list[str], concurrency: int, offset:
     out.send(Tally(files, failures, retransmits))
 
 
-def _phonelab_server(root: str, port: int, ready: Connection) -> None:
+def _phonelab_server(root: str, port: int, ready: Connection, shared: bool = False) -> None:
+    from harness.cluster.workers import share_fixed_ports
     from harness.events import EventLog
     from harness.services.tftp import TftpEndpoint
     from harness.services.tftp_files import DirectorySource
 
     raise_nofile()
+    if shared:  # one of several workers on the port (harness/cluster/workers.py)
+        share_fixed_ports()
     endpoint = TftpEndpoint(DirectorySource(Path(root)), EventLog(), port=port)
     endpoint.start()
     ready.send("up")
@@ -222,22 +229,32 @@ def serving(kind: str, root: Path) -> Iterator[tuple[str, int]]:
             proc.wait(10)
         return
     ctx = mp.get_context("spawn")
-    mine, theirs = ctx.Pipe()
-    target = _phonelab_server if kind == "phonelab" else _tftpy_server
-    child = ctx.Process(target=target, args=(str(root), port, theirs), daemon=True)
-    child.start()
+    workers = WORKERS if kind == "phonelab-workers" else 1
+    pipes, children = [], []
+    for _ in range(workers):
+        mine, theirs = ctx.Pipe()
+        target = _tftpy_server if kind == "tftpy" else _phonelab_server
+        args: tuple[object, ...] = (str(root), port, theirs)
+        if kind == "phonelab-workers":
+            args += (True,)
+        child = ctx.Process(target=target, args=args, daemon=True)
+        child.start()
+        pipes.append(mine)
+        children.append(child)
     try:
-        if not mine.poll(30):
-            raise RuntimeError(f"{kind} server did not start")
-        mine.recv()
+        for mine in pipes:
+            if not mine.poll(30):
+                raise RuntimeError(f"{kind} server did not start")
+            mine.recv()
         yield ("127.0.0.1", port)
     finally:
-        with contextlib.suppress(OSError):
-            mine.send("stop")
-        child.join(10)
-        if child.is_alive():
-            child.kill()
-            child.join(5)
+        for mine, child in zip(pipes, children, strict=True):
+            with contextlib.suppress(OSError):
+                mine.send("stop")
+            child.join(10)
+            if child.is_alive():
+                child.kill()
+                child.join(5)
 
 
 def measure(kind: str, root: Path, macs: list[str], clients: int, seconds: float,
@@ -271,7 +288,7 @@ def main(argv: Sequence[str] | None = None) -> list[Figure]:
     parser.add_argument("--seconds", type=float, default=5.0, help="seconds per server per count")
     parser.add_argument("--client-procs", type=int, default=2, help="client processes")
     parser.add_argument("--servers", default=",".join(SERVERS),
-                        help="servers to run: phonelab, tftpy, tftpd-hpa")
+                        help="servers to run: phonelab, phonelab-workers, tftpy, tftpd-hpa")
     options = parser.parse_args(argv)
     counts = [int(c) for c in options.clients.split(",") if c.strip()]
     servers = [s.strip() for s in options.servers.split(",") if s.strip()]
@@ -290,14 +307,14 @@ def main(argv: Sequence[str] | None = None) -> list[Figure]:
                                  min(options.client_procs, clients))
                 figures.append(figure)
                 t = figure.tally
-                print(f"{kind:>10} {figure.clients:>5} clients: {figure.files_per_s:7.0f} files/s, "
+                print(f"{kind:>16} {figure.clients:>5} clients: {figure.files_per_s:7.0f} files/s, "
                       f"{t.failures} failures, {t.retransmits} retransmits "
                       f"({machine_load()})", flush=True)
-            mine = next((f for f in figures if f.server == "phonelab" and f.clients == clients),
-                        None)
-            if mine is not None:
-                for other in (f for f in figures if f.clients == clients and f is not mine):
-                    print(f"  phonelab / {other.server} at {clients} clients: "
+            ours = [f for f in figures if f.clients == clients and f.server.startswith("phonelab")]
+            for mine in ours:
+                for other in (f for f in figures if f.clients == clients
+                              and not f.server.startswith("phonelab")):
+                    print(f"  {mine.server} / {other.server} at {clients} clients: "
                           f"{mine.files_per_s / max(other.files_per_s, 1e-9):.2f}x")
     print(summary_line(figures))
     return figures
@@ -314,10 +331,12 @@ def summary_line(figures: list[Figure]) -> str:
         return fps("phonelab") / fps(kind) if fps(kind) > 0 else float("nan")
 
     failures = at["phonelab"].tally.failures if "phonelab" in at else -1
+    workers = fps("phonelab-workers")
     return (f"side_by_side clients={clients} phonelab_fps={fps('phonelab'):.0f} "
             f"tftpy_fps={fps('tftpy'):.0f} tftpd_hpa_fps={fps('tftpd-hpa'):.0f} "
             f"vs_tftpy={ratio('tftpy'):.2f} vs_tftpd_hpa={ratio('tftpd-hpa'):.2f} "
-            f"phonelab_failures={failures}")
+            f"phonelab_failures={failures} workers_fps={workers:.0f} "
+            f"workers_vs_tftpy={workers / fps('tftpy') if fps('tftpy') > 0 else math.nan:.2f}")
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ def test_every_server_serves_and_the_line_has_the_ratios(
     line = capsys.readouterr().out.strip().splitlines()[-1]
     assert re.fullmatch(r"side_by_side clients=4 phonelab_fps=\d+ tftpy_fps=\d+ "
                         r"tftpd_hpa_fps=(\d+|nan) vs_tftpy=\d+\.\d\d vs_tftpd_hpa=(\d+\.\d\d|nan) "
-                        r"phonelab_failures=0", line), line
+                        r"phonelab_failures=0 workers_fps=\d+ workers_vs_tftpy=\d+\.\d\d",
+                        line), line
     for figure in figures:  # each server really served files, none failed at this load
         assert figure.tally.files > 0 and figure.tally.failures == 0, figure
