@@ -252,8 +252,8 @@ def _report(index: int, count: int, twins: list[TwinPhone], events: EventLog,
 
 def _seed(pki: LabPKI, lab: LabSpec, tvs_port: int) -> Seed:
     """The ITL the cluster serves now (before the regeneration) and its TVS address."""
-    rack = lab.racks[0]
-    state = cluster_state(rack)
+    rack = lab.racks[0]  # the ITL names no phone: a one-phone state builds the same one
+    state = cluster_state(rack.model_copy(update={"phones": rack.phones[:1]}))
     node = state.nodes[0]
     itl = build_trust_list(itl_records(state, pki, node), pki.identity(CertRole.tftp, node.name),
                            filename=ITL, timestamp=int(time.time()) - 86400)
