@@ -338,6 +338,10 @@ def storm(phones: int, *, timeout: float = 120.0, profile: str = "fast", after: 
     counts = cluster.counts
     say("cluster saw: " + ", ".join(f"{k}={v}" for k, v in sorted(counts.items())
                                     if not k.startswith("cluster.")))
+    errors = Counter(f"{e.kind}: {str(e.data.get('reason') or e.data.get('error') or '')[:70]}"
+                     for w in cluster.workers for e in w.events if e.kind.endswith(".error"))
+    if errors:
+        say("cluster errors: " + "; ".join(f"{k} x{v}" for k, v in errors.most_common(5)))
     kinds: Counter[str] = sum((r.kinds for r in reports), Counter())
     hiccups = {k: v for k, v in kinds.items()
                if k in ("phone.retry", "phone.tftp_timeout", "phone.tftp_error")}
