@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,8 @@ SCRIPT = ROOT / "scripts" / "mutation.sh"
 
 def run(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["bash", str(SCRIPT)], capture_output=True, text=True, timeout=60,
-                          env={**os.environ, "MUTATION_WORK": str(tmp_path / "work"), **env})
+                          env={**os.environ, "MUTATION_WORK": str(tmp_path / "work"),
+                               "PYTHON": sys.executable, **env})
 
 
 @pytest.mark.parametrize(("setting", "value", "words"), [
