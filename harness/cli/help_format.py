@@ -65,6 +65,9 @@ def tidy(command: Any) -> Any:
             return option
 
         setattr(command, "get_help_option", help_option)  # noqa: B010
-    for sub in getattr(command, "commands", {}).values():
+    subcommands = getattr(command, "commands", None)
+    if subcommands == {}:  # a group that is one command (`storm`, `preflight`): no COMMAND
+        command.subcommand_metavar = ""
+    for sub in (subcommands or {}).values():
         tidy(sub)
     return command

@@ -119,8 +119,10 @@ def status(
     timeout: Annotated[float, typer.Option(
         "--timeout", min=0.2, help="Seconds each switch or console has to answer.")] = 2.0,
 ) -> None:
-    """Each rack: who holds it (file lease or labgrid place) since when, and whether its
-    switches and consoles answer. Exit 0 all answer, 1 something does not."""
+    """Who holds each rack, since when, and whether its switches and consoles answer.
+
+    A holder is a file lease or a labgrid place.
+    Exit 0 when everything answers, 1 when something does not."""
     from harness.cli.lab_status import rack_status
 
     spec = load_lab(lab)
@@ -154,9 +156,10 @@ def kick_rack(
         "--rack", show_default=False, help="Rack of --lab (needed when it has several).")
     ] = None,
 ) -> None:
-    """Free a rack whose holder is gone (killed run, dead host): cancel its labgrid
-    reservations and release its place, or remove its lease file. Check `lab status` first:
-    a holder that is still running loses the rack under its feet."""
+    """Free a rack whose holder is gone (a killed run, a dead host).
+
+    Cancels its labgrid reservations and releases its place, or removes its lease file.
+    Check `lab status` first: a running holder loses the rack under its feet."""
     from harness.leases.kick import kick
 
     spec = load_lab(lab)

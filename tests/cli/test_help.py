@@ -72,6 +72,16 @@ def test_specific_metavars(monkeypatch: pytest.MonkeyPatch,
     assert re.search(r"--profile\s+\[fast\|realistic\]", out)
 
 
+@pytest.mark.parametrize("group", ["storm", "preflight", "serve"])
+def test_a_group_that_is_one_command_asks_for_no_subcommand(
+        group: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    _, out, _ = run([group, "--help"], monkeypatch, capsys)
+    assert re.search(rf"Usage: phonelab {group} \[OPTIONS\]\s*$", out, re.M), out
+    assert "COMMAND [ARGS]" not in out
+    _, out, _ = run(["lab", "--help"], monkeypatch, capsys)
+    assert "Usage: phonelab lab [OPTIONS] COMMAND [ARGS]" in out  # real groups keep it
+
+
 def test_a_topology_with_several_mistakes_is_one_line_except_in_lab_validate(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
