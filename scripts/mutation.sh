@@ -36,7 +36,7 @@ fail_usage() { echo "mutation: $*" >&2; exit 2; }
 [[ "$jobs" =~ ^[1-9][0-9]*$ ]] || fail_usage "MUTATION_JOBS must be a positive number, not '$jobs'"
 [[ "$octet" =~ ^[0-9]+$ ]] && (( octet >= 2 && octet <= 254 )) \
     || fail_usage "MUTATION_OCTET must be 2-254, not '$octet'"
-[[ "$tree" == worktree ]] || git -C "$root" rev-parse -q --verify "$tree^{commit}" >/dev/null \
+[[ "$tree" == worktree ]] || git -C "$root" rev-parse -q --verify "$tree^{commit}" >/dev/null 2>&1 \
     || fail_usage "MUTATION_TREE '$tree' is neither a commit nor 'worktree'"
 for module in ${MUTATION_MODULES:-}; do
     [[ -f "$root/$module" && "$module" == *.py ]] || fail_usage "no source file $module"

@@ -17,7 +17,7 @@ SCRIPT = ROOT / "scripts" / "mutation.sh"
 def run(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["bash", str(SCRIPT)], capture_output=True, text=True, timeout=60,
                           env={**os.environ, "MUTATION_WORK": str(tmp_path / "work"),
-                               "PYTHON": sys.executable, **env})
+                               "PYTHON": sys.executable, "MUTATION_TREE": "worktree", **env})
 
 
 @pytest.mark.parametrize(("setting", "value", "words"), [
