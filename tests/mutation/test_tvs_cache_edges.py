@@ -39,7 +39,8 @@ def test_an_answer_lives_exactly_its_ttl(cert: x509.Certificate) -> None:
 def test_a_zero_ttl_is_not_cached(cert: x509.Certificate) -> None:
     cache = TvsCache()
     cache.store(cert, frozenset({Role.SAST}), ttl=0, now=100.0)
-    assert cache.entries(now=100.0) == () and cache.find(lambda c: True, now=99.0) is None
+    assert cache.find(lambda c: True, now=99.0) is None, "not even a moment before"
+    assert cache.entries(now=100.0) == ()
 
 
 def test_the_roles_tvs_gave_are_kept(cert: x509.Certificate) -> None:
