@@ -97,10 +97,19 @@ def test_consumed_output_does_not_match_twice_and_clear_forgets(
         console.expect("Handshake successful", 0.2)
 
 
-def test_pty_closed_under_the_reader_is_a_lab_error(tty: PhoneTty, console: SerialConsole) -> None:
+def test_pty_closed_under_the_reader_is_a_lab_error(tty: PhoneTty, tmp_path: Path) -> None:
+    # Opened by a by-id style link, as on a rack (/dev/serial/by-id/...), which goes
+    # with the device: the bare /dev/pts/N number may be handed to another phone of
+    # this process at once, and reopening it would read that phone.
+    link = tmp_path / "by-id-console"
+    link.symlink_to(tty.path)
+    console = SerialConsole(str(link), name=PHONE, log_path=tmp_path / PHONE / "console.log",
+                            reconnect_attempts=3, reconnect_interval=0.1)
+    console.open()
     boot(tty)
     console.expect("opt150", 2)
     tty.close()
+    link.unlink()
     start = time.monotonic()
     with pytest.raises(LabError, match=r"is gone.*3 reopen attempts failed") as caught:
         console.expect("never printed", 10)
@@ -110,6 +119,7 @@ def test_pty_closed_under_the_reader_is_a_lab_error(tty: PhoneTty, console: Seri
     with pytest.raises(LabError):
         console.send("erase itl\r")
     assert "lost " in console.log_path.read_text()
+    console.close()
 
 
 def test_open_failure_is_a_lab_error(tmp_path: Path) -> None:
