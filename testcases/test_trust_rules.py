@@ -60,7 +60,7 @@ def place_signed(lab: LabRun, name: str, body: bytes, signer: Identity | None = 
 @allure.severity(allure.severity_level.CRITICAL)
 def test_ctl_keeps_demanding_signed_configs_under_a_rollback_itl(lab: LabRun) -> None:
     """A rollback ITL makes a phone accept unsigned configs only while it holds no CTL
-    (§7.4, §7.8: "between secure clusters it does not work because only the ITL is
+    (docs/PROTOCOLS.md §7.4, §7.8: "between secure clusters it does not work because only the ITL is
     blanked, not the CTL"). A mixed-mode phone with the rollback ITL whose signed config
     does not verify keeps its last config and never falls back to the plain one."""
     settle(lab)
@@ -108,7 +108,7 @@ def test_ctl_keeps_demanding_signed_configs_under_a_rollback_itl(lab: LabRun) ->
 @pytest.mark.requires_feature("encrypted_config")
 def test_stub_naming_another_certificate_is_a_public_key_mismatch(lab: LabRun) -> None:
     """The short config's certHash selects which of the phone's keys opens the .enc.sgn
-    (§7.4). When it names neither the LSC nor the MIC the phone shows "public key
+    (docs/PROTOCOLS.md §7.4). When it names neither the LSC nor the MIC the phone shows "public key
     mismatch" and asks CAPF, without trying its keys on the encrypted file."""
     name = encrypted_phone(lab)
     settle(lab, [name])
@@ -134,8 +134,9 @@ def test_stub_naming_another_certificate_is_a_public_key_mismatch(lab: LabRun) -
 
 
 def digest_broken(data: bytes, signer: Identity) -> bytes:
-    """The .enc.sgn re-signed by `signer` with its last ciphertext byte flipped: the key
+    """The .enc.sgn re-signed by `signer` with its first ciphertext byte flipped: the key
     still unwraps and the blocks still decrypt, but the plaintext digest no longer matches.
+    (Not the last byte: the last block may be all padding, which the digest leaves out.)
     The encryption block is copied verbatim from the header (docs/PROTOCOLS.md §4.3)."""
     parsed = parse_encrypted(data)
     header, enc = parsed.header, parsed.header.enc
@@ -145,7 +146,7 @@ def digest_broken(data: bytes, signer: Identity) -> bytes:
         tlv(14, zstring(header.filename)) + stamp)
     end = data.index(tlv(27, enc.digest), start) + len(tlv(27, enc.digest))
     body = bytearray(parsed.body)
-    body[-1] ^= 0x01
+    body[0] ^= 0x01
     return build_signed(bytes(body), signer, version=header.version, filename=header.filename,
                         digest=header.digest, timestamp=header.timestamp,
                         extra=data[start:end])
@@ -182,7 +183,7 @@ def test_encrypted_config_with_a_wrong_digest_fails_to_decrypt(lab: LabRun) -> N
 def test_config_signed_by_a_key_tvs_knows_under_another_role_is_rejected(lab: LabRun) -> None:
     """TVS vouches for the Tomcat certificate with role APP-SERVER. A config signed with
     that key makes the phone ask TVS, which says "valid", but not with role TFTP or
-    CCM+TFTP (§3.3): the phone rejects the config and keeps its last one."""
+    CCM+TFTP (docs/PROTOCOLS.md §3.3): the phone rejects the config and keeps its last one."""
     settle(lab)
     phones = lab.plain_phones()
     tomcat = lab.cluster.pki.identity(CertRole.tomcat, tftp_nodes(lab)[0])
@@ -206,8 +207,9 @@ def test_config_signed_by_a_key_tvs_knows_under_another_role_is_rejected(lab: La
 @allure.severity(allure.severity_level.CRITICAL)
 def test_https_server_unknown_to_tvs_is_not_trusted(lab: LabRun, tmp_path: Path) -> None:
     """The services server presents a certificate in no trust store: TVS answers
-    "invalid" to the phone's VERIFY and the phone fetches nothing (§7.6). Restarting the
-    service with the cluster's own certificate brings services back."""
+    "invalid" to the phone's VERIFY and the phone fetches nothing (docs/PROTOCOLS.md
+    §7.6). Restarting the service with the cluster's own certificate brings services
+    back."""
     settle(lab)
     phones = lab.plain_phones()
     foreign = LabPKI.init(tmp_path / "foreign", ["web1"], key_size=2048)
@@ -237,7 +239,7 @@ def test_tvs_outage_locks_phones_out_but_does_not_strand_them(lab: LabRun) -> No
     """With only the TFTP certificate regenerated but TVS unreachable, phones reject the
     new ITL as stranded phones do, yet they do not report being stranded: their ITL's TVS
     record still matches the TVS certificate. Starting TVS again and resetting recovers
-    them without touching a phone (§7.5, §7.9)."""
+    them without touching a phone (docs/PROTOCOLS.md §7.5, §7.9)."""
     settle(lab)
     phones = lab.plain_phones()
     with step("Regenerate the TFTP certificate; stop TVS on every node; restart TFTP"):
@@ -262,8 +264,9 @@ def test_tvs_outage_locks_phones_out_but_does_not_strand_them(lab: LabRun) -> No
 @allure.severity(allure.severity_level.CRITICAL)
 def test_phones_report_themselves_stranded_after_the_ordering_hazard(lab: LabRun) -> None:
     """The ordering hazard seen from the phone: the ITL rejected, and the phone saying
-    that the TVS certificate is not in its ITL, so no ITL signer can be verified (§7.9);
-    bringing the old TVS certificate back is not possible, so only erasing helps."""
+    that the TVS certificate is not in its ITL, so no ITL signer can be verified
+    (docs/PROTOCOLS.md §7.9); bringing the old TVS certificate back is not possible, so
+    only erasing helps."""
     settle(lab)
     with step("Regenerate the TFTP and the TVS certificates; restart TFTP; reset"):
         lab.cluster.regenerate_certificate("tftp")
@@ -294,7 +297,7 @@ def place_ctl(lab: LabRun, role: CertRole) -> None:
 def test_ctl_signed_by_the_itl_tftp_key_needs_no_tvs(lab: LabRun) -> None:
     """A tokenless CTL is signed with the CallManager (TFTP) key, which the phone's ITL
     already lists as SAST and CCM+TFTP: the phone installs it from the ITL alone, so it
-    works with every TVS down (§7.3, "no CTL, ITL installed")."""
+    works with every TVS down (docs/PROTOCOLS.md §7.3, "no CTL, ITL installed")."""
     settle(lab)
     phones = lab.plain_phones()
     with step("Stop TVS on every node; place a CTL signed with the TFTP key; reset"):
@@ -315,7 +318,7 @@ def test_ctl_signed_by_the_itl_tftp_key_needs_no_tvs(lab: LabRun) -> None:
 def test_ctl_signed_by_the_capf_key_is_rejected(lab: LabRun) -> None:
     """The ITL lists the CAPF certificate with role CAPF, and TVS vouches for it only as
     CAPF: neither makes it a CTL signer (SAST), so the phone rejects the CTL and keeps
-    trusting with its ITL (§7.3)."""
+    trusting with its ITL (docs/PROTOCOLS.md §7.3)."""
     settle(lab)
     phones = lab.plain_phones()
     with step("Place a CTL signed with the CAPF key; reset all phones"):
@@ -331,9 +334,9 @@ def test_ctl_signed_by_the_capf_key_is_rejected(lab: LabRun) -> None:
 @allure.title("A mixed-mode phone rejects a new CTL signed by the key its CTL lists as CAPF")
 @allure.severity(allure.severity_level.NORMAL)
 def test_new_ctl_signed_by_a_non_sast_ctl_record_is_rejected(lab: LabRun) -> None:
-    """Only a SAST record of the installed CTL vouches for a new CTL's signer (§7.3, "CTL C
-    installed"): the CAPF certificate in the CTL does not, nor does TVS, which knows it
-    only as CAPF. The phone keeps its CTL."""
+    """Only a SAST record of the installed CTL vouches for a new CTL's signer
+    (docs/PROTOCOLS.md §7.3, "CTL C installed"): the CAPF certificate in the CTL does
+    not, nor does TVS, which knows it only as CAPF. The phone keeps its CTL."""
     settle(lab)
     phones = lab.plain_phones()
     with step("Run the CTL client (mixed mode), restart TFTP, reset all phones"):
