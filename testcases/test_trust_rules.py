@@ -17,7 +17,9 @@ import pytest
 from fixtures.expect import locked_out, served_itl, settle, stranded, trusting
 from fixtures.lab_run import LabRun
 from fixtures.reporting import step
+from fixtures.waits import wait_for
 from harness.cluster.state import Param, Service
+from harness.events import Event
 from harness.formats.enc import cert_hash, parse_encrypted
 from harness.formats.header import build_signed
 from harness.formats.names import tlv, zstring
@@ -44,6 +46,28 @@ def served(lab: LabRun, name: str, node: str) -> bytes:
     data = lab.cluster.served(name, node)
     assert data is not None, f"the cluster serves no {name} on {node}"
     return data
+
+
+def encrypted_config_verdict(lab: LabRun, phone: str, failure: str, *, after: int) -> str:
+    """The phone's console verdict on its encrypted config: the line saying `failure`, or
+    the reason it applied or refused the .enc.sgn otherwise. Waiting for any verdict, not
+    for `failure` alone, means a phone that decides otherwise fails the test at once, not
+    at the bound (the refusal line comes just before the `failure` line it explains)."""
+    full = f"{phone}.cnf.xml.enc.sgn"
+    verdicts = (failure, f"{full} authenticated successfully", f"invalid file {full}")
+
+    def verdict(event: Event) -> bool:
+        line = str(event.data.get("line", ""))
+        return event.kind == "console.line" and event.phone == phone and any(
+            v in line for v in verdicts)
+
+    found = wait_for(lab.events, verdict, lab.bounds.registration, after=after,
+                     what=f"a verdict on {full} on {phone}'s console",
+                     explain=lab.explain, phone=phone)
+    line = str(found.data.get("line", ""))
+    if verdicts[2] in line:  # refused: for the expected reason, said on the next line?
+        line = str(lab.wait_console(phone, failure, after=found.seq, bound=5).data["line"])
+    return line
 
 
 def place_signed(lab: LabRun, name: str, body: bytes, signer: Identity | None = None) -> None:
@@ -122,7 +146,8 @@ def test_stub_naming_another_certificate_is_a_public_key_mismatch(lab: LabRun) -
                                              cert_hash(other).encode()))
     with step("Reset all phones"):
         mark = lab.reset_all()
-    lab.wait_console(name, PUBLIC_KEY_MISMATCH, after=mark)
+    line = encrypted_config_verdict(lab, name, PUBLIC_KEY_MISMATCH, after=mark)
+    assert PUBLIC_KEY_MISMATCH in line, f"{name} opened a config addressed to another key: {line}"
     session = lab.wait_event(name, "capf.session", after=mark)  # (console lines trail events)
     early = [e for e in lab.events.for_phone(name, since=mark)
              if e.kind == "tftp.rrq" and str(e.data.get("file")).endswith(".enc.sgn")
@@ -168,7 +193,8 @@ def test_encrypted_config_with_a_wrong_digest_fails_to_decrypt(lab: LabRun) -> N
             lab.cluster.place_file(full, digest_broken(served(lab, full, node), signer), node)
     with step("Reset all phones"):
         mark = lab.reset_all()
-    lab.wait_console(name, DECRYPT_FAILED, after=mark)
+    line = encrypted_config_verdict(lab, name, DECRYPT_FAILED, after=mark)
+    assert DECRYPT_FAILED in line, f"{name} applied a config whose digest is wrong: {line}"
     lab.wait_event(name, "capf.session", after=mark)  # console lines trail endpoint events
     settle(lab, [name], after=mark)
     outcome = lab.outcome(name, mark)
