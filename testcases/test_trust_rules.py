@@ -288,6 +288,7 @@ def test_tvs_outage_locks_phones_out_but_does_not_strand_them(lab: LabRun) -> No
 @allure.story("Stranded or only locked out")
 @allure.title("Regenerating TFTP and TVS together: each phone reports itself stranded")
 @allure.severity(allure.severity_level.CRITICAL)
+@pytest.mark.requires_feature("stranded_report")
 def test_phones_report_themselves_stranded_after_the_ordering_hazard(lab: LabRun) -> None:
     """The ordering hazard seen from the phone: the ITL rejected, and the phone saying
     that the TVS certificate is not in its ITL, so no ITL signer can be verified

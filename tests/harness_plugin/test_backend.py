@@ -15,6 +15,7 @@ from fixtures.backend import (
     TwinBackend,
     backend_for,
 )
+from fixtures.features import missing
 from harness.errors import OperatorNeeded, PhoneOutOfService, RackBroken
 from harness.phone_models import lookup
 from lab_topology import DEFAULT_LAB, LabSpec, load_lab
@@ -89,6 +90,19 @@ def test_console_feature_firmware_and_bounds_are_the_backends() -> None:
     assert rack.bounds.registration == 600
     assert TwinBackend(lab, BackendOptions()).bounds.registration < 600
     assert TwinBackend(lab, BackendOptions(profile="realistic")).bounds.registration == 600
+
+
+def test_only_the_twins_phones_are_relied_on_to_say_they_are_stranded() -> None:
+    """The stranded line is the twin's wording: a rack judges stranded phones by what they
+    fail to do, and the scenario about the phone's own report skips there."""
+    rack_lab, twin_lab = load_lab(RACK), load_lab(DEFAULT_LAB)
+    rack = HardwareBackend(rack_lab, BackendOptions())
+    twin = TwinBackend(twin_lab, BackendOptions())
+    assert twin.stranded_report_missing(twin_lab.racks[0]) is None
+    assert "unconfirmed" in (rack.stranded_report_missing(rack_lab.racks[0]) or "")
+    assert missing(rack, rack_lab.racks[0], ("stranded_report",)) == \
+        rack.stranded_report_missing(rack_lab.racks[0])
+    assert missing(twin, twin_lab.racks[0], ("stranded_report",)) is None
 
 
 def test_pki_lives_per_session_on_the_twin_and_per_lab_and_rack_on_hardware(
