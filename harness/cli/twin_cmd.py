@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -20,7 +22,7 @@ import typer
 from rich.table import Table
 
 from harness.cli import running_twins
-from harness.cli.common import out_console, until_signalled
+from harness.cli.common import err_console, out_console, until_signalled
 from harness.errors import UsageError
 from lab_topology import load_lab
 from lab_topology.generate import twin_lab
@@ -77,9 +79,11 @@ def up(
         if login[0] and login[1]:  # the topology's credentials, as a hardware rack has them
             for switch in twin.switches.values():
                 switch.username, switch.password = login[0], login[1]
-        twin.start()
         record = None
         try:
+            if not twin.start(progress=_progress(), cancelled=stop.is_set):
+                err_console.print("twin up: stopped while starting; nothing left running")
+                raise typer.Exit(130)
             where = twin.describe()
             record = running_twins.record(where, spec.name, lab)
             if as_json:
@@ -95,6 +99,18 @@ def up(
             twin.stop()
     if not as_json:
         out_console.print("twin stopped")
+
+
+def _progress(every: float = 1.0) -> Callable[[int, int], None]:
+    """A stderr line a second while phones are made: a large twin takes minutes."""
+    last = [time.monotonic()]
+
+    def show(done: int, total: int) -> None:
+        if time.monotonic() - last[0] >= every:
+            last[0] = time.monotonic()
+            err_console.print(f"starting the twin: {done}/{total} phones (Ctrl-C stops)")
+
+    return show
 
 
 def _show(where: dict[str, Any], record: Path, from_env: tuple[str, str] | None) -> None:

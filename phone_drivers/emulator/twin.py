@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import secrets
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -70,14 +71,23 @@ class TwinRack:
         # The lab's CGI user (docs/REAL_WIRE.md §6.2): generated, as the switch password is.
         self.cgi = CgiLogin("phonelab", SecretStr(secrets.token_urlsafe(12)))
 
-    def start(self) -> None:
+    def start(self, progress: Callable[[int, int], None] | None = None,
+              cancelled: Callable[[], bool] | None = None) -> bool:
+        """Start the cluster, the phones and the switches; False if `cancelled` said so
+        before every phone was made (a large twin takes a while: Ctrl-C must not wait).
+        `progress(done, total)` hears of each phone made."""
         tftp = self._external_tftp
         if tftp is None:
             self.cluster.start()
             self.cluster.allow_cgi_user(self.cgi.user, self.cgi.password.get_secret_value())
             tftp = [self.cluster.tftp_address(n.name)
                     for n in self.cluster.state.nodes_running(Service.TFTP)]
-        for spec in self.spec.phones:
+        total = len(self.spec.phones)
+        for done, spec in enumerate(self.spec.phones):
+            if cancelled is not None and cancelled():
+                return False
+            if progress is not None:
+                progress(done, total)
             mic = self.pki.issue_mic(spec.name, spec.model) if self._mics else None
             phone = TwinPhone(PhoneIdentity(spec.name[3:], spec.model, mic),
                               address=str(phone_address(self.lab, self.spec, spec)),
@@ -96,6 +106,9 @@ class TwinRack:
                 assert port is not None, f"{spec.port} missing on {spec.switch}"
                 switch.configure(port, admin_poe="never")
             switch.attach(spec.port, self.phones[spec.name])
+        if progress is not None:
+            progress(total, total)
+        return True
 
     def stop(self) -> None:
         for switch in self.switches.values():
