@@ -1,4 +1,4 @@
-"""Checks for numeric options every command shares: ports, counts and durations.
+"""Checks for options several commands share: ports, counts, durations, server lists.
 
 click's ranges let NaN through (every comparison with NaN is false) and allow
 nothing like "finite and positive", so durations get a callback of their own.
@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 
 import typer
+
+from harness.errors import UsageError
 
 
 def port_or_any(value: int) -> int:
@@ -31,3 +33,18 @@ def days(value: int) -> int:
     if not 1 <= value <= 3560:
         raise typer.BadParameter(f"{value} days is out of range (1-3560)")
     return value
+
+
+def parse_servers(text: str, option: str, default_port: int) -> tuple[tuple[str, int], ...]:
+    """`HOST[:PORT][,HOST[:PORT]…]` into (host, port) pairs, as `--tftp`/`--tvs` take them."""
+    servers = []
+    for part in (p.strip() for p in text.split(",") if p.strip()):
+        host, sep, port = part.rpartition(":")
+        if not sep:
+            host, port = part, str(default_port)
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise UsageError(f"{option}: {part!r} is not HOST[:PORT]")
+        servers.append((host, int(port)))
+    if not servers:
+        raise UsageError(f"{option} names no server")
+    return tuple(servers)

@@ -16,7 +16,7 @@ from typing import Annotated
 import typer
 
 from harness.cli.common import err_console, out_console
-from harness.cli.options import seconds
+from harness.cli.options import parse_servers, seconds
 from harness.errors import UsageError
 from harness.preflight.plan import parse_plan, safe_order
 from harness.preflight.read import read_cluster
@@ -25,20 +25,6 @@ from harness.preflight.simulate import predict
 
 app = typer.Typer(no_args_is_help=True)
 _PHONE = re.compile(r"^(SEP[0-9A-F]{12})(?::([0-9A-Za-z-]+))?$")
-
-
-def _servers(text: str, option: str, default_port: int) -> list[tuple[str, int]]:
-    servers = []
-    for part in (p.strip() for p in text.split(",") if p.strip()):
-        host, sep, port = part.rpartition(":")
-        if not sep:
-            host, port = part, str(default_port)
-        if not host or not port.isdigit() or not 0 < int(port) < 65536:
-            raise UsageError(f"{option}: {part!r} is not HOST[:PORT]")
-        servers.append((host, int(port)))
-    if not servers:
-        raise UsageError(f"{option} names no server")
-    return servers
 
 
 def _phones(spec: str | None, path: Path | None) -> list[tuple[str, str | None]]:
@@ -82,8 +68,8 @@ def preflight(
 ) -> None:
     """Predict each phone's end state under PLAN, and the safe order, without touching it."""
     steps = parse_plan(plan)
-    tftp_servers = _servers(tftp, "--tftp", 69)
-    tvs_servers = _servers(tvs, "--tvs", 2445) if tvs else []
+    tftp_servers = list(parse_servers(tftp, "--tftp", 69))
+    tvs_servers = list(parse_servers(tvs, "--tvs", 2445)) if tvs else []
     chosen = _phones(phones, phones_file)
     if not chosen and not default_only:
         raise UsageError("name the phones (--phones or --phones-file) or pass --default-only")

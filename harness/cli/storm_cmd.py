@@ -21,6 +21,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from harness.cli.common import err_console, out_console
+from harness.cli.options import parse_servers
 from harness.errors import UsageError
 from harness.storm.plan import (
     SIP_PORT,
@@ -29,7 +30,6 @@ from harness.storm.plan import (
     StormPlan,
     check_numbers,
     parse_models,
-    parse_servers,
     parse_source,
     parse_url,
 )

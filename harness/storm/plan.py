@@ -61,23 +61,6 @@ class StormPlan:
             yield from (str(a) for a in network.hosts())
 
 
-def parse_servers(text: str, option: str, default_port: int) -> tuple[Server, ...]:
-    """`HOST[:PORT][,HOST[:PORT]…]` into (host, port) pairs."""
-    servers = []
-    for part in (p.strip() for p in text.split(",")):
-        if not part:
-            continue
-        host, sep, port = part.rpartition(":")
-        if not sep:
-            host, port = part, str(default_port)
-        if not host or not port.isdigit() or not 0 < int(port) < 65536:
-            raise UsageError(f"{option}: {part!r} is not HOST[:PORT]")
-        servers.append((host, int(port)))
-    if not servers:
-        raise UsageError(f"{option} names no server")
-    return tuple(servers)
-
-
 def parse_models(text: str) -> tuple[str, ...]:
     models = tuple(m.strip() for m in text.split(",") if m.strip())
     if not models:
