@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,7 +18,7 @@ from harness.leases.labgrid_lease import LabgridLease
 from harness.leases.place_consoles import with_place_consoles
 from harness.phone_models import Family
 from lab_topology import parse_lab
-from phone_drivers.console import SerialConsole
+from phone_drivers.console import ConsoleTimeout, SerialConsole
 from phone_drivers.emulator.tty import HELP, PhoneTty
 from tests.shared_lab.labgrid_procs import BIN, Coordinator, exporter, needs_ser2net, wait_resources
 
@@ -54,6 +55,29 @@ def _lab(lg: Coordinator) -> object:
                    for i, phone in enumerate(PHONES, 1)]}]})
 
 
+def path_is_open(tty: PhoneTty, console: SerialConsole, phone: str) -> None:
+    """Until the far end reads, what the phone prints may be dropped: knock until heard."""
+    deadline = time.monotonic() + 15
+    while True:
+        tty.write_line("INF", "boot", f"{phone} knock")
+        try:
+            console.expect(f"{phone} knock", timeout=0.5)
+            return
+        except ConsoleTimeout:
+            if time.monotonic() > deadline:
+                raise
+
+
+def eventually_logged(log: Path, texts: list[str], bound: float = 5.0) -> str:
+    """The console log once it holds every text (it is written just after the match)."""
+    deadline = time.monotonic() + bound
+    while True:
+        logged = log.read_text()
+        if all(text in logged for text in texts) or time.monotonic() > deadline:
+            return logged
+        time.sleep(0.05)
+
+
 def test_place_consoles_resolve_on_acquire_and_carry_every_line_both_ways(
         tmp_path: Path, lg: Coordinator, ttys: list[PhoneTty]) -> None:
     needs_ser2net()
@@ -69,10 +93,12 @@ def test_place_consoles_resolve_on_acquire_and_carry_every_line_both_ways(
             assert len(set(urls)) == 2
             for tty, url, phone in zip(ttys, urls, PHONES, strict=True):
                 with SerialConsole(url, name=phone, log_path=tmp_path / f"{phone}.log") as con:
+                    path_is_open(tty, con, phone)  # ser2net flushes what came before it
                     lines = [tty.write_line("INF", "boot", f"{phone} line {n}") for n in range(50)]
                     con.expect(f"{phone} line 49", timeout=15)
-                    logged = (tmp_path / f"{phone}.log").read_text()
-                    assert all(line.split(" ", 2)[2] in logged for line in lines)
+                    wanted = [line.split(" ", 2)[2] for line in lines]
+                    logged = eventually_logged(tmp_path / f"{phone}.log", wanted)
+                    assert all(text in logged for text in wanted)
                     con.sendline("help")  # typed on the remote side, answered by the twin tty
                     con.expect("commands: key", timeout=10)
         finally:
