@@ -20,19 +20,15 @@ import threading
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-import pexpect
 import serial
 
 from harness.errors import LabError, RackBroken
 from harness.events import EventLog
 from phone_drivers.console_log import ByteFeed, ConsoleLog, FeedSpawn
+from phone_drivers.console_matching import ConsoleTimeout as ConsoleTimeout
+from phone_drivers.console_matching import MatchingConsole, PatternLike
 
-PatternLike = str | re.Pattern[str]
 _PORT_ERRORS = (serial.SerialException, OSError)
-
-
-class ConsoleTimeout(AssertionError):
-    """The phone did not print the expected line in time (a phone-behaviour failure)."""
 
 
 @runtime_checkable
@@ -52,7 +48,7 @@ class Console(Protocol):
         """The last `n` lines received (newest last)."""
 
 
-class SerialConsole:
+class SerialConsole(MatchingConsole):
     """A pyserial console with a complete log. String patterns compile with
     `re.MULTILINE` (so `.` stays inside a line and `^` anchors at line starts)."""
 
@@ -70,15 +66,6 @@ class SerialConsole:
         self._connected, self._stop = threading.Event(), threading.Event()
         self._gone: RackBroken | None = None
         self._thread: threading.Thread | None = None
-
-    @property
-    def log_path(self) -> Path:
-        return self._log.path
-
-    @property
-    def gone(self) -> LabError | None:
-        """Why the console is gone for good (reopen attempts spent), else None."""
-        return self._gone
 
     def open(self) -> SerialConsole:
         """Open the port (LabError if it cannot be opened) and start draining it."""
@@ -111,24 +98,15 @@ class SerialConsole:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def expect(self, pattern: PatternLike, timeout: float) -> re.Match[str]:
-        regex = re.compile(pattern, re.MULTILINE) if isinstance(pattern, str) else pattern
-        if self._thread is None:
-            raise LabError(f"console {self.name}: expect() before open()")
-        try:
-            self._spawn.expect([regex], timeout=timeout)
-        except pexpect.EOF:
-            raise self._gone or RackBroken("console", f"console {self.name}: closed") from None
-        except pexpect.TIMEOUT:
-            if not self._connected.is_set():
-                raise RackBroken("console", f"console {self.name}: {self.url} disconnected, "
-                                 f"still reconnecting after {timeout:g} s; log: {self.log_path}"
-                                 ) from None
-            lines = "\n".join(f"  | {line}" for line in self.tail(20)) or "  (nothing received)"
-            raise ConsoleTimeout(f"console {self.name}: no line matching {regex.pattern!r} within "
-                                 f"{timeout:g} s; last lines:\n{lines}\nfull log: {self.log_path}"
-                                 ) from None
-        return self._spawn.match  # type: ignore[no-any-return]
+    def _started(self) -> bool:
+        return self._thread is not None
+
+    def _closed_error(self) -> LabError:
+        return RackBroken("console", f"console {self.name}: closed")
+
+    def _unreachable_error(self, timeout: float) -> LabError:
+        return RackBroken("console", f"console {self.name}: {self.url} disconnected, still "
+                          f"reconnecting after {timeout:g} s; log: {self.log_path}")
 
     def send(self, text: str) -> None:
         budget = self.reconnect_attempts * (self.reconnect_interval + self.read_timeout) + 1.0
@@ -145,18 +123,6 @@ class SerialConsole:
             raise RackBroken("console",
                              f"console {self.name}: write to {self.url} failed: {exc}") from exc
         self._log.note(f"sent {text!r}")
-
-    def sendline(self, text: str) -> None:
-        """Type `text` and Enter (CR, as a terminal does)."""
-        self.send(text + "\r")
-
-    def tail(self, n: int = 20) -> list[str]:
-        return self._log.tail(n)
-
-    def clear(self) -> None:
-        """Forget unmatched output, so the next `expect` sees only newer lines."""
-        self._feed.clear()
-        self._spawn.buffer = ""
 
     def _open_port(self) -> Any:  # used by open() and by the reader thread
         # pyserial's rfc2217 handler refuses write_timeout (NotImplementedError); its socket

@@ -42,15 +42,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import asyncssh
-import pexpect
 from pydantic import SecretStr
 
 from harness.aio import BackgroundLoop
 from harness.errors import LabError, RackBroken
 from harness.events import EventLog
 from lab_topology.schema import SshShell
-from phone_drivers.console import ConsoleTimeout, PatternLike
 from phone_drivers.console_log import ByteFeed, ConsoleLog, FeedSpawn
+from phone_drivers.console_matching import MatchingConsole
 
 _EOF = b""
 
@@ -75,7 +74,7 @@ class _Retry(Exception):
     """This attempt failed in a way a later one may not (phone off, booting, dropped)."""
 
 
-class SshConsole:
+class SshConsole(MatchingConsole):
     """A phone's log over SSH, with a complete log file. String patterns compile with
     `re.MULTILINE`, as `SerialConsole`'s do."""
 
@@ -104,15 +103,6 @@ class SshConsole:
         self._partial, self._fresh, self._open_line = "", False, False
         self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
         self.sessions = 0  # streams started (1 + reconnects), for reports and tests
-
-    @property
-    def log_path(self) -> Path:
-        return self._log.path
-
-    @property
-    def gone(self) -> LabError | None:
-        """Why the console is gone for good (refused, or attempts spent), else None."""
-        return self._gone
 
     @property
     def url(self) -> str:
@@ -149,24 +139,16 @@ class SshConsole:
             raise self._gone
         return connected
 
-    def expect(self, pattern: PatternLike, timeout: float) -> re.Match[str]:
-        regex = re.compile(pattern, re.MULTILINE) if isinstance(pattern, str) else pattern
-        if self._loop is None:
-            raise LabError(f"console {self.name}: expect() before open()")
-        try:
-            self._spawn.expect([regex], timeout=timeout)
-        except pexpect.EOF:
-            raise self._gone or LabError(f"console {self.name}: closed") from None
-        except pexpect.TIMEOUT:
-            if not self._connected.is_set():
-                raise LabError(f"console {self.name}: no log stream from {self.url} within "
-                               f"{timeout:g} s (phone unreachable or SSH Access off; still "
-                               f"retrying); log: {self.log_path}") from None
-            lines = "\n".join(f"  | {line}" for line in self.tail(20)) or "  (nothing received)"
-            raise ConsoleTimeout(f"console {self.name}: no line matching {regex.pattern!r} within "
-                                 f"{timeout:g} s; last lines:\n{lines}\nfull log: {self.log_path}"
-                                 ) from None
-        return self._spawn.match  # type: ignore[no-any-return]
+    def _started(self) -> bool:
+        return self._loop is not None
+
+    def _closed_error(self) -> LabError:
+        return LabError(f"console {self.name}: closed")
+
+    def _unreachable_error(self, timeout: float) -> LabError:
+        return LabError(f"console {self.name}: no log stream from {self.url} within "
+                        f"{timeout:g} s (phone unreachable or SSH Access off; still "
+                        f"retrying); log: {self.log_path}")
 
     def send(self, text: str) -> None:
         """Type `text` into the log session (on the twin: its console commands)."""
@@ -180,17 +162,6 @@ class SshConsole:
             raise LabError(f"console {self.name}: write to {self.url} failed: "
                            f"{exc or type(exc).__name__}") from exc
         self._log.note(f"sent {text!r}")
-
-    def sendline(self, text: str) -> None:
-        self.send(text + "\r")
-
-    def tail(self, n: int = 20) -> list[str]:
-        return self._log.tail(n)
-
-    def clear(self) -> None:
-        """Forget unmatched output, so the next `expect` sees only newer lines."""
-        self._feed.clear()
-        self._spawn.buffer = ""
 
     # --- on the console's loop ----------------------------------------------------------
     def _host(self) -> str | None:
