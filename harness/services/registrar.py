@@ -53,7 +53,12 @@ from harness.services.sip_binding import (
     common_name,
 )
 from harness.services.sip_register import RegisterFacts
-from harness.services.tls_stream import MAX_HANDSHAKES, Listener, TlsStream, client_hello
+from harness.services.tls_stream import (
+    MAX_HANDSHAKES,
+    Listener,
+    TlsStream,
+    accept_tls,
+)
 from harness.tls import DEFAULT_POLICY, TlsPolicy, require_client_certificates, server_context
 
 # a stream connection quiet for longer than 1.5 registration refreshes (+ margin) is dropped
@@ -405,24 +410,14 @@ class Registrar(Endpoint):
             raw.close()
             return
         try:
-            try:  # one deadline from accept: the whole hello, a slot, the handshake
-                async with asyncio.timeout(HANDSHAKE_TIMEOUT):
-                    if not await client_hello(raw):
-                        return
-                    async with self._handshakes:
-                        with self.tls_cap.busy():
-                            stream = TlsStream.wrap(raw, self._current_context(),
-                                                    server_side=True)
-                            self._streams.add(stream)
-                            await stream.handshake()
-            except (ssl.SSLError, OSError, TimeoutError) as exc:
-                reason = (f"TLS handshake not done {HANDSHAKE_TIMEOUT:g} s after connecting"
-                          if isinstance(exc, TimeoutError) else
-                          f"TLS handshake failed: {exc or type(exc).__name__}")
-                self._error(peer, "tls", reason)
-                if stream is not None:
-                    stream.reject()
+            result = await accept_tls(raw, self._current_context(), deadline=HANDSHAKE_TIMEOUT,
+                                      slots=self._handshakes, busy=self.tls_cap.busy,
+                                      track=self._streams)
+            if not isinstance(result, TlsStream):
+                if result:
+                    self._error(peer, "tls", result)
                 return
+            stream = result
             channel = TlsChannel(stream, common_name(stream.peer_certificate()))
             await self._serve_stream(stream.read, channel, peer, "tls", self.tls_cap)
         finally:

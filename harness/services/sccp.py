@@ -52,7 +52,12 @@ from harness.services.base import Endpoint
 from harness.services.connection_cap import ConnectionCap
 from harness.services.plain_stream import PlainStream
 from harness.services.sip_binding import Policy, accept_all
-from harness.services.tls_stream import MAX_HANDSHAKES, Listener, TlsStream, client_hello
+from harness.services.tls_stream import (
+    MAX_HANDSHAKES,
+    Listener,
+    TlsStream,
+    accept_tls,
+)
 from harness.tls import (
     DEFAULT_POLICY,
     TlsIdentity,
@@ -252,34 +257,18 @@ class SccpEndpoint(Endpoint):
             self.tls_cap.release()
 
     async def _tls_handshake(self, raw: socket.socket, peer: str) -> TlsStream | None:
-        """The established stream, or None (error recorded): the whole ClientHello, a
-        handshake slot and the handshake, all within `handshake_timeout` of accept."""
-        stream: TlsStream | None = None
+        """The established stream, or None (error recorded, socket closed)."""
         try:
-            async with asyncio.timeout(self.handshake_timeout):
-                if not await client_hello(raw):
-                    raw.close()
-                    return None
-                async with self._handshakes:
-                    with self.tls_cap.busy():
-                        stream = TlsStream.wrap(raw, self._context, server_side=True)
-                        await stream.handshake()
-                return stream
-        except TimeoutError:
-            reason = f"TLS handshake not done {self.handshake_timeout:g} s after connecting"
-        except (ssl.SSLError, OSError) as exc:
-            reason = f"TLS handshake: {exc!r}"
+            result = await accept_tls(raw, self._context, deadline=self.handshake_timeout,
+                                      slots=self._handshakes, busy=self.tls_cap.busy)
         except BaseException:  # evicted or stopped: the socket still closes
-            if stream is None:
-                raw.close()
-            else:
-                stream.abort()
-            raise
-        if stream is None:
             raw.close()
-        else:
-            stream.reject()
-        self._error(self.tls_source, peer, reason)
+            raise
+        if isinstance(result, TlsStream):
+            return result
+        raw.close()
+        if result:
+            self._error(self.tls_source, peer, result)
         return None
 
     async def _serve(self, session: Session, cap: ConnectionCap) -> None:

@@ -26,7 +26,12 @@ from harness.events import EventLog
 from harness.formats.errors import FormatError
 from harness.services.base import Endpoint
 from harness.services.connection_cap import ConnectionCap
-from harness.services.tls_stream import MAX_HANDSHAKES, Listener, TlsStream, client_hello
+from harness.services.tls_stream import (
+    MAX_HANDSHAKES,
+    Listener,
+    TlsStream,
+    accept_tls,
+)
 from harness.tls import DEFAULT_POLICY, TlsPolicy
 
 BACKLOG = 1024  # every phone of a rack may connect at once; asyncio's default 100 drops SYNs
@@ -164,24 +169,10 @@ class TlsServerEndpoint(Endpoint):
     async def _handshake(self, raw: socket.socket, peer: str) -> TlsStream | None:
         """The established stream, or None (error recorded) within one deadline from accept."""
         assert self._context is not None
-        stream: TlsStream | None = None
-        try:
-            async with asyncio.timeout(self.handshake_timeout):
-                if not await client_hello(raw):
-                    self._error("closed before its TLS ClientHello", peer)
-                    return None
-                async with self._handshakes:  # a storm queues here, in arrival order
-                    with self.cap.busy():  # a handshake under way is not idle
-                        stream = TlsStream.wrap(raw, self._context, server_side=True)
-                        self._connections.add(stream)
-                        await stream.handshake()
-                    return stream
-        except TimeoutError:
-            reason = f"TLS handshake not done {self.handshake_timeout:g} s after connecting"
-        except (ssl.SSLError, OSError) as exc:
-            reason = f"TLS handshake failed: {type(exc).__name__}: {exc}"
-        if stream is not None:
-            stream.reject()
-            self._connections.discard(stream)
-        self._error(reason, peer)
+        result = await accept_tls(raw, self._context, deadline=self.handshake_timeout,
+                                  slots=self._handshakes, busy=self.cap.busy,
+                                  track=self._connections)
+        if isinstance(result, TlsStream):
+            return result
+        self._error(result or "closed before its TLS ClientHello", peer)
         return None

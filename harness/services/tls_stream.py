@@ -254,6 +254,50 @@ async def client_hello(raw: socket.socket) -> bool:
             loop.remove_reader(raw.fileno())
 
 
+async def accept_tls(raw: socket.socket, context: ssl.SSLContext, *, deadline: float,
+                     slots: asyncio.Semaphore,
+                     busy: Callable[[], contextlib.AbstractContextManager[None]],
+                     track: set[TlsStream] | None = None) -> TlsStream | str | None:
+    """Server side of a TLS accept, as every phonelab TLS endpoint does it.
+
+    One deadline from accept covers the whole ClientHello, the wait for one of the
+    few handshake `slots` and the handshake itself, so a client that trickles its
+    hello waits outside the slots and cannot starve phones. `busy` marks the
+    connection as working (not idle, for connection caps) during the handshake;
+    `track` holds the stream while it exists, so a stopping server can abort it.
+    Returns the established stream; None when the peer closed before its hello; else
+    why the handshake failed (the stream, if any, rejected). The caller owns `raw`
+    whenever no stream comes back.
+    """
+    stream: TlsStream | None = None
+    try:
+        async with asyncio.timeout(deadline):
+            if not await client_hello(raw):
+                return None
+            async with slots:  # a storm queues here, in arrival order
+                with busy():
+                    stream = TlsStream.wrap(raw, context, server_side=True)
+                    if track is not None:
+                        track.add(stream)
+                    await stream.handshake()
+            return stream
+    except TimeoutError:
+        reason = f"TLS handshake not done {deadline:g} s after connecting"
+    except (ssl.SSLError, OSError) as exc:
+        reason = f"TLS handshake failed: {type(exc).__name__}: {exc}"
+    except BaseException:  # evicted or stopped: what was made goes with the task
+        if stream is not None:
+            stream.abort()
+            if track is not None:
+                track.discard(stream)
+        raise
+    if stream is not None:
+        stream.reject()
+        if track is not None:
+            track.discard(stream)
+    return reason
+
+
 class Listener:
     """A listening TCP socket on the running loop; each connection is handed to
     `handle(sock, peer)` as a non-blocking socket, in a task of its own. Pending
