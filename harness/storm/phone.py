@@ -22,6 +22,7 @@ from harness.services.tvs_client import TvsClient, TvsServer, TvsUnavailable
 from harness.storm.outcome import Failure, Hiccup, PhoneOutcome, StageTime
 from harness.storm.plan import Server, StormPlan
 from phone_drivers.emulator import https_probe, tftp_client
+from phone_drivers.emulator.boot import put_to_tvs
 from phone_drivers.emulator.firmware import Firmware
 from phone_drivers.emulator.firmware_types import (
     Decision,
@@ -229,10 +230,7 @@ class StormPhone:
                            timeout=self.plan.request_timeout, local_host=self.address)
         device = self.identity.tvs_device_name
         try:
-            if needed.kind is TvsKind.QUERY:
-                result = await client.query(needed.subject, needed.issuer, needed.serial, device)
-            else:
-                result = await client.verify(needed.certificate or b"", device)
+            result = await put_to_tvs(client, needed, device)
         except TvsUnavailable as exc:
             where = ",".join(f"{s.host}:{s.port}" for s in servers)
             raise self._fail("tvs", _tvs_cause(exc.failures), where, str(exc)) from None

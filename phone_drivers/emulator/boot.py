@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from harness.services.capf_client import CapfClient, CapfUnavailable
-from harness.services.tvs_client import TvsClient, TvsServer, TvsUnavailable
+from harness.services.tvs_client import TvsClient, TvsResult, TvsServer, TvsUnavailable
 from phone_drivers.emulator import console_lines as lines
 from phone_drivers.emulator import https_probe, sccp_client, tftp_client
 from phone_drivers.emulator.firmware_types import (
@@ -79,10 +79,7 @@ class BootSequence:
         device = self.fw.state.identity.tvs_device_name
         phone.emit(lines.tvs_connect(self.family, servers[0].host, servers[0].port))
         try:
-            if needed.kind is TvsKind.QUERY:
-                result = await client.query(needed.subject, needed.issuer, needed.serial, device)
-            else:
-                result = await client.verify(needed.certificate or b"", device)
+            result = await put_to_tvs(client, needed, device)
         except TvsUnavailable as exc:
             phone.record("phone.tvs", kind=needed.kind.value, result="unavailable",
                          reason=str(exc))
@@ -222,3 +219,11 @@ class BootSequence:
                 return True
             phone.record("phone.register_failed", server=where, protocol="SCCP", reason=detail)
         return False
+
+
+async def put_to_tvs(client: TvsClient, needed: TvsNeeded, device: str) -> TvsResult:
+    """The firmware's TVS question (QUERY by issuer and serial, or VERIFY of a certificate)
+    as `client` sends it; the twin's boot and `phonelab storm` ask it alike."""
+    if needed.kind is TvsKind.QUERY:
+        return await client.query(needed.subject, needed.issuer, needed.serial, device)
+    return await client.verify(needed.certificate or b"", device)
