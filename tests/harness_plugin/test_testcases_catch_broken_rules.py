@@ -60,19 +60,18 @@ BREAKERS = {
 
 
 def run(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, testcase: str,
-        selector: str, breaker: str | None) -> pytest.RunResult:
+        selector: str, breaker: str) -> pytest.RunResult:
     args = [str(ROOT / "testcases" / testcase), "-k", selector, "-q", "-p", "no:randomly",
             f"--rootdir={ROOT}", "-c", str(ROOT / "pytest.ini"),
             "--lab", str(isolated_twin_lab(pytester.path, 62)),
             "--phonelab-lease-dir", str(pytester.path / "leases"),
             "--phonelab-log-dir", str(pytester.path / "logs")]
-    if breaker:
-        pytester.makepyfile(**{f"break_{breaker}": "def pytest_configure(config):\n"
-                               + "".join(f"    {line}\n" for line in
-                                         BREAKERS[breaker].splitlines())})
-        monkeypatch.setenv("PYTHONPATH", os.pathsep.join(  # keep this checkout's path first
-            p for p in (str(pytester.path), os.environ.get("PYTHONPATH", "")) if p))
-        args += ["-p", f"break_{breaker}"]
+    pytester.makepyfile(**{f"break_{breaker}": "def pytest_configure(config):\n"
+                           + "".join(f"    {line}\n" for line in
+                                     BREAKERS[breaker].splitlines())})
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(  # keep this checkout's path first
+        p for p in (str(pytester.path), os.environ.get("PYTHONPATH", "")) if p))
+    args += ["-p", f"break_{breaker}"]
     return pytester.runpytest_subprocess(*args, timeout=180)
 
 
