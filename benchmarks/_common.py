@@ -11,6 +11,7 @@ loop can outlive the benchmark.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import math
 import multiprocessing as mp
 import os
@@ -193,3 +194,97 @@ class ClusterProcess:
                 self.stop()
         finally:
             self._kill()
+
+
+# --- CPU of a server's whole process tree -------------------------------------------------
+# Why hand-written: a forking server's children are invisible to /proc once reaped without a
+# wait (tftpd-hpa ignores SIGCHLD with SA_NOCLDWAIT, so their CPU never reaches its cutime).
+# The kernel's task clock, inherited by every thread and child, folds a child's CPU into the
+# counter when it exits. No maintained Python binding opens one, and the `perf` tool's
+# Debian wrapper refuses kernels it was not built for, so perf_event_open is called here.
+
+_PERF_EVENT_OPEN = {"x86_64": 298, "aarch64": 241}  # syscall numbers
+_PERF_TYPE_SOFTWARE, _PERF_COUNT_SW_TASK_CLOCK, _PERF_INHERIT = 1, 1, 1 << 1
+_PERF_FLAG_FD_CLOEXEC = 8
+
+
+class _PerfEventAttr(ctypes.Structure):
+    """struct perf_event_attr as of its first version (PERF_ATTR_SIZE_VER0, 64 bytes)."""
+
+    _fields_ = [("type", ctypes.c_uint32), ("size", ctypes.c_uint32),
+                ("config", ctypes.c_uint64), ("sample_period", ctypes.c_uint64),
+                ("sample_type", ctypes.c_uint64), ("read_format", ctypes.c_uint64),
+                ("flags", ctypes.c_uint64), ("wakeup_events", ctypes.c_uint32),
+                ("bp_type", ctypes.c_uint32), ("config1", ctypes.c_uint64)]
+
+
+def _task_clock(tid: int) -> int | None:
+    """A task-clock counter on thread `tid` and everything it starts from now on (its fd),
+    or None where the kernel or the permissions do not allow one."""
+    number = _PERF_EVENT_OPEN.get(os.uname().machine)
+    if number is None:
+        return None
+    attr = _PerfEventAttr(type=_PERF_TYPE_SOFTWARE, size=ctypes.sizeof(_PerfEventAttr),
+                          config=_PERF_COUNT_SW_TASK_CLOCK, flags=_PERF_INHERIT)
+    libc = ctypes.CDLL(None, use_errno=True)
+    fd = int(libc.syscall(number, ctypes.byref(attr), tid, -1, -1, _PERF_FLAG_FD_CLOEXEC))
+    return fd if fd >= 0 else None
+
+
+def proc_cpu_s(pid: int) -> float:
+    """utime+stime+cutime+cstime of `pid` from /proc: its threads and the children it reaped."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy_s() -> float:
+    """CPU seconds the whole machine has spent not idle since boot (all CPUs, /proc/stat)."""
+    with open("/proc/stat") as stat:
+        ticks = [int(t) for t in stat.readline().split()[1:]]
+    return (sum(ticks[:8]) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")  # less idle, iowait
+
+
+@dataclass(frozen=True)
+class CpuUse:
+    """CPU seconds used between `ServerCpu` starting and `read()`."""
+
+    tree_s: float | None  # the task clock of every thread and child (None: not available)
+    proc_s: float  # what /proc/<pid>/stat shows: threads plus reaped children only
+    machine_busy_s: float  # the whole machine, every process on it
+
+    @property
+    def server_s(self) -> float:
+        """The best figure there is: the task clock where it exists, else /proc."""
+        return self.tree_s if self.tree_s is not None else self.proc_s
+
+
+class ServerCpu:
+    """CPU used from now on by server processes `pids`, their threads and their children."""
+
+    def __init__(self, pids: Sequence[int]) -> None:
+        self.pids = list(pids)
+        self._fds: list[int] = []
+        complete = True
+        for pid in self.pids:
+            for tid in os.listdir(f"/proc/{pid}/task"):
+                fd = _task_clock(int(tid))
+                if fd is None:
+                    complete = False
+                else:
+                    self._fds.append(fd)
+        if not complete:  # a partial tree would read low: rely on /proc alone
+            self.close()
+        self._proc = sum(proc_cpu_s(pid) for pid in self.pids)
+        self._busy = machine_busy_s()
+
+    def read(self) -> CpuUse:
+        tree = (sum(int.from_bytes(os.read(fd, 8), "little") for fd in self._fds) / 1e9
+                if self._fds else None)
+        return CpuUse(tree, sum(proc_cpu_s(pid) for pid in self.pids) - self._proc,
+                      machine_busy_s() - self._busy)
+
+    def close(self) -> None:
+        for fd in self._fds:
+            os.close(fd)
+        self._fds = []

@@ -7,18 +7,33 @@ at it and counts what phones would: a download is a failure when its server is s
 for a phone's whole retry budget (4 tries, 1 s apart), answers with an ERROR, or
 delivers the wrong number of bytes. Each client slot is a phone downloading
 `ITLFile.tlv` then its `SEP<MAC>.cnf.xml.sgn` in 512-byte blocks from a fresh socket,
-then the next phone's; clients are raw UDP state machines in separate processes so the
-server is what is measured. Every server runs in a process of its own (phonelab's and
-tftpy's spawned here, tftpd-hpa as Debian's in.tftpd), and every phase ends after
-`--seconds`.
+then the next phone's (the client is benchmarks/_tftp_load.py, in separate processes).
+Every server runs in a process of its own (phonelab's and tftpy's spawned here,
+tftpd-hpa as Debian's in.tftpd), and every phase ends after `--seconds`.
+
+Two figures per server, because they answer different questions. Files per second is
+what a storm sees. Files per server CPU-second is what a server costs: on a small host
+the client shares the cores with the server, so a fast server's throughput is capped
+by the client (its share of its cores is printed as "client busy") and the throughput
+ratio understates how much cheaper one server is than another. Server CPU is the
+kernel's task clock of every thread and child of the server process(es), inherited
+from before the load to the end (benchmarks/_common.py `ServerCpu`): tftpd-hpa forks a
+child per request and lets the kernel reap it (SIGCHLD ignored), so /proc/<pid>/stat
+never sees the children's CPU; its /proc figure is printed beside for that reason.
+Where the task clock cannot be opened the /proc figure is used, and said so.
 
     python benchmarks/bench_side_by_side.py [--clients 100,1000] [--seconds 5]
 
 The last line is machine-readable (1,000 clients, or the largest count run):
     side_by_side clients=<n> phonelab_fps=<x> tftpy_fps=<x> tftpd_hpa_fps=<x>
     vs_tftpy=<x> vs_tftpd_hpa=<x> phonelab_failures=<n> workers_fps=<x> workers_vs_tftpy=<x>
+    phonelab_fpcs=<x> tftpy_fpcs=<x> tftpd_hpa_fpcs=<x> cpu_vs_tftpy=<x>
+    cpu_vs_tftpd_hpa=<x> client_busy=<x>
 `phonelab-workers` is the same endpoint in WORKERS processes sharing the port with
-SO_REUSEPORT (harness/cluster/workers.py), as the multi-core cluster runs it.
+SO_REUSEPORT (harness/cluster/workers.py), as the multi-core cluster runs it. `_fpcs`
+is files per server CPU-second, `cpu_vs_` phonelab's over the other's, and
+`client_busy` the share of their cores the client processes used in phonelab's run
+(near 1: phonelab's files/s is the client's ceiling, not the server's).
 """
 
 from __future__ import annotations
@@ -29,33 +44,25 @@ import logging
 import math
 import multiprocessing as mp
 import os
-import selectors
 import shutil
 import socket
-import struct
 import subprocess
+import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-from _common import machine_load, raise_nofile
+from _common import CpuUse, ServerCpu, machine_load, raise_nofile
+from _tftp_load import LoadProcesses, LoadTally, Phone
 
-RRQ, DATA, ACK, ERROR = 1, 3, 4, 5
-RESEND_AFTER, TRIES = 1.0, 4  # a phone's per-packet timeout and tries (twin fast profile)
 ITL_SIZE, CONFIG_SIZE = 4_400, 6_100  # bytes: a one-node ITL, a signed SIP config
 IN_TFTPD = shutil.which("in.tftpd") or "/usr/sbin/in.tftpd"
 SERVERS = ("phonelab", "phonelab-workers", "tftpy", "tftpd-hpa")
 WORKERS = 2  # phonelab-workers: endpoints sharing the port with SO_REUSEPORT
-
-
-@dataclass(frozen=True)
-class Tally:
-    files: int
-    failures: int
-    retransmits: int
+SATURATED = 0.9  # client busy at or above this: the client, not the server, was the limit
 
 
 @dataclass(frozen=True)
@@ -63,15 +70,22 @@ class Figure:
     server: str
     clients: int
     seconds: float
-    tally: Tally
+    tally: LoadTally  # what the clients counted, and their CPU
+    cpu: CpuUse  # the server's CPU over the phase
 
     @property
     def files_per_s(self) -> float:
         return self.tally.files / self.seconds
 
+    @property
+    def files_per_cpu_s(self) -> float:
+        """Files per server CPU-second: what one download costs the server."""
+        cpu = self.cpu.server_s
+        return self.tally.files / cpu if cpu > 0 else math.nan
 
-def make_root(directory: Path, phones: int) -> list[str]:
-    """The served directory: ITLFile.tlv and SEP<MAC>.cnf.xml.sgn per phone; the MACs."""
+
+def make_root(directory: Path, phones: int) -> list[Phone]:
+    """The served directory: ITLFile.tlv and SEP<MAC>.cnf.xml.sgn per phone; the phones."""
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "ITLFile.tlv").write_bytes(os.urandom(ITL_SIZE))
     macs = [f"{0xA0000000 + i:012X}" for i in range(phones)]
@@ -80,98 +94,14 @@ def make_root(directory: Path, phones: int) -> list[str]:
     directory.chmod(0o755)
     for path in directory.iterdir():
         path.chmod(0o644)
-    return macs
+    return [Phone(phone_address(i), (("ITLFile.tlv", ITL_SIZE),
+                                     (f"SEP{mac}.cnf.xml.sgn", CONFIG_SIZE)))
+            for i, mac in enumerate(macs)]
 
 
 def phone_address(index: int) -> str:
     """The twin lab's address for phone `index` (127.30.0.1 on)."""
     return f"127.{30 + index // 65000}.{(index % 65000) // 250}.{index % 250 + 1}"
-
-
-class _Download:
-    def __init__(self, phone: int) -> None:
-        self.phone, self.step = phone, 0
-        self.sock: socket.socket | None = None
-        self.last, self.peer, self.sent_at, self.tries = b"", ("", 0), 0.0, 0
-        self.expected, self.size = 1, 0
-
-
-def _clients(server: tuple[str, int], macs: list[str], concurrency: int, offset: int,
-             seconds: float, out: Connection) -> None:
-    """Keep `concurrency` phones downloading until the deadline; send back a Tally."""
-    raise_nofile()
-    sel = selectors.DefaultSelector()
-    files = failures = retransmits = 0
-    deadline = time.monotonic() + seconds
-    next_scan = 0.0
-
-    def name(download: _Download) -> str:
-        return "ITLFile.tlv" if download.step == 0 else f"SEP{macs[download.phone]}.cnf.xml.sgn"
-
-    def size(download: _Download) -> int:
-        return ITL_SIZE if download.step == 0 else CONFIG_SIZE
-
-    def launch(download: _Download) -> None:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        sock.setblocking(False)
-        sock.bind((phone_address(download.phone), 0))  # each phone asks from its own address
-        download.sock, download.expected, download.size, download.tries = sock, 1, 0, 1
-        download.last = struct.pack("!H", RRQ) + name(download).encode() + b"\0octet\0"
-        download.peer, download.sent_at = server, time.monotonic()
-        sock.sendto(download.last, server)
-        sel.register(sock, selectors.EVENT_READ, download)
-
-    def advance(download: _Download) -> None:
-        assert download.sock is not None
-        sel.unregister(download.sock)
-        download.sock.close()
-        download.step += 1
-        if download.step == 2:  # this phone is done: the next phone of this slot
-            download.phone = (download.phone + concurrency) % len(macs)
-            download.step = 0
-        launch(download)
-
-    for slot in range(concurrency):
-        launch(_Download((offset + slot) % len(macs)))
-    while (now := time.monotonic()) < deadline:
-        for key, _ in sel.select(min(0.1, deadline - now)):
-            download = key.data
-            try:
-                packet, peer = download.sock.recvfrom(2048)
-            except (BlockingIOError, ConnectionRefusedError):
-                continue
-            opcode, block = struct.unpack("!HH", packet[:4])
-            if opcode != DATA:
-                failures += 1
-                advance(download)
-                continue
-            if block == download.expected:
-                download.size += len(packet) - 4
-                download.expected += 1
-            download.last, download.peer = struct.pack("!HH", ACK, block), peer
-            download.sock.sendto(download.last, peer)
-            download.sent_at, download.tries = time.monotonic(), 1
-            if len(packet) < 516 and block == download.expected - 1:
-                if download.size == size(download):
-                    files += 1
-                else:
-                    failures += 1
-                advance(download)
-        if (now := time.monotonic()) >= next_scan:  # silence: resend, or give up as a phone
-            next_scan = now + RESEND_AFTER / 4
-            for key in list(sel.get_map().values()):
-                download = key.data
-                if now - download.sent_at > RESEND_AFTER:
-                    if download.tries >= TRIES:
-                        failures += 1
-                        advance(download)
-                        continue
-                    download.sock.sendto(download.last, download.peer)
-                    download.sent_at, download.tries = now, download.tries + 1
-                    retransmits += 1
-    for key in list(sel.get_map().values()):
-        key.fileobj.close()  # type: ignore[union-attr]
-    out.send(Tally(files, failures, retransmits))
 
 
 def _phonelab_server(root: str, port: int, ready: Connection, shared: bool = False) -> None:
@@ -211,8 +141,14 @@ def _tftpy_server(root: str, port: int, ready: Connection) -> None:
     thread.join(5)
 
 
+@dataclass(frozen=True)
+class Served:
+    address: tuple[str, int]
+    pids: list[int]  # the server's processes (their threads and children count too)
+
+
 @contextlib.contextmanager
-def serving(kind: str, root: Path) -> Iterator[tuple[str, int]]:
+def serving(kind: str, root: Path) -> Iterator[Served]:
     """One server on 127.0.0.1:<free port> in a process of its own, stopped on exit."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
         probe.bind(("127.0.0.1", 0))
@@ -223,7 +159,9 @@ def serving(kind: str, root: Path) -> Iterator[tuple[str, int]]:
                                 stderr=subprocess.DEVNULL)
         try:
             time.sleep(0.3)
-            yield ("127.0.0.1", port)
+            if proc.poll() is not None:
+                raise RuntimeError(f"in.tftpd exited at start (code {proc.returncode})")
+            yield Served(("127.0.0.1", port), [proc.pid])
         finally:
             proc.terminate()
             proc.wait(10)
@@ -246,7 +184,7 @@ def serving(kind: str, root: Path) -> Iterator[tuple[str, int]]:
             if not mine.poll(30):
                 raise RuntimeError(f"{kind} server did not start")
             mine.recv()
-        yield ("127.0.0.1", port)
+        yield Served(("127.0.0.1", port), [c.pid for c in children if c.pid is not None])
     finally:
         for mine, child in zip(pipes, children, strict=True):
             with contextlib.suppress(OSError):
@@ -257,41 +195,85 @@ def serving(kind: str, root: Path) -> Iterator[tuple[str, int]]:
                 child.join(5)
 
 
-def measure(kind: str, root: Path, macs: list[str], clients: int, seconds: float,
+def measure(kind: str, root: Path, phones: list[Phone], clients: int, seconds: float,
             procs: int) -> Figure:
-    ctx = mp.get_context("spawn")
-    with serving(kind, root) as server:
-        share = max(1, clients // procs)
-        pipes, workers = [], []
-        for i in range(procs):
-            mine, theirs = ctx.Pipe()
-            pipes.append(mine)
-            workers.append(ctx.Process(target=_clients, daemon=True,
-                                       args=(server, macs, share, i * share, seconds, theirs)))
-        for worker in workers:
-            worker.start()
-        tallies = []
-        for pipe in pipes:
-            if not pipe.poll(seconds + 60):
-                raise RuntimeError("a client process gave no tally")
-            tallies.append(pipe.recv())
-        for worker in workers:
-            worker.join(10)
-    total = Tally(sum(t.files for t in tallies), sum(t.failures for t in tallies),
-                  sum(t.retransmits for t in tallies))
-    return Figure(kind, share * procs, seconds, total)
+    """One server under `clients` phones for `seconds`: the clients' tally, the server's CPU."""
+    with serving(kind, root) as served:
+        load = LoadProcesses(served.address, phones, clients, procs, seconds)
+        meter = ServerCpu(served.pids)  # from before the load to before the stop
+        try:
+            load.start()
+            tally = load.tally()
+            cpu = meter.read()
+        finally:
+            meter.close()
+    return Figure(kind, load.clients, seconds, tally, cpu)
+
+
+def describe(figure: Figure) -> str:
+    """Two lines on one server's run: what the phones saw, and what it cost."""
+    t, cpu = figure.tally, figure.cpu
+    seen = "" if cpu.tree_s is None else f" (/proc sees {cpu.proc_s:.2f} s)"
+    busy = "saturated" if t.busy >= SATURATED else "not saturated"
+    return (f"{figure.server:>16} {figure.clients:>5} clients: {figure.files_per_s:7.0f} files/s, "
+            f"{t.failures} failures, {t.retransmits} retransmits ({machine_load()})\n"
+            f"{'':>16} server CPU {cpu.server_s:.2f} s{seen} = "
+            f"{figure.files_per_cpu_s:.0f} files per server CPU-second; client CPU "
+            f"{t.cpu_s:.2f} s = {t.busy:.0%} of {t.procs} core(s), {busy}; "
+            f"machine busy {cpu.machine_busy_s:.2f} s")
+
+
+def _client_counts(text: str) -> list[int]:
+    try:
+        counts = [int(c) for c in text.split(",") if c.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of client counts: {text!r}") from None
+    if not counts or min(counts) < 1:
+        raise argparse.ArgumentTypeError(f"client counts must be 1 or more: {text!r}")
+    return counts
+
+
+def _server_names(text: str) -> list[str]:
+    names = [s.strip() for s in text.split(",") if s.strip()]
+    unknown = [n for n in names if n not in SERVERS]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown server {', '.join(unknown) or '(none)'}; choose from {', '.join(SERVERS)}")
+    return names
+
+
+def _positive(kind: type[int] | type[float]) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be more than 0: {text!r}")
+        return value
+    return parse
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        """A user mistake: one line on stderr, exit 2 (argparse prints its usage too)."""
+        print(f"bench_side_by_side: {message}", file=sys.stderr)
+        raise SystemExit(2)
 
 
 def main(argv: Sequence[str] | None = None) -> list[Figure]:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--clients", default="100,1000", help="client counts, comma separated")
-    parser.add_argument("--seconds", type=float, default=5.0, help="seconds per server per count")
-    parser.add_argument("--client-procs", type=int, default=2, help="client processes")
-    parser.add_argument("--servers", default=",".join(SERVERS),
-                        help="servers to run: phonelab, phonelab-workers, tftpy, tftpd-hpa")
+    parser = _Parser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--clients", type=_client_counts, default=[100, 1000],
+                        help="client counts, comma separated")
+    parser.add_argument("--seconds", type=_positive(float), default=5.0,
+                        help="seconds per server per count")
+    parser.add_argument("--client-procs", type=_positive(int), default=2,
+                        help="client processes")
+    parser.add_argument("--servers", type=_server_names, default=list(SERVERS),
+                        help="servers to run: " + ", ".join(SERVERS))
     options = parser.parse_args(argv)
-    counts = [int(c) for c in options.clients.split(",") if c.strip()]
-    servers = [s.strip() for s in options.servers.split(",") if s.strip()]
+    counts: list[int] = options.clients
+    servers: list[str] = options.servers
     if "tftpd-hpa" in servers and not Path(IN_TFTPD).exists():
         print("tftpd-hpa: in.tftpd not installed (scripts/setup.sh installs it); skipped")
         servers.remove("tftpd-hpa")
@@ -300,24 +282,29 @@ def main(argv: Sequence[str] | None = None) -> list[Figure]:
     figures: list[Figure] = []
     with tempfile.TemporaryDirectory(prefix="phonelab-side-") as tmp:
         root = Path(tmp) / "root"
-        macs = make_root(root, max(counts) * 2)
+        phones = make_root(root, max(counts) * 2)
         for clients in counts:
             for kind in servers:
-                figure = measure(kind, root, macs, clients, options.seconds,
+                figure = measure(kind, root, phones, clients, options.seconds,
                                  min(options.client_procs, clients))
                 figures.append(figure)
-                t = figure.tally
-                print(f"{kind:>16} {figure.clients:>5} clients: {figure.files_per_s:7.0f} files/s, "
-                      f"{t.failures} failures, {t.retransmits} retransmits "
-                      f"({machine_load()})", flush=True)
-            ours = [f for f in figures if f.clients == clients and f.server.startswith("phonelab")]
-            for mine in ours:
-                for other in (f for f in figures if f.clients == clients
-                              and not f.server.startswith("phonelab")):
-                    print(f"  {mine.server} / {other.server} at {clients} clients: "
-                          f"{mine.files_per_s / max(other.files_per_s, 1e-9):.2f}x")
+                print(describe(figure), flush=True)
+            at = [f for f in figures if f.clients == figures[-1].clients]
+            for mine in (f for f in at if f.server.startswith("phonelab")):
+                for other in (f for f in at if not f.server.startswith("phonelab")):
+                    print(f"  {mine.server} / {other.server} at {mine.clients} clients: "
+                          f"{_ratio(mine.files_per_s, other.files_per_s):.2f}x files/s, "
+                          f"{_ratio(mine.files_per_cpu_s, other.files_per_cpu_s):.2f}x "
+                          f"files per server CPU-second")
+    if figures and all(f.cpu.tree_s is None for f in figures):
+        print("server CPU from /proc only (no task clock here): tftpd-hpa's children are "
+              "not counted, so its files per CPU-second read high")
     print(summary_line(figures))
     return figures
+
+
+def _ratio(mine: float, other: float) -> float:
+    return mine / other if other > 0 else math.nan
 
 
 def summary_line(figures: list[Figure]) -> str:
@@ -325,18 +312,25 @@ def summary_line(figures: list[Figure]) -> str:
     at = {f.server: f for f in figures if f.clients == clients}
 
     def fps(kind: str) -> float:
-        return at[kind].files_per_s if kind in at else float("nan")
+        return at[kind].files_per_s if kind in at else math.nan
 
-    def ratio(kind: str) -> float:
-        return fps("phonelab") / fps(kind) if fps(kind) > 0 else float("nan")
+    def fpcs(kind: str) -> float:
+        return at[kind].files_per_cpu_s if kind in at else math.nan
 
     failures = at["phonelab"].tally.failures if "phonelab" in at else -1
+    busy = at["phonelab"].tally.busy if "phonelab" in at else math.nan
     workers = fps("phonelab-workers")
     return (f"side_by_side clients={clients} phonelab_fps={fps('phonelab'):.0f} "
             f"tftpy_fps={fps('tftpy'):.0f} tftpd_hpa_fps={fps('tftpd-hpa'):.0f} "
-            f"vs_tftpy={ratio('tftpy'):.2f} vs_tftpd_hpa={ratio('tftpd-hpa'):.2f} "
+            f"vs_tftpy={_ratio(fps('phonelab'), fps('tftpy')):.2f} "
+            f"vs_tftpd_hpa={_ratio(fps('phonelab'), fps('tftpd-hpa')):.2f} "
             f"phonelab_failures={failures} workers_fps={workers:.0f} "
-            f"workers_vs_tftpy={workers / fps('tftpy') if fps('tftpy') > 0 else math.nan:.2f}")
+            f"workers_vs_tftpy={_ratio(workers, fps('tftpy')):.2f} "
+            f"phonelab_fpcs={fpcs('phonelab'):.0f} tftpy_fpcs={fpcs('tftpy'):.0f} "
+            f"tftpd_hpa_fpcs={fpcs('tftpd-hpa'):.0f} "
+            f"cpu_vs_tftpy={_ratio(fpcs('phonelab'), fpcs('tftpy')):.2f} "
+            f"cpu_vs_tftpd_hpa={_ratio(fpcs('phonelab'), fpcs('tftpd-hpa')):.2f} "
+            f"client_busy={busy:.2f}")
 
 
 if __name__ == "__main__":
