@@ -5,10 +5,11 @@ booting rack leans on, serving what a real `Cluster` publishes for N phone
 records. TFTP: `--tftp-clients` concurrent simulated phones, each downloading its
 own `ITLSEP<MAC>.tlv` (the cluster ITL) then its `SEP<MAC>.cnf.xml.sgn`, in 512-byte
 blocks as phones ask, from its own loopback address, then moving on to the next
-phone. TVS: `bench_tvs.measure` at `--tvs-clients` concurrent TLS clients, one
-handshake per VERIFY of the cluster's Tomcat certificate, as phones do. The
-cluster runs in this process; clients run in separate processes, so the server
-has its own GIL. Each phase lasts `--seconds` and stops by itself.
+phone (the load client of benchmarks/_tftp_load.py; these phones never give up).
+TVS: `bench_tvs.measure` at `--tvs-clients` concurrent TLS clients, one handshake
+per VERIFY of the cluster's Tomcat certificate, as phones do. The cluster runs in
+this process; clients run in separate processes, so the server has its own GIL.
+Each phase lasts `--seconds` and stops by itself.
 
     python benchmarks/bench_endpoints.py [--phones 1000] [--seconds 3]
 
@@ -19,29 +20,16 @@ The last line is machine-readable:
 from __future__ import annotations
 
 import argparse
-import multiprocessing as mp
-import selectors
-import socket
-import struct
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import bench_tvs
 from _common import machine_load, raise_nofile, running_cluster
+from _tftp_load import LoadProcesses, LoadTally, Phone
 
 from lab_topology import phone_address
 from lab_topology.generate import twin_lab
-
-RRQ, DATA, ACK, ERROR = 1, 3, 4, 5
-RESEND_AFTER = 1.0  # a phone's per-packet TFTP timeout
-
-
-@dataclass(frozen=True)
-class TftpTally:
-    files: int
-    retransmits: int
-    errors: int  # ERROR packets or wrong sizes
 
 
 @dataclass(frozen=True)
@@ -54,110 +42,17 @@ class EndpointFigures:
                 f"tvs_verify_per_s={self.tvs_verify_per_s:.0f}")
 
 
-class _Download:
-    """One simulated phone's current download: a raw UDP state machine (cheap per packet)."""
+def measure_tftp(server: tuple[str, int], phones: Sequence[Phone], *, clients: int = 100,
+                 procs: int = 1, seconds: float = 3.0) -> tuple[LoadTally, float]:
+    """(tally, CPU seconds this process used meanwhile): the server is this process.
 
-    def __init__(self, phone: int, step: int) -> None:
-        self.phone, self.step = phone, step
-        self.sock: socket.socket | None = None
-        self.last, self.peer, self.sent_at = b"", ("", 0), 0.0
-        self.expected, self.size = 1, 0
-
-
-def _tftp_clients(server: tuple[str, int], phones: list[tuple[str, str]],
-                  sizes: dict[str, int], concurrency: int, offset: int, seconds: float,
-                  out: mp.Queue[TftpTally]) -> None:
-    """Keep `concurrency` phones downloading until the deadline; report a tally."""
-    sel = selectors.DefaultSelector()
-    files = retransmits = errors = 0
-    deadline = time.monotonic() + seconds
-    next_scan = 0.0
-
-    def names(index: int) -> tuple[str, str]:
-        mac = phones[index][1]
-        return f"ITLSEP{mac}.tlv", f"SEP{mac}.cnf.xml.sgn"
-
-    def launch(download: _Download) -> None:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        sock.bind((phones[download.phone][0], 0))
-        sock.setblocking(False)
-        name = names(download.phone)[download.step]
-        download.sock, download.expected, download.size = sock, 1, 0
-        download.last = struct.pack("!H", RRQ) + name.encode() + b"\0octet\0"
-        download.peer, download.sent_at = server, time.monotonic()
-        sock.sendto(download.last, server)
-        sel.register(sock, selectors.EVENT_READ, download)
-
-    def advance(download: _Download) -> None:
-        assert download.sock is not None
-        sel.unregister(download.sock)
-        download.sock.close()
-        download.step += 1
-        if download.step == 2:  # this phone is done: take the next one of this client
-            download.phone = (download.phone + concurrency) % len(phones)
-            download.step = 0
-        launch(download)
-
-    for slot in range(concurrency):
-        launch(_Download((offset + slot) % len(phones), 0))
-    while (now := time.monotonic()) < deadline:
-        for key, _ in sel.select(min(0.2, deadline - now)):
-            download = key.data
-            try:
-                packet, peer = download.sock.recvfrom(2048)
-            except BlockingIOError:
-                continue
-            opcode, block = struct.unpack("!HH", packet[:4])
-            if opcode != DATA:
-                errors += 1
-                advance(download)
-                continue
-            if block == download.expected:
-                download.size += len(packet) - 4
-                download.expected += 1
-            download.last, download.peer = struct.pack("!HH", ACK, block), peer
-            download.sock.sendto(download.last, peer)
-            download.sent_at = time.monotonic()
-            if len(packet) < 516 and block == download.expected - 1:
-                name = names(download.phone)[download.step]
-                if download.size == sizes[name]:
-                    files += 1
-                else:
-                    errors += 1
-                advance(download)
-        if (now := time.monotonic()) >= next_scan:  # lost packets: resend our last one
-            next_scan = now + RESEND_AFTER / 4
-            for key in list(sel.get_map().values()):
-                download = key.data
-                if now - download.sent_at > RESEND_AFTER:
-                    download.sock.sendto(download.last, download.peer)
-                    download.sent_at = now
-                    retransmits += 1
-    for key in list(sel.get_map().values()):
-        key.fileobj.close()  # type: ignore[union-attr]
-    out.put(TftpTally(files, retransmits, errors))
-
-
-def measure_tftp(server: tuple[str, int], phones: list[tuple[str, str]], sizes: dict[str, int],
-                 *, clients: int = 100, procs: int = 1,
-                 seconds: float = 3.0) -> tuple[TftpTally, float]:
-    """(tally, CPU seconds this process used meanwhile): the server is this process."""
-    ctx = mp.get_context("spawn")
-    out: mp.Queue[TftpTally] = ctx.Queue()
-    share = max(1, clients // procs)
-    workers = [ctx.Process(target=_tftp_clients, daemon=True,
-                           args=(server, phones, sizes, share, i * share, seconds, out))
-               for i in range(procs)]
-    for worker in workers:
-        worker.start()
+    The phones never give up (they resend every second until the phase ends), so a
+    failure here is a wrong answer: an ERROR or a file of the wrong size."""
+    load = LoadProcesses(server, phones, clients, procs, seconds, tries=None).start()
     time.sleep(0.05)
     cpu = time.process_time()
-    tallies = [out.get(timeout=seconds + 60) for _ in workers]
-    cpu = time.process_time() - cpu
-    for worker in workers:
-        worker.join(10)
-    return TftpTally(sum(t.files for t in tallies), sum(t.retransmits for t in tallies),
-                     sum(t.errors for t in tallies)), cpu
+    tally = load.tally()
+    return tally, time.process_time() - cpu
 
 
 def run(phones: int = 1000, *, seconds: float = 3.0, tftp_clients: int = 100,
@@ -169,16 +64,17 @@ def run(phones: int = 1000, *, seconds: float = 3.0, tftp_clients: int = 100,
     say(f"machine: {machine_load()}")
     with running_cluster(lab) as (cluster, info, events):
         say(f"cluster of {phones} phone records up in {info.setup_s:.1f} s: {info.files} files")
-        who = [(str(phone_address(lab, rack, p)), p.name[3:]) for p in rack.phones]
-        sizes = {}
-        for _, mac in who:
+        who = []
+        for p in rack.phones:
+            mac, files = p.name[3:], []
             for name in (f"ITLSEP{mac}.tlv", f"SEP{mac}.cnf.xml.sgn"):
                 data = cluster.served(name)
                 assert data is not None, f"the cluster does not serve {name}"
-                sizes[name] = len(data)
-        itl, cnf = sizes[f"ITLSEP{who[0][1]}.tlv"], sizes[f"SEP{who[0][1]}.cnf.xml.sgn"]
+                files.append((name, len(data)))
+            who.append(Phone(str(phone_address(lab, rack, p)), tuple(files)))
+        (_, itl), (_, cnf) = who[0].files
         mark = events.mark()
-        tally, cpu = measure_tftp(info.tftp[0], who, sizes, clients=tftp_clients, procs=procs,
+        tally, cpu = measure_tftp(info.tftp[0], who, clients=tftp_clients, procs=procs,
                                   seconds=seconds)
         tftp_rate = tally.files / seconds
         served = sum(1 for e in events.since(mark)
@@ -187,7 +83,8 @@ def run(phones: int = 1000, *, seconds: float = 3.0, tftp_clients: int = 100,
             f"signed config {cnf} B per phone: {tftp_rate:.0f} files/s, server CPU "
             f"{cpu / seconds:.0%} of a core = {cpu / max(served, 1) * 1e6:.0f} us/file, i.e. "
             f"~{served / max(cpu, 1e-9):.0f} files/s on a whole core ({served} served, "
-            f"{tally.retransmits} client retransmits, {tally.errors} errors)")
+            f"{tally.retransmits} client retransmits, {tally.failures} errors; client CPU "
+            f"{tally.busy:.0%} of {tally.procs} core(s))")
         mark = events.mark()
         cpu = time.process_time()
         tvs_rate = bench_tvs.measure(info.tvs[0], info.tvs_der, info.tomcat_der,
@@ -201,8 +98,8 @@ def run(phones: int = 1000, *, seconds: float = 3.0, tftp_clients: int = 100,
             f"{cpu / max(len(verified), 1) * 1e6:.0f} us/verify ({invalid} invalid, "
             f"{tvs_errors} tvs.error)")
     say(f"machine: {machine_load()}")
-    if tally.errors or invalid:
-        raise SystemExit(f"wrong answers: {tally.errors} TFTP, {invalid} TVS")
+    if tally.failures or invalid:
+        raise SystemExit(f"wrong answers: {tally.failures} TFTP, {invalid} TVS")
     return EndpointFigures(tftp_rate, tvs_rate)
 
 
