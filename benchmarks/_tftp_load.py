@@ -52,16 +52,23 @@ class LoadTally:
     cpu_s: float  # CPU of the client processes while loading
     procs: int = 1
     seconds: float = 0.0  # each process's load phase
+    wait_s: float = 0.0  # time the client processes were ready to run but had no CPU
 
     @property
     def busy(self) -> float:
         """Share of their cores the client processes used (1.0: the client was the limit)."""
         return self.cpu_s / (self.procs * self.seconds) if self.seconds > 0 else float("nan")
 
+    @property
+    def starved(self) -> float:
+        """Share of the phase the clients waited for a CPU others held (a shared host)."""
+        return self.wait_s / (self.procs * self.seconds) if self.seconds > 0 else float("nan")
+
     def __add__(self, other: LoadTally) -> LoadTally:
         return LoadTally(self.files + other.files, self.failures + other.failures,
                          self.retransmits + other.retransmits, self.cpu_s + other.cpu_s,
-                         self.procs + other.procs, max(self.seconds, other.seconds))
+                         self.procs + other.procs, max(self.seconds, other.seconds),
+                         self.wait_s + other.wait_s)
 
 
 class _Download:
@@ -86,7 +93,7 @@ def load(server: tuple[str, int], phones: Sequence[Phone], concurrency: int, off
     poller = select.epoll()
     live: dict[int, _Download] = {}
     files = failures = retransmits = 0
-    cpu = time.process_time()
+    cpu, waited = time.process_time(), _run_queue_wait_s()
     deadline = time.monotonic() + seconds
     next_scan = 0.0
 
@@ -162,11 +169,20 @@ def load(server: tuple[str, int], phones: Sequence[Phone], concurrency: int, off
                         download.sock.sendto(download.last, server)
                     download.sent_at, download.tries = now, download.tries + 1
                     retransmits += 1
-    cpu = time.process_time() - cpu
+    cpu, waited = time.process_time() - cpu, _run_queue_wait_s() - waited
     for download in live.values():
         download.sock.close()
     poller.close()
-    return LoadTally(files, failures, retransmits, cpu, 1, seconds)
+    return LoadTally(files, failures, retransmits, cpu, 1, seconds, waited)
+
+
+def _run_queue_wait_s() -> float:
+    """Seconds this (single-threaded) process has waited on a run queue; 0 without schedstat."""
+    try:
+        with open("/proc/self/schedstat") as schedstat:
+            return int(schedstat.read().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return 0.0
 
 
 def _load_process(server: tuple[str, int], phones: Sequence[Phone], concurrency: int,

@@ -13,14 +13,17 @@ tftpd-hpa as Debian's in.tftpd), and every phase ends after `--seconds`.
 
 Two figures per server, because they answer different questions. Files per second is
 what a storm sees. Files per server CPU-second is what a server costs: on a small host
-the client shares the cores with the server, so a fast server's throughput is capped
-by the client (its share of its cores is printed as "client busy") and the throughput
-ratio understates how much cheaper one server is than another. Server CPU is the
-kernel's task clock of every thread and child of the server process(es), inherited
-from before the load to the end (benchmarks/_common.py `ServerCpu`): tftpd-hpa forks a
-child per request and lets the kernel reap it (SIGCHLD ignored), so /proc/<pid>/stat
-never sees the children's CPU; its /proc figure is printed beside for that reason.
-Where the task clock cannot be opened the /proc figure is used, and said so.
+the client and whatever else runs there share the cores with the server, so
+throughput is capped by them as much as by the server, and the throughput ratio moves
+with the machine's load. The client's own share of its cores is printed ("client
+busy"; near 100% it is the ceiling), with the share it waited for a CPU others held.
+Server CPU is the kernel's task clock of every thread and child of the server
+process(es), inherited from before the load to the end (benchmarks/_common.py
+`ServerCpu`): tftpd-hpa forks a child per request and lets the kernel reap it (SIGCHLD
+ignored), so /proc/<pid>/stat never sees the children's CPU; the /proc figure is
+printed beside, and used where the task clock cannot be opened. On loopback
+a sender's kernel time includes delivering its packet to the receiver, so every
+server's figure carries the same per-packet kernel share.
 
     python benchmarks/bench_side_by_side.py [--clients 100,1000] [--seconds 5]
 
@@ -213,14 +216,15 @@ def measure(kind: str, root: Path, phones: list[Phone], clients: int, seconds: f
 def describe(figure: Figure) -> str:
     """Two lines on one server's run: what the phones saw, and what it cost."""
     t, cpu = figure.tally, figure.cpu
-    seen = "" if cpu.tree_s is None else f" (/proc sees {cpu.proc_s:.2f} s)"
+    seen = (" (/proc only: no task clock here)" if cpu.tree_s is None
+            else f" (/proc sees {cpu.proc_s:.2f} s)")
     busy = "saturated" if t.busy >= SATURATED else "not saturated"
     return (f"{figure.server:>16} {figure.clients:>5} clients: {figure.files_per_s:7.0f} files/s, "
             f"{t.failures} failures, {t.retransmits} retransmits ({machine_load()})\n"
             f"{'':>16} server CPU {cpu.server_s:.2f} s{seen} = "
             f"{figure.files_per_cpu_s:.0f} files per server CPU-second; client CPU "
-            f"{t.cpu_s:.2f} s = {t.busy:.0%} of {t.procs} core(s), {busy}; "
-            f"machine busy {cpu.machine_busy_s:.2f} s")
+            f"{t.cpu_s:.2f} s = {t.busy:.0%} of {t.procs} core(s), {busy} (and "
+            f"{t.starved:.0%} waiting for a CPU); machine busy {cpu.machine_busy_s:.2f} s")
 
 
 def _client_counts(text: str) -> list[int]:
