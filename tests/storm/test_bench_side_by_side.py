@@ -6,10 +6,13 @@ from __future__ import annotations
 import importlib
 import re
 import selectors
+import socket
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -144,3 +147,45 @@ def test_missing_servers_and_zero_cpu_read_nan_not_a_crash() -> None:
     assert line.endswith("cpu_vs_tftpy=nan cpu_vs_tftpd_hpa=nan client_busy=0.50"), line
     cheap = bench.Figure("tftpy", 1000, 1.0, ran, common.CpuUse(0.25, 0.01, 1.0))
     assert cheap.files_per_cpu_s == 200  # the task clock wins over /proc where it exists
+
+
+@pytest.mark.timeout(30)
+def test_the_load_client_gives_up_on_a_silent_server_only_after_its_tries() -> None:
+    load = module("_tftp_load")
+    results: dict[str, Any] = {}
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent, \
+            socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as also_silent:
+        silent.bind(("127.0.0.1", 0))
+        also_silent.bind(("127.0.0.1", 0))
+        phone = load.Phone("127.0.0.1", (("ITLFile.tlv", 10),))
+        runs = [threading.Thread(target=lambda: results.__setitem__(
+                    "two", load.load(silent.getsockname(), [phone], 1, 0, 2.8, tries=2))),
+                threading.Thread(target=lambda: results.__setitem__(
+                    "never", load.load(also_silent.getsockname(), [phone], 1, 0, 1.6,
+                                       tries=None)))]
+        for run in runs:
+            run.start()
+        for run in runs:
+            run.join(20)
+        silent.settimeout(5)
+        asked = silent.recv(100)
+    two, never = results["two"], results["never"]
+    assert asked.startswith(b"\0\x01ITLFile.tlv\0octet\0")  # a real RRQ reached the server
+    assert (two.files, two.failures) == (0, 1) and two.retransmits >= 1, two
+    assert (never.files, never.failures) == (0, 0) and never.retransmits >= 1, never
+
+
+@pytest.mark.timeout(60)
+def test_the_load_client_counts_errors_and_wrong_sizes_from_tftpy(tmp_path: Path) -> None:
+    bench, load = module("bench_side_by_side"), module("_tftp_load")
+    phones = bench.make_root(tmp_path / "root", 2)
+    name, size = phones[0].files[0]
+    wrong_size = load.Phone(phones[0].address, ((name, size + 1),))
+    missing = load.Phone(phones[1].address, (("SEPNOSUCHPHONE.cnf.xml.sgn", 100),))
+    with bench.serving("tftpy", tmp_path / "root") as served:  # a server we did not write
+        right = load.load(served.address, phones[:1], 1, 0, 0.5)
+        short = load.load(served.address, [wrong_size], 1, 0, 0.5)
+        absent = load.load(served.address, [missing], 1, 0, 0.5)
+    assert right.files > 0 and right.failures == 0, right
+    assert short.files == 0 and short.failures > 0, short
+    assert absent.files == 0 and absent.failures > 0, absent
