@@ -9,10 +9,12 @@ last config (the flash a previous boot leaves, seeded from the files the cluster
 before the regeneration), resets at once. Each phone: CTL request (answered "not found":
 non-secure cluster), the new ITL, whose signer it only trusts after a TVS QUERY, the
 signed config, HTTPS services certificate checked through a TVS VERIFY, registration
-(SIP, or SCCP for every other 79xx), all over real sockets with the `fast` profile, except that a
-phone waits for TVS as long as a phone does (`--tvs-timeout`, the realistic profile's
-10 s; the fast profile's 5 s is a CI shortcut that turns queueing into failures). `--after none`
-boots factory-fresh phones instead (trust on first use, no QUERY).
+(SIP, or SCCP for every other 79xx), all over real sockets with the `fast` profile (no
+think time), except that a phone waits as long as a phone does: for TVS (`--tvs-timeout`,
+the realistic profile's 10 s) and for each TFTP packet (`--tftp-timeout`, the realistic
+profile's 2 s, 4 tries); the fast profile's 5 s and 1 s are CI shortcuts that turn
+queueing into failures. `--after none` boots factory-fresh phones instead (trust on
+first use, no QUERY).
 
 The cluster runs as `--cluster-workers` replicas sharing every port with SO_REUSEPORT
 (harness/cluster/workers.py); the phones are spread over `--phone-procs` processes, one
@@ -271,7 +273,8 @@ def with_sccp(lab: LabSpec) -> LabSpec:
 
 def storm(phones: int, *, timeout: float = 120.0, profile: str = "fast", after: str =
           "regenerate-tftp", cluster_workers: int = 2, phone_procs: int = 0,
-          tvs_timeout: float | None = None, quiet: bool = False) -> StormResult:
+          tvs_timeout: float | None = None, tftp_timeout: float | None = None,
+          quiet: bool = False) -> StormResult:
     """Run one storm of `phones` phones; every wait is bounded by `timeout`."""
     say = (lambda *_a: None) if quiet else print
     raise_nofile()
@@ -305,6 +308,8 @@ def storm(phones: int, *, timeout: float = 120.0, profile: str = "fast", after: 
             timings = timing(profile)
             if tvs_timeout is not None:
                 timings = replace(timings, tvs_timeout=tvs_timeout)
+            if tftp_timeout is not None:
+                timings = replace(timings, tftp_timeout=tftp_timeout)
             reports = _run_phones(lab, procs, tftp, seed, timings, timeout,
                                   None if quiet else print)
             cluster = workers.stop()
@@ -317,7 +322,8 @@ def storm(phones: int, *, timeout: float = 120.0, profile: str = "fast", after: 
     result = StormResult(phones, total, phones - total, wall, percentile(boots, 50),
                          percentile(boots, 99), peak)
     say(f"{phones} phones ({profile} profile, TVS timeout "
-        f"{tvs_timeout or timing(profile).tvs_timeout:g} s, no consoles, after {after}): "
+        f"{tvs_timeout or timing(profile).tvs_timeout:g} s, TFTP timeout "
+        f"{tftp_timeout or timing(profile).tftp_timeout:g} s, no consoles, after {after}): "
         f"{total} ok, {phones - total} failed; wall {wall:.2f} s = "
         f"{total / max(wall, 1e-9):.0f} phones/s")
     reached = sum(r.ready for r in reports)
@@ -339,9 +345,11 @@ def storm(phones: int, *, timeout: float = 120.0, profile: str = "fast", after: 
     say("cluster saw: " + ", ".join(f"{k}={v}" for k, v in sorted(counts.items())
                                     if not k.startswith("cluster.")))
     errors = Counter(f"{e.kind}: {str(e.data.get('reason') or e.data.get('error') or '')[:70]}"
-                     for w in cluster.workers for e in w.events if e.kind.endswith(".error"))
+                     for w in cluster.workers for e in w.events
+                     if e.kind.endswith((".error", "_rejected", ".busy")))
     if errors:
-        say("cluster errors: " + "; ".join(f"{k} x{v}" for k, v in errors.most_common(5)))
+        say("cluster errors and refusals: "
+            + "; ".join(f"{k} x{v}" for k, v in errors.most_common(6)))
     kinds: Counter[str] = sum((r.kinds for r in reports), Counter())
     hiccups = {k: v for k, v in kinds.items()
                if k in ("phone.retry", "phone.tftp_timeout", "phone.tftp_error")}
@@ -430,10 +438,16 @@ def main(argv: Sequence[str] | None = None) -> StormResult:
                         default=PROFILES["realistic"].tvs_timeout,
                         help="seconds a phone waits for TVS (default: the realistic profile's, "
                              "what a phone waits; the fast profile's 5 s is a CI shortcut)")
+    parser.add_argument("--tftp-timeout", type=float,
+                        default=PROFILES["realistic"].tftp_timeout,
+                        help="seconds a phone waits for each TFTP packet before resending "
+                             "(default: the realistic profile's; the fast profile's 1 s is a "
+                             "CI shortcut)")
     options = parser.parse_args(argv)
     result = storm(options.phones, timeout=options.timeout, profile=options.profile,
                    after=options.after, cluster_workers=options.cluster_workers,
-                   phone_procs=options.phone_procs, tvs_timeout=options.tvs_timeout)
+                   phone_procs=options.phone_procs, tvs_timeout=options.tvs_timeout,
+                   tftp_timeout=options.tftp_timeout)
     print(result.line())
     return result
 

@@ -142,7 +142,11 @@ def stub_config(full_xml: bytes, device_cert: x509.Certificate | None) -> bytes:
 
 def parse_stub(xml: bytes) -> Stub:
     """Read fullConfig, encrConfig, certHash and capfAuthMode from a config root."""
-    root = _parse_xml(xml)
+    return stub_of(_parse_xml(xml))
+
+
+def stub_of(root: ET.Element) -> Stub:
+    """The stub fields of a config already parsed (a phone reads each config once)."""
 
     def text(tag: str) -> str | None:
         element = root.find(tag)

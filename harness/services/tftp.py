@@ -12,6 +12,7 @@ a second transfer."""
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import logging
 import selectors
@@ -48,18 +49,38 @@ def _failed_destination(sock: socket.socket) -> tuple[str, int] | None:
     return (str(address[0]), int(address[1])) if address else None
 
 
+# How many transfers run at once, and how many requests wait beyond them. CUCM's TFTP
+# serves a few requests at a time and queues the rest up to its "Maximum Serving Count"
+# service parameter (1,500 to 3,500), above which it refuses (docs/DESIGN.md "TFTP
+# serving limit"). Serving every request at once instead shares the CPU among all of
+# them, so 10,000 phones receive their ITL in the same second and then all ask TVS
+# together; served in order, they arrive at TVS as a stream.
+SERVING_LIMIT = 1000
+QUEUE_LIMIT = 20000
+
+
 class TftpEndpoint(Endpoint):
     """Read-only TFTP on one UDP port from a `FileSource`, on one thread. Each request leaves
-    one `tftp.rrq` event when it ends; each malformed packet leaves a `tftp.error`."""
+    one `tftp.rrq` event when it ends; each malformed packet leaves a `tftp.error`.
+    At most `serving_limit` transfers run at once; later requests wait in arrival order
+    (a client's retransmitted RRQ keeps its place), up to `queue_limit`, beyond which
+    requests are dropped unanswered (`tftp.busy`) so that the client retries."""
 
     name = "tftp"
 
     def __init__(self, files: policy.FileSource, events: EventLog, host: str = "127.0.0.1",
                  port: int = 0, source_name: str = "tftp", *, timeout: float = 1.0,
-                 retries: int = 5) -> None:
+                 retries: int = 5, serving_limit: int = SERVING_LIMIT,
+                 queue_limit: int = QUEUE_LIMIT) -> None:
         super().__init__(events, host, port)
         self.files, self.source_name = files, source_name
         self.timeout, self.retries = timeout, retries
+        if serving_limit < 1 or queue_limit < 0:
+            raise ValueError("serving_limit must be >= 1 and queue_limit >= 0")
+        self.serving_limit, self.queue_limit = serving_limit, queue_limit
+        # requests beyond the serving limit, in arrival order: (file, body, options, peer)
+        self._waiting: collections.deque[tuple[str, policy.Body, dict[str, str], Any]] = (
+            collections.deque())
         self._thread: threading.Thread | None = None
         self._wake: socket.socket | None = None  # stop() writes here to wake the loop
         # sock -> (transfer, file, peer); only the endpoint's thread (_serve and below) uses it
@@ -143,8 +164,17 @@ class TftpEndpoint(Endpoint):
             name, data = policy.fetch(self.files, raw)
             if data is not None:
                 if (peer, name) in self._asked:
-                    return None  # the client's retransmitted RRQ: that transfer is under way
-                return self._begin(name, data, policy.supported_options(options), peer)
+                    return None  # the client's retransmitted RRQ: under way, or waiting
+                agreed = policy.supported_options(options)
+                if len(self._live) < self.serving_limit:
+                    return self._begin(name, data, agreed, peer)
+                if len(self._waiting) < self.queue_limit:
+                    self._waiting.append((name, data, agreed, peer))
+                    self._asked.add((peer, name))
+                    return None
+                self.events.record("tftp.busy", source=self.source_name, address=peer[0],
+                                   file=name, waiting=len(self._waiting))
+                return None
             shown, result, code = name, "not_found", NOT_FOUND
         except PermissionError as exc:
             why = {"reason": str(exc)}
@@ -214,6 +244,20 @@ class TftpEndpoint(Endpoint):
         sock.close()
         self.events.record("tftp.rrq", source=self.source_name, address=peer[0], file=name,
                            result=result, bytes=transfer.bytes_sent, **extra)
+        self._start_waiting()
+
+    def _start_waiting(self) -> None:
+        """Start the oldest waiting requests while there is room. A client that gave up
+        meanwhile has closed its port: DATA 1 draws an ICMP error and the transfer ends at
+        once (IP_RECVERR), so waiting requests need no clock of their own."""
+        while self._waiting and len(self._live) < self.serving_limit:
+            name, data, options, peer = self._waiting.popleft()
+            self._asked.discard((peer, name))
+            try:
+                self._begin(name, data, options, peer)
+            except OSError as exc:  # out of descriptors: the client retries
+                self.events.record("tftp.rrq", source=self.source_name, address=peer[0],
+                                   file=name, result="error", bytes=0, reason=repr(exc))
 
     def _refuse(self, peer: tuple[str, int], code: int | None, kind: str, **data: Any) -> None:
         if code is not None:

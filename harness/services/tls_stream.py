@@ -26,9 +26,13 @@ T = TypeVar("T")
 READ_CHUNK = 4096
 ACCEPT_RETRY_DELAY = 1.0  # out of descriptors: stop accepting this long, as asyncio does
 # Servers run at most this many handshakes at once and queue the rest (accepted, not yet
-# wrapped): a handshake in progress holds ~40 KiB of OpenSSL buffers on each side, and one
-# loop thread gains nothing from interleaving more of them (they finish later, in a heap).
-MAX_HANDSHAKES = 128
+# wrapped): a handshake in progress holds OpenSSL buffers on each side, and one loop
+# thread gains nothing from interleaving more of them than it has CPU for. But in a
+# storm the handshake's time is mostly the phones' round trips (thousands of phones per
+# twin process), not ours: 128 slots held that long capped TVS at a few hundred
+# handshakes/s per worker and 10,000 phones missed their 10 s TVS wait
+# (benchmarks/bench_boot_storm.py); 512 covers that latency at ~1,000/s.
+MAX_HANDSHAKES = 512
 Handler = Callable[[socket.socket, tuple[str, int]], Coroutine[Any, Any, None]]
 
 

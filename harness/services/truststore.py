@@ -40,11 +40,16 @@ class TrustEntry:
     ttl: int = DEFAULT_TTL
     der: bytes = field(init=False, repr=False)
     sha256: str = field(init=False)
+    # the issuer in comparable form, once: a storm asks TVS by issuer+serial per phone
+    issuer_key: Dn = field(init=False, repr=False, compare=False)
+    subject_key: Dn = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         der = self.certificate.public_bytes(Encoding.DER)
         object.__setattr__(self, "der", der)
         object.__setattr__(self, "sha256", hashlib.sha256(der).hexdigest())
+        object.__setattr__(self, "issuer_key", dn_key(self.certificate.issuer))
+        object.__setattr__(self, "subject_key", dn_key(self.certificate.subject))
 
     @property
     def subject(self) -> str:
@@ -98,11 +103,11 @@ class TrustStore:
         """The entry with this integer serial whose issuer normalises the same."""
         wanted = dn_key(issuer)
         return next((e for e in self.snapshot() if e.certificate.serial_number == serial
-                     and dn_key(e.certificate.issuer) == wanted), None)
+                     and e.issuer_key == wanted), None)
 
     def by_subject(self, subject: str | x509.Name) -> list[TrustEntry]:
         wanted = dn_key(subject)
-        return [e for e in self.snapshot() if dn_key(e.certificate.subject) == wanted]
+        return [e for e in self.snapshot() if e.subject_key == wanted]
 
     def snapshot(self) -> tuple[TrustEntry, ...]:
         """A consistent copy, in insertion order."""

@@ -121,7 +121,7 @@ class TvsEndpoint(TlsServerEndpoint):
         if query.issuer is not None and query.serial is not None:
             entry = self.store.by_issuer_serial(query.issuer, query.serial)
             subject = query.subject
-            if entry and subject and dn_key(entry.certificate.subject) != dn_key(subject):
+            if entry and subject and entry.subject_key != dn_key(subject):
                 return None, "subject does not match issuer/serial"
         elif query.subject:
             found = self.store.by_subject(query.subject)

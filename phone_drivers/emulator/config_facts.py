@@ -13,7 +13,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 
-from harness.formats.enc import parse_stub
+from harness.formats.enc import stub_of
 from harness.formats.errors import FormatError
 
 TVS_PORT = 2445
@@ -95,7 +95,7 @@ def read_config(xml: bytes) -> ConfigFacts:
         root = ET.fromstring(xml)
     except (ET.ParseError, ValueError, LookupError) as exc:
         raise FormatError(f"not well-formed XML: {exc}") from None
-    stub = parse_stub(xml)
+    stub = stub_of(root)
     members = [_member(m) for tvs in root.iter("TVS") for m in tvs.iter("member")]
     capf = [_capf(c) for capf_list in root.iter("capfList") for c in capf_list.iter("capf")]
     return ConfigFacts(

@@ -9,6 +9,7 @@ with a reply. Keeping that in one function means the fail-closed behaviour of
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -38,8 +39,12 @@ class Refused:
     reason: str
 
 
+@functools.lru_cache(maxsize=512)
 def load_certificate(der: bytes) -> x509.Certificate | None:
-    """DER -> certificate, None when it or its key does not parse (hostile input)."""
+    """DER -> certificate, None when it or its key does not parse (hostile input).
+
+    Cached: every phone of a storm loads the same few cluster certificates, and a
+    certificate object is immutable, so twins in one process share it."""
     try:
         cert = x509.load_der_x509_certificate(der)
         cert.public_key()
@@ -136,4 +141,10 @@ def _answers(ask: TvsNeeded, cert: x509.Certificate) -> bool:
             return own.public_bytes(Encoding.DER) == cert.public_bytes(Encoding.DER)
         if public_key_bytes(own.public_key()) != public_key_bytes(cert.public_key()):
             return False
-    return cert.serial_number == ask.serial and same_dn(ask.issuer, dn_string(cert.issuer))
+    return cert.serial_number == ask.serial and same_dn(ask.issuer, issuer_dn(cert))
+
+
+@functools.lru_cache(maxsize=512)
+def issuer_dn(cert: x509.Certificate) -> str:
+    """The issuer as a DN string, once per certificate (building the Name is the cost)."""
+    return dn_string(cert.issuer)
