@@ -37,7 +37,9 @@ class StormPlan:
     timeout: float = 300.0  # the whole storm; phones not done by then fail
     mac_base: int = DEFAULT_MAC_BASE
     source: str | None = None  # CIDR the phones take their addresses from, one each
-    tftp_timeout: float = 1.0  # per packet, as the twin's fast profile
+    # per packet: the twin's realistic profile, what a phone waits; a server that queues
+    # requests (CUCM's TFTP, phonelab's: docs/DESIGN.md) is slow, not dead, at 1 s
+    tftp_timeout: float = 2.0
     tftp_retries: int = 3
     request_timeout: float = 10.0  # one TVS, HTTPS or SIP exchange
 
