@@ -29,7 +29,7 @@ from harness.services.base import Endpoint
 from harness.services.tftp_transfer import ReadTransfer, TransferError
 
 # tftpy no longer serves here, but its client and server still run beside this endpoint
-# (tests, benchmarks/bench_tftp_quick.py): keep their warnings off stderr, as before
+# (tests, benchmarks/bench_side_by_side.py): keep their warnings off stderr, as before
 logging.getLogger("tftpy").addHandler(logging.NullHandler())
 NOT_DEFINED, NOT_FOUND, ACCESS_VIOLATION, ILLEGAL, UNKNOWN_TID = 0, 1, 2, 4, 5  # error codes
 MESSAGES = {NOT_DEFINED: b"Server error\0", NOT_FOUND: b"File not found\0",
