@@ -4,8 +4,9 @@ connected UDP socket (the transfer ID), driven by the endpoint's loop in `tftp.p
 
 Hand-written in place of tftpy's `TftpContextServer`, which builds packet objects, a
 state object and a dozen debug-log calls for every block: measured, that was about
-85% of the endpoint's CPU (~290 us per 12-block download on one core against ~70 us
-here; benchmarks/bench_side_by_side.py, bench_endpoints.py). This class only turns a
+85% of the endpoint's CPU (~290 us of Python per 12-block download on one core against
+~70-90 us here; beside that every server pays ~85 us of kernel time per download on
+loopback; benchmarks/bench_side_by_side.py, bench_endpoints.py). This class only turns a
 datagram or a clock tick into the next packet; the endpoint owns readiness and
 outcome events. Stale duplicate ACKs are ignored rather than answered, so a delayed
 ACK never doubles the traffic (the "Sorcerer's Apprentice" bug of RFC 1350). The
