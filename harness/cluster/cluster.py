@@ -27,6 +27,7 @@ from harness.events import EventLog
 from harness.pki import CertRole, Identity, LabPKI
 from harness.services.capf_directory import DeviceRecord
 from harness.services.cgi_auth import PATH as AUTH_PATH
+from harness.services.deflated_files import sample_dictionary
 from harness.services.https import HttpsServicesEndpoint
 from harness.services.registrar import Registrar
 from harness.services.sccp import SccpEndpoint
@@ -243,12 +244,14 @@ class Cluster(ClusterAdmin):
                 endpoint.start()
 
     def _publish(self, node: str) -> None:
-        files = fileset.build_file_set(self.state, self.pki, self.state.node(node),
-                                       self.endpoints_for_phones(), self._next_stamp(),
-                                       self.device_certificates())
-        self.plane.files[node].replace(files)
+        args = (self.state, self.pki, self.state.node(node), self.endpoints_for_phones(),
+                self._next_stamp(), self.device_certificates())
+        samples = dict(fileset.file_set(*args, phones=fileset.alike_phones(self.state)))
+        published = self.plane.files[node]  # filled one phone at a time, kept deflated
+        published.replace(fileset.file_set(*args), dictionary=sample_dictionary(samples))
         signer = self._signers[node] = self.pki.identity(CertRole.tftp, node)
-        self.events.record("tftp.rebuilt", source=f"tftp@{node}", node=node, files=len(files),
+        self.events.record("tftp.rebuilt", source=f"tftp@{node}", node=node,
+                           files=len(published.names()),
                            itl_signer_serial=f"{signer.serial:x}",
                            rollback=self.state.parameters[Param.PREPARE_ROLLBACK])
 

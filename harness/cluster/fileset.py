@@ -9,7 +9,7 @@ Per-device trust-list names are aliases resolved at lookup time (§2.1).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 
 from cryptography import x509
 
@@ -91,21 +91,39 @@ def phone_files(state: ClusterState, phone: PhoneRecord, signer: Signer, where: 
 def build_file_set(state: ClusterState, pki: LabPKI, node: Node, where: Endpoints, stamp: int,
                    device_certs: Mapping[str, x509.Certificate]) -> dict[str, bytes]:
     """Every file the TFTP service on `node` serves after a restart, by name."""
+    return dict(file_set(state, pki, node, where, stamp, device_certs))
+
+
+def file_set(state: ClusterState, pki: LabPKI, node: Node, where: Endpoints, stamp: int,
+             device_certs: Mapping[str, x509.Certificate],
+             phones: Iterable[PhoneRecord] | None = None) -> Iterator[tuple[str, bytes]]:
+    """`build_file_set` one file at a time (10,000 phones' configs need not all be held
+    at once); `phones` limits the per-phone files to those phones."""
     signer = pki.identity(CertRole.tftp, node.name)
-    files = ctl_file(state, pki, stamp)
+    yield from ctl_file(state, pki, stamp).items()
     sbd = state.release.has_security_by_default
     if sbd:
-        files[ITL] = build_trust_list(itl_records(state, pki, node), signer, filename=ITL,
-                                      timestamp=stamp)
-    for phone in state.phones.values():
-        files |= phone_files(state, phone, signer, where, device_certs.get(phone.name), stamp)
+        yield ITL, build_trust_list(itl_records(state, pki, node), signer, filename=ITL,
+                                    timestamp=stamp)
+    for phone in state.phones.values() if phones is None else phones:
+        yield from phone_files(state, phone, signer, where, device_certs.get(phone.name),
+                               stamp).items()
     if state.parameters[Param.AUTO_REGISTRATION] and state.mode is SecurityMode.NON_SECURE:
         default = default_config(where, version_stamp(stamp, DEFAULT), state.firmware)
-        files[DEFAULT] = default
+        yield DEFAULT, default
         if sbd:
-            files[DEFAULT + ".sgn"] = sign_file(default, signer, filename=DEFAULT + ".sgn",
-                                                timestamp=stamp)
-    return files
+            yield DEFAULT + ".sgn", sign_file(default, signer, filename=DEFAULT + ".sgn",
+                                              timestamp=stamp)
+
+
+def alike_phones(state: ClusterState) -> list[PhoneRecord]:
+    """One phone of each config shape (model, protocol, encryption, lines): their files
+    are the samples the published set is deflated against (deflated_files.py)."""
+    shapes: dict[tuple[str, str, bool, int], PhoneRecord] = {}
+    for phone in state.phones.values():
+        shapes.setdefault((phone.model, phone.protocol, phone.encrypted_config,
+                           len(phone.lines)), phone)
+    return list(shapes.values())
 
 
 class AliasedFiles(MappingSource):

@@ -25,12 +25,13 @@ import os
 import stat
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Protocol
 
 from harness.errors import UsageError
 from harness.formats.errors import FormatError
+from harness.services.deflated_files import DeflatedFiles
 from harness.services.private_keys import kind_of_private_key
 
 MAX_NAME_BYTES = 255
@@ -281,48 +282,60 @@ class MappingSource:
     """In-memory files; `replace` swaps the whole set at once under a lock.
 
     Names are normalised and keys refused when published, so a Cluster bug that
-    publishes a key fails loudly there rather than as a silent TFTP denial.
+    publishes a key fails loudly there rather than as a silent TFTP denial. Small
+    files are kept deflated (`DeflatedFiles`: a cluster's configs are ~20 times
+    smaller so) and inflated per request; large ones are served as published.
     """
 
     def __init__(self, files: Mapping[str, bytes] | None = None) -> None:
         self._lock = threading.Lock()
-        self._files = self._checked(files or {})
+        self._files = DeflatedFiles(self._checked(files or {}))
 
     @staticmethod
-    def _checked(files: Mapping[str, bytes]) -> dict[str, bytes]:
-        checked: dict[str, bytes] = {}
-        for raw, data in files.items():
+    def _checked(files: Mapping[str, bytes] | Iterable[tuple[str, bytes]]
+                 ) -> Iterator[tuple[str, bytes]]:
+        for raw, data in files.items() if isinstance(files, Mapping) else files:
             try:
                 name = normalise_name(raw)
                 refuse_private(name, data)
             except NameDenied as exc:
                 raise ValueError(f"cannot publish {raw!r} over TFTP: {exc}") from None
-            checked[name] = bytes(data)
-        return checked
+            yield name, bytes(data)
 
-    def replace(self, files: Mapping[str, bytes]) -> None:
-        """Publish a new file set; the next request sees all of it, never a mix."""
-        checked = self._checked(files)
+    def replace(self, files: Mapping[str, bytes] | Iterable[tuple[str, bytes]], *,
+                dictionary: bytes | None = None) -> None:
+        """Publish a new file set; the next request sees all of it, never a mix.
+
+        `files` may be pairs made one at a time (a cluster's configs), kept deflated
+        as they come with `dictionary` (`deflated_files.sample_dictionary` of a few);
+        without one it is sampled from the whole set."""
+        packed = DeflatedFiles(self._checked(files), dictionary=dictionary)
         with self._lock:
-            self._files = checked
+            self._files = packed
 
     def update(self, files: Mapping[str, bytes]) -> None:
         """Replace some files and keep the rest, atomically (one phone's config, a CTL)."""
-        checked = self._checked(files)
+        checked = dict(self._checked(files))
         with self._lock:
-            self._files = self._files | checked
+            self._files = self._files.with_files(checked)
 
     def lookup(self, name: str) -> bytes | None:
         with self._lock:
-            return self._files.get(name)
+            files = self._files
+        return files.get(name)  # inflated outside the lock: the set itself never changes
 
     def open(self, name: str) -> Body | None:
-        """The published bytes themselves (shared, never copied per request)."""
+        """The file's bytes (inflated for this request when kept deflated)."""
         return self.lookup(name)
 
     def names(self) -> list[str]:
         with self._lock:
-            return sorted(self._files)
+            return self._files.names()
+
+    def stored_bytes(self) -> int:
+        """Bytes the published files take in memory, as kept (mostly deflated)."""
+        with self._lock:
+            return self._files.stored_bytes()
 
 
 class ChainSource:
