@@ -22,9 +22,11 @@ from typing import Any
 Predicate = Callable[["Event"], bool]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Event:
-    """One thing that happened: `kind` is dotted (``tftp.rrq``, ``tvs.verify``)."""
+    """One thing that happened: `kind` is dotted (``tftp.rrq``, ``tvs.verify``).
+
+    Slotted: a storm keeps hundreds of thousands of events per process."""
 
     seq: int
     time: float

@@ -4,10 +4,14 @@ The emulator, fixtures and CLI need one answer to "who signed this list, does it
 verify, is it the rollback ITL": signer lookup by integer serial and normalised
 issuer (§2.5), hash-only and empty records (§2.2, §2.7), unknown roles kept as ints.
 Records are written in certutils' tag order (1,3,5,6,4,7,8,9), read in any order.
+A parsed list is immutable, so the same bytes parse to one shared object: every twin
+phone of a storm downloads the same ITL, and thousands of private copies of its
+records, keys and bytes were most of what a booted twin held.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -168,7 +172,7 @@ class TrustList:
         guarded = [r.is_empty for r in self.records if r.role in _GUARDED_ROLES]
         return any(guarded) and all(guarded)
 
-    @property
+    @cached_property
     def digest(self) -> str:
         """SHA-256 hex of the file bytes: identifies what a phone has installed."""
         return hashlib.sha256(self.raw).hexdigest()
@@ -189,8 +193,23 @@ def build_trust_list(
                         timestamp=timestamp, signer_version=signer_version)
 
 
+SHARED_LISTS = 32  # distinct trust lists whose parse is kept for sharing
+
+
 def parse_trust_list(data: bytes) -> TrustList:
-    """Decode a .tlv file; any malformed byte raises FormatError with its offset."""
+    """Decode a .tlv file; any malformed byte raises FormatError with its offset.
+
+    Equal bytes give the same (immutable) TrustList, kept for the last
+    `SHARED_LISTS` distinct files; failures are not kept."""
+    return _parse_shared(data) if type(data) is bytes else _parse(data)
+
+
+@functools.lru_cache(maxsize=SHARED_LISTS)
+def _parse_shared(data: bytes) -> TrustList:
+    return _parse(data)
+
+
+def _parse(data: bytes) -> TrustList:
     header = parse_header(data, require_serial=True)
     records: list[Record] = []
     off = header.header_length

@@ -40,7 +40,12 @@ from phone_drivers.emulator.firmware_types import (
     TvsNeeded,
     TvsReply,
 )
-from phone_drivers.emulator.trust_state import PhoneIdentity, PhoneOptions, PhoneState
+from phone_drivers.emulator.trust_state import (
+    PhoneIdentity,
+    PhoneOptions,
+    PhoneState,
+    shared_bytes,
+)
 
 
 class Firmware:
@@ -97,7 +102,7 @@ class Firmware:
     def server_cert_trusted_for_tvs(self, der: bytes) -> bool:
         """TLS check of a TVS server (§5.1): does the ITL hold it with role TVS (21)?"""
         if der not in self.state.tvs_presented:
-            self.state.tvs_presented.append(der)
+            self.state.tvs_presented.append(shared_bytes(der))
         return trusted_for_tvs(self.state, der)
 
     def judge_https(self, cert_der: bytes, tvs: TvsReply | None = None, *,

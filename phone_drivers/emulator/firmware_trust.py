@@ -26,7 +26,7 @@ from phone_drivers.emulator.firmware_tvs import (
     trusted_for_tvs,
 )
 from phone_drivers.emulator.firmware_types import Decision, Outcome, TvsKind, TvsNeeded, TvsReply
-from phone_drivers.emulator.trust_state import PhoneState
+from phone_drivers.emulator.trust_state import PhoneState, shared_bytes
 
 ListKind = Literal["ctl", "itl"]
 TRUST_FAILED = "Trust List update failed"
@@ -117,7 +117,7 @@ def _signer(trust_list: TrustList) -> x509.Certificate | None:
 def _observe(state: PhoneState, offered: TrustList, signer: x509.Certificate) -> None:
     """Remember the ITL the servers offer now; TVS sightings restart with it."""
     if state.offered_itl is None or state.offered_itl[0] != offered.digest:
-        state.offered_itl = (offered.digest, signer.public_bytes(Encoding.DER))
+        state.offered_itl = (offered.digest, shared_bytes(signer.public_bytes(Encoding.DER)))
         state.tvs_presented.clear()
 
 

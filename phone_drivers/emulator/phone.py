@@ -10,6 +10,7 @@ same way they observe a real phone through the endpoints.
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import time
 from collections.abc import Sequence
@@ -61,7 +62,6 @@ class TwinPhone(ConsoleCommands):
         self.running_load = factory_load(self.model_info.model, protocol)  # kept in "flash"
         family = self.model_info.family
         self.tty = PhoneTty(family, on_command=self._on_console) if console else None
-        self.menu = MenuModel(family)
         self.web: PhoneWebServer | None = None  # start_web(): /CGI/Execute etc.
         self.ssh: PhoneSsh | None = None  # SSH access (88xx log), docs/HARDWARE.md §2.3
         if ssh and self.tty is not None:  # construct off the loop thread: this waits for it
@@ -75,6 +75,11 @@ class TwinPhone(ConsoleCommands):
         self.boot_kind = "power"  # what the next first REGISTER reports (cisco-alarm)
         self._sccp: SccpStation | None = None
         events.bind_address(address, self.name)
+
+    @functools.cached_property
+    def menu(self) -> MenuModel:  # type: ignore[override]
+        """Key-press state, made at the first press: most twins (a storm's) never get one."""
+        return MenuModel(self.model_info.family)
 
     # --- what the switch reads (PoweredDevice) -----------------------------
     @property

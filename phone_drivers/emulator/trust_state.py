@@ -41,16 +41,17 @@ class CacheEntry:
 
 
 class TvsCache:
-    """Positive TVS answers keyed by certificate DER, each alive for its TTL."""
+    """Positive TVS answers keyed by certificate (equal when the DER is), each alive
+    for its TTL. Keyed by the certificate object, not a DER copy: twins share their
+    certificate objects (firmware_tvs.load_certificate), not bytes made per phone."""
 
     def __init__(self) -> None:
-        self._entries: dict[bytes, CacheEntry] = {}
+        self._entries: dict[x509.Certificate, CacheEntry] = {}
 
     def store(self, cert: x509.Certificate, roles: frozenset[int], ttl: int, now: float) -> None:
         """Remember a positive answer for `ttl` seconds; a TTL of 0 is not cached."""
         if ttl > 0:
-            entry = CacheEntry(cert, roles, now + ttl)
-            self._entries[entry.der] = entry
+            self._entries[cert] = CacheEntry(cert, roles, now + ttl)
 
     def find(self, wanted: Callable[[x509.Certificate], bool], now: float) -> CacheEntry | None:
         """The first unexpired entry whose certificate satisfies `wanted`."""
@@ -66,8 +67,22 @@ class TvsCache:
         self._entries.clear()
 
     def _expire(self, now: float) -> None:
-        for der in [d for d, e in self._entries.items() if e.expires <= now]:
-            del self._entries[der]
+        for cert in [c for c, e in self._entries.items() if e.expires <= now]:
+            del self._entries[cert]
+
+
+SHARED_BYTES = 256  # distinct values `shared_bytes` keeps
+_shared: dict[bytes, bytes] = {}
+
+
+def shared_bytes(data: bytes) -> bytes:
+    """One copy of a byte string many twins of a process hold alike (the cluster's
+    certificates as servers present them): a 10,000-phone storm otherwise keeps one
+    copy per phone. Bounded: once `SHARED_BYTES` values are kept, others pass as given."""
+    kept = _shared.get(data)
+    if kept is not None:
+        return kept
+    return _shared.setdefault(data, data) if len(_shared) < SHARED_BYTES else data
 
 
 @dataclass(frozen=True)
