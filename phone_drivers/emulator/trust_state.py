@@ -78,11 +78,18 @@ _shared: dict[bytes, bytes] = {}
 def shared_bytes(data: bytes) -> bytes:
     """One copy of a byte string many twins of a process hold alike (the cluster's
     certificates as servers present them): a 10,000-phone storm otherwise keeps one
-    copy per phone. Bounded: once `SHARED_BYTES` values are kept, others pass as given."""
+    copy per phone. Bounded: the table starts afresh when `SHARED_BYTES` are kept."""
     kept = _shared.get(data)
     if kept is not None:
         return kept
-    return _shared.setdefault(data, data) if len(_shared) < SHARED_BYTES else data
+    if len(_shared) >= SHARED_BYTES:
+        _shared.clear()
+    return _shared.setdefault(data, data)
+
+
+def shared_count() -> int:
+    """Values `shared_bytes` keeps now (at most `SHARED_BYTES`)."""
+    return len(_shared)
 
 
 @dataclass(frozen=True)

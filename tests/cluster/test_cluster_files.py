@@ -5,12 +5,21 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness.cluster.cluster import Cluster
-from harness.cluster.state import Service
+from harness.cluster.fileset import build_file_set
+from harness.cluster.state import PhoneRecord, Service
+from harness.events import EventLog
 from harness.formats.enc import parse_stub
 from harness.formats.sgn import parse_signed
 from harness.formats.trustlist import Role, parse_trust_list
-from harness.pki import CertRole
-from tests.cluster.conftest import ENCRYPTED, LEGACY, PHONE, ClusterFactory, download
+from harness.pki import CertRole, LabPKI
+from tests.cluster.conftest import (
+    ENCRYPTED,
+    LEGACY,
+    PHONE,
+    ClusterFactory,
+    download,
+    make_state,
+)
 
 
 def test_itl_holds_tftp_twice_every_tvs_and_capf(cluster: Cluster, tmp_path: Path) -> None:
@@ -91,3 +100,22 @@ def test_7x_cluster_serves_no_itl_and_unsigned_configs(make_cluster: ClusterFact
     assert download(cluster, f"{PHONE}.cnf.xml", tmp_path) is not None
     assert download(cluster, f"{PHONE}.cnf.xml.sgn", tmp_path) is None
     assert not any(e.running for e in cluster.plane.of(Service.TVS))
+
+
+def test_published_set_is_what_the_builder_makes_kept_deflated(pki: LabPKI,
+                                                              tmp_path: Path) -> None:
+    """The set is streamed in and kept deflated (issue 14): every file is served exactly
+    as `build_file_set` makes it, tftpy included, in a fraction of the memory."""
+    state = make_state()
+    for n in range(60):  # a cluster's worth of alike phones of two shapes
+        state.add_phone(PhoneRecord(f"SEP0000B{n:07X}", ("8845", "7962")[n % 2]))
+    with Cluster(state, pki, events=EventLog()) as cluster:
+        cluster.restart_service(Service.TFTP, "cucm1")
+        built = build_file_set(state, pki, state.node("cucm1"), cluster.endpoints_for_phones(),
+                               cluster._stamp, cluster.device_certificates())
+        published = cluster.plane.files["cucm1"]
+        assert published.names() == sorted(built)
+        assert all(cluster.served(name, "cucm1") == data for name, data in built.items())
+        assert published.stored_bytes() * 8 < sum(map(len, built.values()))
+        name = "SEP0000B000003A.cnf.xml.sgn"
+        assert download(cluster, name, tmp_path, node="cucm1") == built[name]

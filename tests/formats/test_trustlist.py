@@ -224,3 +224,17 @@ def test_builders_reject_what_certutils_cannot_write(
         build_trust_list([big], sast)
     other = mint("other.lab", 5, key_index=1)
     assert not Record.from_certificate(other.cert, 1).matches(sast.cert)
+
+
+def test_equal_bytes_parse_to_one_shared_list(sast: Ident, tftp: Ident) -> None:
+    """Every twin of a storm downloads the same ITL: one parse is shared (immutable)."""
+    data = build_trust_list([Record.from_certificate(sast.cert, Role.SAST)], sast, timestamp=1)
+    other = build_trust_list([Record.from_certificate(tftp.cert, Role.SAST)], tftp, timestamp=1)
+    first = parse_trust_list(data)
+    again = parse_trust_list(bytes(bytearray(data)))  # equal bytes, another object
+    assert again is first and again.raw == data
+    assert parse_trust_list(other) is not first and parse_trust_list(other).raw == other
+    with pytest.raises(FormatError):  # a failure is not kept: it raises every time
+        parse_trust_list(data + b"\x01\x00\x02")
+    with pytest.raises(FormatError):
+        parse_trust_list(data + b"\x01\x00\x02")
