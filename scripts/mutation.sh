@@ -3,7 +3,9 @@
 #   1. mutmut over the modules of setup.cfg [mutmut] only_mutate, judged by testcases/ only;
 #   2. the survivors of pass 1 judged by the whole suite (tests/ and testcases/).
 # mutmut picks, per mutant, only the tests that called the mutated function in its
-# statistics run (coverage-based selection), and stops a mutant at its first failing test.
+# statistics run (coverage-based selection), and stops a mutant at its first failing test;
+# tests/mutation/mutant_order.py runs first the tests that killed mutants of the same
+# function before, then the shortest, so that first failing test comes early.
 # Each pass runs in a scratch copy of the tree (MUTATION_WORK, default run/mutation/), so
 # the work tree and concurrent runs are untouched. The last line is
 #   mutation mutants= killed_by_testcases= killed_total= survived= score_testcases= score_total=
@@ -69,7 +71,7 @@ if modules.split():
     section["only_mutate"] = "\n" + "\n".join(modules.split())
 section["pytest_add_cli_args_test_selection"] = "\n" + "\n".join(selection.split())
 section["pytest_add_cli_args"] = "\n" + "\n".join([
-    "-p", "no:randomly", "--lab", str(lab),
+    "-p", "no:randomly", "-p", "tests.mutation.mutant_order", "--lab", str(lab),
     "--phonelab-lease-dir", str(directory / "leases"),
     "--phonelab-log-dir", str(directory / "logs")])
 with open(directory / "setup.cfg", "w") as out:
