@@ -14,7 +14,7 @@ import functools
 import itertools
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
 
@@ -32,7 +32,6 @@ from phone_drivers.emulator.firmware import Firmware
 from phone_drivers.emulator.firmware_types import Decision, Outcome
 from phone_drivers.emulator.menu import MenuModel
 from phone_drivers.emulator.phone_console import ConsoleCommands
-from phone_drivers.emulator.phone_ssh import PhoneSsh, config_login
 from phone_drivers.emulator.phone_web import PhoneWebServer
 from phone_drivers.emulator.profiles import TimingProfile
 from phone_drivers.emulator.sccp_client import SccpRegistrationError, SccpStation, StationInfo
@@ -40,6 +39,9 @@ from phone_drivers.emulator.sip_client import SipAgent, SipLine, SipRegistration
 from phone_drivers.emulator.tftp_client import TftpOptions
 from phone_drivers.emulator.trust_state import PhoneIdentity, PhoneOptions
 from phone_drivers.emulator.tty import PhoneTty
+
+if TYPE_CHECKING:  # imported when a twin has SSH: asyncssh costs ~13 MB in every process
+    from phone_drivers.emulator.phone_ssh import PhoneSsh
 
 
 class TwinPhone(ConsoleCommands):
@@ -65,6 +67,8 @@ class TwinPhone(ConsoleCommands):
         self.web: PhoneWebServer | None = None  # start_web(): /CGI/Execute etc.
         self.ssh: PhoneSsh | None = None  # SSH access (88xx log), docs/HARDWARE.md §2.3
         if ssh and self.tty is not None:  # construct off the loop thread: this waits for it
+            from phone_drivers.emulator.phone_ssh import PhoneSsh, config_login
+
             self.ssh = PhoneSsh(self.name, address, loop, typed=self.tty.typed, login=lambda: (
                 config_login(self.firmware.state.last_config) if self.powered else None))
             self.tty.on_line = self.ssh.publish

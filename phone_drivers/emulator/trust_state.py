@@ -11,6 +11,7 @@ answers only, each for its TTL (§7.5); the caller passes the time in.
 from __future__ import annotations
 
 import re
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -69,6 +70,27 @@ class TvsCache:
     def _expire(self, now: float) -> None:
         for cert in [c for c, e in self._entries.items() if e.expires <= now]:
             del self._entries[cert]
+
+
+_CONFIG_SAMPLE: list[bytes] = []  # the first config a twin of this process accepted
+
+
+def pack_config(config: bytes) -> tuple[bytes, bytes]:
+    """(dictionary, `config` deflated against it). Why: each twin keeps its accepted
+    config (~7 KB) and a storm's configs differ in a few fields, so deflated against
+    the first config this process saw (zlib's preset dictionary) each keeps a few
+    hundred bytes; the dictionary is shared, not copied."""
+    if not _CONFIG_SAMPLE:
+        _CONFIG_SAMPLE.append(config[-32768:])  # deflate looks back 32 KB at most
+    sample = _CONFIG_SAMPLE[0]
+    packer = zlib.compressobj(6, zdict=sample)
+    return sample, packer.compress(config) + packer.flush()
+
+
+def unpack_config(packed: tuple[bytes, bytes]) -> bytes:
+    sample, deflated = packed
+    inflater = zlib.decompressobj(zdict=sample)
+    return inflater.decompress(deflated) + inflater.flush()
 
 
 SHARED_BYTES = 256  # distinct values `shared_bytes` keeps
@@ -143,7 +165,7 @@ class PhoneState:
     lsc: Identity | None = None
     ctl: TrustList | None = None
     itl: TrustList | None = None
-    last_config: bytes | None = None
+    packed_config: tuple[bytes, bytes] | None = field(default=None, repr=False)  # last_config
     config: ConfigFacts = field(default_factory=ConfigFacts)
     # RAM
     tvs_cache: TvsCache = field(default_factory=TvsCache)
@@ -157,6 +179,15 @@ class PhoneState:
     installed_this_boot: set[str] = field(default_factory=set)
     offered_itl: tuple[str, bytes] | None = None  # (digest, signer DER) last offered
     tvs_presented: list[bytes] = field(default_factory=list)  # TVS TLS certs since that offer
+
+    @property
+    def last_config(self) -> bytes | None:
+        """The last accepted config (flash); kept deflated (`pack_config`)."""
+        return None if self.packed_config is None else unpack_config(self.packed_config)
+
+    @last_config.setter
+    def last_config(self, config: bytes | None) -> None:
+        self.packed_config = None if config is None else pack_config(config)
 
     # The rules below live in plain functions: the mutation tool does not reach into
     # properties (docs/mutation.md), and these are trust rules it must test.

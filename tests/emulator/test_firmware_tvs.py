@@ -15,7 +15,6 @@ from phone_drivers.emulator.firmware_types import (
     TvsNeeded,
     TvsStatus,
 )
-from phone_drivers.emulator.trust_state import SHARED_BYTES, shared_bytes, shared_count
 
 
 def _holding(pki: Pki, config: bytes | None = None) -> Firmware:
@@ -129,16 +128,3 @@ def test_https_unparseable_certificate_is_rejected(pki: Pki) -> None:
     decision = _holding(pki).judge_https(b"\x30\x03junk")
     assert isinstance(decision, Decision) and decision.outcome is Outcome.REJECTED
 
-
-def test_certificates_many_twins_see_are_held_once() -> None:
-    """A storm's twins all see the same TVS certificate: they keep one copy of its bytes."""
-    der = bytes(range(256)) * 3
-    copies = [bytes(bytearray(der)) for _ in range(3)]
-    assert copies[0] is not copies[1]
-    shared = [shared_bytes(c) for c in copies]
-    assert shared[0] is shared[1] is shared[2] and shared[0] == der
-    for n in range(SHARED_BYTES + 10):  # bounded, and sharing goes on past the bound
-        value = f"filler {n}".encode()
-        assert shared_bytes(value) == value and shared_count() <= SHARED_BYTES
-    late = [bytes(bytearray(b"late value")) for _ in range(2)]
-    assert shared_bytes(late[0]) is late[0] and shared_bytes(late[1]) is late[0]
