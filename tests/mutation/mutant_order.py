@@ -1,24 +1,25 @@
-"""Run a mutant's tests in the order most likely to end the run early: the tests that
-killed mutants before first, then the shortest.
+"""Run a mutant's tests in the order most likely to end the run early: tests that
+killed mutants quickly before, then the shortest.
 
 mutmut 3 sorts its mutants cheapest first, but hands pytest each mutant's tests as an
 unordered set and stops at the first failure (`-x`). In pass 1 of scripts/mutation.sh
 almost every function of the firmware model is reached by every lab scenario (51 of
-them, about 1 s each plus a 17-s lossy boot), so a mutant only a few scenarios notice
-used to run half the set, on average, before one of them failed. mutmut does not say
+them, about 1 s each plus a 17-s lossy boot), and a scenario that notices a mutant by
+a phone that never registers fails only at its 20-s bound; so a mutant cost whatever
+the set happened to run before the test that noticed it quickly. mutmut does not say
 which test killed a mutant, so this plugin keeps that itself: when a test fails while
-`MUTANT_UNDER_TEST` names a mutant, it appends the mutant and the test to
-`mutmut-kills.txt` in the rootdir (mutmut's `mutants/` copy; one short `O_APPEND`
-write, safe for parallel jobs). Each run then sorts its items by
+`MUTANT_UNDER_TEST` names a mutant, it appends the mutant, the test and the seconds
+the failing phase took to `mutmut-kills.txt` in the rootdir (mutmut's `mutants/` copy;
+one short `O_APPEND` write, safe for parallel jobs). Each run then sorts its items:
 
-1. how many mutants of the same function the test killed (mutants of one function
-   run one after the other, and what broke one usually breaks the next),
-2. how many mutants it killed in all,
-3. the call time mutmut recorded in its statistics run (`mutmut-stats.json`),
-   unrecorded tests last,
+1. tests that killed a mutant of the same function (mutants of one function run one
+   after the other, and what broke one usually breaks the next), quickest kill first;
+2. tests that killed any mutant, quickest kill first;
+3. the rest by the call time mutmut recorded in its statistics run
+   (`mutmut-stats.json`), unrecorded tests last.
 
-a stable sort, so ties keep pytest's order. It changes which test runs first, never
-which tests run, so a verdict is the same in any order. Only scripts/mutation.sh
+The sort is stable, so ties keep pytest's order. It changes which test runs first,
+never which tests run, so a verdict is the same in any order. Only scripts/mutation.sh
 loads it (`-p`); without the two files (the statistics run itself) the order stands.
 """
 
@@ -26,9 +27,10 @@ from __future__ import annotations
 
 import json
 import os
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Generator, Iterable
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
@@ -55,33 +57,58 @@ def function_of(mutant: str) -> str:
     return mutant.partition(MUTANT_MARK)[0]
 
 
-def recorded_kills(rootdir: Path) -> list[tuple[str, str]]:
-    """(mutant, test) per kill recorded so far; malformed lines are skipped."""
+class Kill(NamedTuple):
+    mutant: str
+    test: str
+    seconds: float  # the failing phase (setup, call or teardown)
+
+
+def recorded_kills(rootdir: Path) -> list[Kill]:
+    """The kills recorded so far; malformed lines are skipped."""
     try:
         text = (rootdir / KILLS_FILE).read_text(errors="replace")
     except OSError:
         return []
     kills = []
     for line in text.splitlines():
-        mutant, tab, test = line.partition("\t")
-        if tab and MUTANT_MARK in mutant and test:
-            kills.append((mutant, test))
+        fields = line.split("\t")
+        if len(fields) != 3 or MUTANT_MARK not in fields[0] or not fields[1]:
+            continue
+        try:
+            seconds = float(fields[2])
+        except ValueError:
+            continue
+        if seconds >= 0:
+            kills.append(Kill(fields[0], fields[1], seconds))
     return kills
 
 
+def _mean_kill_seconds(kills: Iterable[Kill]) -> dict[str, float]:
+    total: dict[str, float] = defaultdict(float)
+    count: Counter[str] = Counter()
+    for kill in kills:
+        total[kill.test] += kill.seconds
+        count[kill.test] += 1
+    return {test: total[test] / count[test] for test in count}
+
+
 def kill_first(items: list[pytest.Item], durations: dict[str, float],
-               kills: Iterable[tuple[str, str]], mutant: str) -> list[pytest.Item]:
+               kills: Iterable[Kill], mutant: str) -> list[pytest.Item]:
     """`items` in the order of the module docstring for a run of `mutant`."""
+    kills = list(kills)
     function = function_of(mutant) if MUTANT_MARK in mutant else None
-    same: Counter[str] = Counter()
-    everywhere: Counter[str] = Counter()
-    for killed, test in kills:
-        everywhere[test] += 1
-        if function is not None and function_of(killed) == function:
-            same[test] += 1
+    same = _mean_kill_seconds(k for k in kills if function_of(k.mutant) == function)
+    anywhere = _mean_kill_seconds(kills)
     unknown = float("inf")
-    return sorted(items, key=lambda item: (-same[item.nodeid], -everywhere[item.nodeid],
-                                           durations.get(item.nodeid, unknown)))
+
+    def key(item: pytest.Item) -> tuple[int, float]:
+        if item.nodeid in same:
+            return 0, same[item.nodeid]
+        if item.nodeid in anywhere:
+            return 1, anywhere[item.nodeid]
+        return 2, durations.get(item.nodeid, unknown)
+
+    return sorted(items, key=key)
 
 
 def _mutant() -> str:
@@ -104,7 +131,7 @@ def pytest_runtest_makereport(
     mutant = _mutant()
     if report.failed and MUTANT_MARK in mutant and not item.config.stash.get(_RECORDED, False):
         item.config.stash[_RECORDED] = True
-        line = f"{mutant}\t{report.nodeid}\n".encode()
+        line = f"{mutant}\t{report.nodeid}\t{report.duration:.3f}\n".encode()
         fd = os.open(item.config.rootpath / KILLS_FILE,
                      os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:

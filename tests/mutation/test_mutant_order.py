@@ -1,5 +1,6 @@
 """The mutant-order plugin (tests/mutation/mutant_order.py): tests that killed mutants of
-the same function first, then any killers, then the shortest by mutmut's recorded times;
+the same function first, then any killers, each quickest kill first, then the shortest
+by mutmut's recorded times;
 under `-x` a cheap failing test ends the run before a long one starts. It records which
 test killed a mutant, only under a mutant, once per run; with no usable files it leaves
 pytest's order alone, and it never drops or adds a test."""
@@ -56,9 +57,9 @@ def write_stats(pytester: pytest.Pytester, durations: dict[str, object]) -> None
          "duration_by_test": {f"test_order.py::{k}": v for k, v in durations.items()}}))
 
 
-def write_kills(pytester: pytest.Pytester, kills: list[tuple[str, str]]) -> None:
+def write_kills(pytester: pytest.Pytester, kills: list[tuple[str, str, float]]) -> None:
     (pytester.path / mutant_order.KILLS_FILE).write_text(
-        "".join(f"{m}\ttest_order.py::{t}\n" for m, t in kills))
+        "".join(f"{m}\ttest_order.py::{t}\t{s}\n" for m, t, s in kills))
 
 
 def kills_file(pytester: pytest.Pytester) -> list[str]:
@@ -79,16 +80,19 @@ def test_under_x_the_short_failing_test_ends_the_run_before_the_long_one(
     assert run_order(pytester, "-x") == ["test_short_fails"]
 
 
-def test_a_killer_of_the_same_function_runs_first_then_other_killers(
+def test_killers_of_the_same_function_run_first_then_other_killers_quickest_first(
         pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     write_stats(pytester, {"test_long": 20.0, "test_short_fails": 0.5, "test_middle": 2.0})
-    write_kills(pytester, [(STRANGER, "test_middle"), (STRANGER, "test_middle"),
-                           (SIBLING, "test_long"), ("not a mutant", "test_unrecorded_b")])
+    write_kills(pytester, [(STRANGER, "test_middle", 1.0), (STRANGER, "test_unrecorded_a", 30.0),
+                           (SIBLING, "test_long", 21.0), (SIBLING, "test_unrecorded_b", 3.0),
+                           (SIBLING, "test_unrecorded_b", 5.0), ("not a mutant", "test_long", 0)])
     with (pytester.path / mutant_order.KILLS_FILE).open("a") as kills:
-        kills.write(f"garbage\n{STRANGER}\t\n{STRANGER}")  # a torn last line too
+        kills.write(f"garbage\n{STRANGER}\t\t1\n{SIBLING}\ttest_order.py::test_middle\t-1\n"
+                    f"{SIBLING}\ttest_order.py::test_middle\tslow\n{SIBLING}\ttest_order.py::test_m")
     monkeypatch.setenv("MUTANT_UNDER_TEST", MUTANT)
-    assert run_order(pytester) == ["test_long", "test_middle", "test_short_fails",
-                                   "test_unrecorded_a", "test_unrecorded_b"]
+    assert run_order(pytester) == ["test_unrecorded_b", "test_long",  # same function: 4 s, 21 s
+                                   "test_middle", "test_unrecorded_a",  # others: 1 s, 30 s
+                                   "test_short_fails"]  # never killed: by recorded time
 
 
 def test_the_first_failure_under_a_mutant_is_recorded_once(
@@ -104,7 +108,9 @@ def broken_teardown():
     raise RuntimeError("the teardown fails as well")
 """)
     assert run_order(pytester, "-x") == ["test_short_fails"]  # its call and teardown fail
-    assert kills_file(pytester) == [f"{MUTANT}\ttest_order.py::test_short_fails"]
+    [line] = kills_file(pytester)
+    mutant, test, seconds = line.split("\t")
+    assert (mutant, test) == (MUTANT, "test_order.py::test_short_fails") and float(seconds) >= 0
 
 
 def test_failures_outside_a_mutant_are_not_recorded(pytester: pytest.Pytester,
