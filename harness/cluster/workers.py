@@ -128,9 +128,13 @@ def _size_connection_caps(endpoints: Iterable[Endpoint], phones: int, workers: i
                 cap.limit = limit
 
 
-def _worker(index: int, rack: RackSpec, pki_root: Path, ports: Ports, stamp: int,
+def _worker(index: int, box: list[RackSpec], pki_root: Path, ports: Ports, stamp: int,
             conn: Connection, idle_limit: float, window: int, workers: int) -> None:
-    """Worker process: serve one replica of the cluster until told to stop."""
+    """Worker process: serve one replica of the cluster until told to stop.
+
+    The rack comes in a list this takes it out of: the process object keeps its
+    arguments for its whole life, and a 10,000-phone rack is ~18 MB of models that
+    serve no purpose once the cluster state is built from them."""
     from harness.cluster.cluster import Cluster
     from harness.cluster.from_spec import cluster_state
     from harness.pki import LabPKI
@@ -141,10 +145,13 @@ def _worker(index: int, rack: RackSpec, pki_root: Path, ports: Ports, stamp: int
     share_fixed_ports()
     started = time.perf_counter()
     events = EventLog(window=window)
-    cluster = Cluster(cluster_state(rack), LabPKI.load(pki_root), events=events, ports=ports,
+    rack = box.pop()
+    phones, state = len(rack.phones), cluster_state(rack)
+    cluster = Cluster(state, LabPKI.load(pki_root), events=events, ports=ports,
                       name=f"{rack.name}-w{index}")
+    del rack
     cluster._stamp = stamp  # byte-identical files in every worker (see the module docstring)
-    _size_connection_caps(cluster.plane.endpoints.values(), len(rack.phones), workers, hard)
+    _size_connection_caps(cluster.plane.endpoints.values(), phones, workers, hard)
     cluster.start()
     try:
         where = {s.value: [e.address for e in cluster.plane.of(s) if e.running] for s in Service}
@@ -219,7 +226,7 @@ class ClusterWorkers:
         for index in range(self.count):
             mine, theirs = ctx.Pipe()
             proc = ctx.Process(target=_worker, name=f"cluster-w{index}", daemon=True, args=(
-                index, self.rack, self.pki_root, self.ports, stamp, theirs, self.idle_limit,
+                index, [self.rack], self.pki_root, self.ports, stamp, theirs, self.idle_limit,
                 self.window, self.count))
             proc.start()
             self._procs.append(proc)
