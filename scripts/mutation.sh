@@ -20,6 +20,10 @@
 #   MUTATION_TREE     the commit to judge (default HEAD), or "worktree" for uncommitted files
 #   MUTATION_REUSE_PASS1=1  take pass 1 as it stands in MUTATION_WORK (e.g. a run stopped
 #                     early: its unchecked mutants are left out) and run pass 2 only
+#   MUTATION_RESUME=1 continue pass 1 in MUTATION_WORK where a stopped run left it (same
+#                     scratch copy, so the same tree; judged mutants are not run again)
+#   MUTATION_PASS1_MINUTES, MUTATION_PASS2_MINUTES  stop a pass after that long (Ctrl-C
+#                     to mutmut) and go on with what it judged: a run that fits a night
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -32,6 +36,8 @@ octet=${MUTATION_OCTET:-216}
 min_testcases=${MUTATION_MIN_TESTCASES:-90}
 min_total=${MUTATION_MIN_TOTAL:-98}
 tree=${MUTATION_TREE:-HEAD}
+pass1_minutes=${MUTATION_PASS1_MINUTES:-0}
+pass2_minutes=${MUTATION_PASS2_MINUTES:-0}
 
 fail_usage() { echo "mutation: $*" >&2; exit 2; }
 [[ -x "$mutmut" ]] || fail_usage "mutmut is not installed next to $py (pip install -e '.[dev]')"
@@ -40,6 +46,11 @@ fail_usage() { echo "mutation: $*" >&2; exit 2; }
     || fail_usage "MUTATION_OCTET must be 2-254, not '$octet'"
 [[ "$tree" == worktree ]] || git -C "$root" rev-parse -q --verify "$tree^{commit}" >/dev/null 2>&1 \
     || fail_usage "MUTATION_TREE '$tree' is neither a commit nor 'worktree'"
+for limit in "$pass1_minutes" "$pass2_minutes"; do
+    [[ "$limit" =~ ^[0-9]+$ ]] || fail_usage "MUTATION_PASS1/2_MINUTES must be whole minutes, not '$limit'"
+done
+[[ "${MUTATION_RESUME:-}" != 1 || -d "$work/pass1/mutants" ]] \
+    || fail_usage "MUTATION_RESUME=1 but $work/pass1 holds no run to continue"
 for module in ${MUTATION_MODULES:-}; do
     [[ -f "$root/$module" && "$module" == *.py ]] || fail_usage "no source file $module"
 done
@@ -79,6 +90,24 @@ with open(directory / "setup.cfg", "w") as out:
 EOF
 }
 
+# mutate DIR MINUTES LOG [MUTANT...]: mutmut run in DIR, stopped like Ctrl-C after MINUTES
+# (0: no limit); a stopped run keeps what it judged (its other mutants stay "not checked").
+mutate() {
+    local dir=$1 minutes=$2 log=$3 rc=0
+    shift 3
+    if (( minutes > 0 )); then
+        (cd "$dir" && timeout --signal=INT --kill-after=120 "${minutes}m" \
+            "$mutmut" run --max-children "$jobs" "$@") > "$log" 2>&1 || rc=$?
+        if (( rc == 124 )); then
+            echo "mutation: stopped after $minutes min, as MUTATION_PASS*_MINUTES asks ($log)"
+            rc=0
+        fi
+    else
+        (cd "$dir" && "$mutmut" run --max-children "$jobs" "$@") > "$log" 2>&1 || rc=$?
+    fi
+    return "$rc"
+}
+
 # results DIR: "name status" per mutant of the last run there.
 results() {
     (cd "$1" && "$mutmut" results --all true 2>/dev/null) \
@@ -90,9 +119,13 @@ mkdir -p "$work"
 if [[ "${MUTATION_REUSE_PASS1:-}" == 1 && -d "$work/pass1/mutants" ]]; then
     echo "mutation: pass 1 reused as it stands ($work/pass1)"
 else
-    echo "mutation: pass 1, testcases/ only ($work/pass1)"
-    prepare "$work/pass1" "testcases"
-    (cd "$work/pass1" && "$mutmut" run --max-children "$jobs") > "$work/pass1.log" 2>&1 \
+    if [[ "${MUTATION_RESUME:-}" == 1 ]]; then
+        echo "mutation: pass 1 continued, testcases/ only ($work/pass1)"
+    else
+        echo "mutation: pass 1, testcases/ only ($work/pass1)"
+        prepare "$work/pass1" "testcases"
+    fi
+    mutate "$work/pass1" "$pass1_minutes" "$work/pass1.log" \
         || { tail -20 "$work/pass1.log" >&2; echo "mutation: pass 1 failed" >&2; exit 1; }
 fi
 # A run stopped early leaves mutants "not checked": they are left out of every figure.
@@ -112,8 +145,7 @@ if [[ -s "$work/pass1-survivors.txt" ]]; then
     echo "mutation: pass 2, $(wc -l < "$work/pass1-survivors.txt") survivors against: $suite"
     prepare "$work/pass2" "$suite"
     mapfile -t names < "$work/pass1-survivors.txt"
-    (cd "$work/pass2" && "$mutmut" run --max-children "$jobs" "${names[@]}") \
-        > "$work/pass2.log" 2>&1 \
+    mutate "$work/pass2" "$pass2_minutes" "$work/pass2.log" "${names[@]}" \
         || { tail -20 "$work/pass2.log" >&2; echo "mutation: pass 2 failed" >&2; exit 1; }
     results "$work/pass2" | grep -Fwf "$work/pass1-survivors.txt" > "$work/pass2.txt" || true
     killed2=$(grep -cE "$killed_re" "$work/pass2.txt" || true)

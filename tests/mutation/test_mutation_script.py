@@ -27,6 +27,9 @@ def run(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
     ("MUTATION_JOBS", "two", "MUTATION_JOBS"),
     ("MUTATION_OCTET", "300", "MUTATION_OCTET"),
     ("MUTATION_TREE", "no-such-commit", "MUTATION_TREE"),
+    ("MUTATION_PASS1_MINUTES", "1.5", "MINUTES"),
+    ("MUTATION_PASS2_MINUTES", "soon", "MINUTES"),
+    ("MUTATION_RESUME", "1", "no run to continue"),
 ])
 def test_a_bad_setting_is_one_line_and_exit_2(tmp_path: Path, setting: str, value: str,
                                               words: str) -> None:
