@@ -90,6 +90,13 @@ with open(directory / "setup.cfg", "w") as out:
 EOF
 }
 
+# mutmut with SIGINT handled even when this script was started in the background (a
+# shell starts background jobs with SIGINT ignored, and Python keeps it ignored).
+mutmut_run=("$py" -c 'import signal, sys
+signal.signal(signal.SIGINT, signal.default_int_handler)
+from mutmut.__main__ import cli
+sys.argv[0] = "mutmut"
+cli()' run --max-children "$jobs")
 # mutate DIR MINUTES LOG [MUTANT...]: mutmut run in DIR, stopped like Ctrl-C after MINUTES
 # (0: no limit); a stopped run keeps what it judged (its other mutants stay "not checked").
 mutate() {
@@ -97,13 +104,13 @@ mutate() {
     shift 3
     if (( minutes > 0 )); then
         (cd "$dir" && timeout --signal=INT --kill-after=120 "${minutes}m" \
-            "$mutmut" run --max-children "$jobs" "$@") > "$log" 2>&1 || rc=$?
-        if (( rc == 124 )); then
+            "${mutmut_run[@]}" "$@") > "$log" 2>&1 || rc=$?
+        if (( rc == 124 || rc == 137 )); then  # 137: it took longer than 2 min to stop
             echo "mutation: stopped after $minutes min, as MUTATION_PASS*_MINUTES asks ($log)"
             rc=0
         fi
     else
-        (cd "$dir" && "$mutmut" run --max-children "$jobs" "$@") > "$log" 2>&1 || rc=$?
+        (cd "$dir" && "${mutmut_run[@]}" "$@") > "$log" 2>&1 || rc=$?
     fi
     return "$rc"
 }
