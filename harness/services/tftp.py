@@ -55,7 +55,7 @@ def _failed_destination(sock: socket.socket) -> tuple[str, int] | None:
 # serving limit"). Serving every request at once instead shares the CPU among all of
 # them, so 10,000 phones receive their ITL in the same second and then all ask TVS
 # together; served in order, they arrive at TVS as a stream.
-SERVING_LIMIT = 1000
+SERVING_LIMIT = 1500
 QUEUE_LIMIT = 20000
 
 
