@@ -205,10 +205,11 @@ class SccpStation:
             self.record("phone.sccp_lost", reason=repr(exc))
             return True
         finally:
-            if reader is not None and not reader.done():
-                reader.cancel()
+            if reader is not None:  # cancelled, or failed as the stream closed under it
+                if not reader.done():
+                    reader.cancel()
                 with contextlib.suppress(asyncio.CancelledError, OSError, ssl.SSLError):
-                    await reader
+                    await reader  # also collects a failure ("exception never retrieved")
 
     @property
     def connected(self) -> bool:
