@@ -39,18 +39,21 @@ class Refused:
     reason: str
 
 
-@functools.lru_cache(maxsize=512)
-def load_certificate(der: bytes) -> x509.Certificate | None:
-    """DER -> certificate, None when it or its key does not parse (hostile input).
-
-    Cached: every phone of a storm loads the same few cluster certificates, and a
-    certificate object is immutable, so twins in one process share it."""
+def _load_certificate(der: bytes) -> x509.Certificate | None:
+    """DER -> certificate, None when it or its key does not parse (hostile input)."""
     try:
         cert = x509.load_der_x509_certificate(der)
         cert.public_key()
     except (ValueError, UnsupportedAlgorithm):
         return None
     return cert
+
+
+# Cached: every phone of a storm loads the same few cluster certificates, and a
+# certificate object is immutable, so twins in one process share it. Wrapped here, not
+# decorated, so that mutation testing still mutates the rule (mutmut skips decorated
+# functions; docs/mutation.md).
+load_certificate = functools.lru_cache(maxsize=512)(_load_certificate)
 
 
 def known(
@@ -144,7 +147,9 @@ def _answers(ask: TvsNeeded, cert: x509.Certificate) -> bool:
     return cert.serial_number == ask.serial and same_dn(ask.issuer, issuer_dn(cert))
 
 
-@functools.lru_cache(maxsize=512)
-def issuer_dn(cert: x509.Certificate) -> str:
-    """The issuer as a DN string, once per certificate (building the Name is the cost)."""
+def _issuer_dn(cert: x509.Certificate) -> str:
+    """The issuer as a DN string (building the Name is the cost, hence the cache)."""
     return dn_string(cert.issuer)
+
+
+issuer_dn = functools.lru_cache(maxsize=512)(_issuer_dn)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pickle
 import re
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -152,3 +153,26 @@ def test_typed_lab_errors_survive_pickling_with_their_fields() -> None:
     lost = pickle.loads(pickle.dumps(PhoneOutOfService("SEP00000A000001", "no keys")))
     assert (lost.phone, lost.reason) == ("SEP00000A000001", "no keys")
     assert str(lost) == "SEP00000A000001 is out of service: no keys"
+
+
+def test_the_twins_session_pki_is_removed_at_close(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # mkdtemp: this test's folder
+    lab = load_lab(DEFAULT_LAB)
+    twin = TwinBackend(lab, BackendOptions())
+    template = twin.pki_template(lab.racks[0])
+    assert (template / "manifest.json").exists()
+    assert template.parent.parent == tmp_path
+    twin.close()
+    assert not template.parent.exists(), "a twin session left its PKI behind"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_closing_the_hardware_backend_keeps_the_racks_pki(tmp_path: Path) -> None:
+    lab = load_lab(DEFAULT_LAB)
+    hardware = HardwareBackend(lab, BackendOptions(pki_dir=tmp_path))
+    home = hardware.pki_home(lab.racks[0])
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "kept").write_text("the rack's PKI lives for good")
+    hardware.close()
+    assert (home / "kept").exists()
