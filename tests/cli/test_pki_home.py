@@ -41,15 +41,19 @@ def serve_until_ready(lab: Path, env: dict[str, str], cwd: Path) -> list[str]:
                 ready.set()
         ready.set()
 
-    threading.Thread(target=read, daemon=True).start()
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
     try:
         assert ready.wait(60), "serve did not start"
     finally:
         proc.send_signal(signal.SIGINT)
         try:
-            _, err = proc.communicate(timeout=30)
+            proc.wait(timeout=30)
         finally:
             proc.kill()
+            reader.join(10)  # stdout is the reader's until its end (no communicate())
+    assert proc.stderr is not None
+    err = proc.stderr.read()
     assert proc.returncode == 0, err
     return lines
 
