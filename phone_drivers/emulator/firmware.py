@@ -40,12 +40,8 @@ from phone_drivers.emulator.firmware_types import (
     TvsNeeded,
     TvsReply,
 )
-from phone_drivers.emulator.trust_state import (
-    PhoneIdentity,
-    PhoneOptions,
-    PhoneState,
-    shared_bytes,
-)
+from phone_drivers.emulator.trust_state import PhoneIdentity, PhoneOptions, PhoneState
+from phone_drivers.emulator.twin_memory import shared_bytes
 
 
 class Firmware:

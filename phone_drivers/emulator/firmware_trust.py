@@ -26,7 +26,8 @@ from phone_drivers.emulator.firmware_tvs import (
     trusted_for_tvs,
 )
 from phone_drivers.emulator.firmware_types import Decision, Outcome, TvsKind, TvsNeeded, TvsReply
-from phone_drivers.emulator.trust_state import PhoneState, shared_bytes
+from phone_drivers.emulator.trust_state import PhoneState
+from phone_drivers.emulator.twin_memory import shared_bytes
 
 ListKind = Literal["ctl", "itl"]
 TRUST_FAILED = "Trust List update failed"

@@ -11,7 +11,6 @@ answers only, each for its TTL (§7.5); the caller passes the time in.
 from __future__ import annotations
 
 import re
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -23,6 +22,7 @@ from harness.formats.trustlist import TrustList
 from harness.phone_models import PhoneModel, lookup
 from harness.pki.identity import Identity
 from phone_drivers.emulator.config_facts import ConfigFacts
+from phone_drivers.emulator.twin_memory import pack_config, unpack_config
 
 MAX_STATUS_MESSAGES = 30  # the on-screen list keeps 30 (docs/HARDWARE.md §2.4)
 _MAC = re.compile(r"[0-9A-F]{12}")
@@ -70,48 +70,6 @@ class TvsCache:
     def _expire(self, now: float) -> None:
         for cert in [c for c, e in self._entries.items() if e.expires <= now]:
             del self._entries[cert]
-
-
-_CONFIG_SAMPLE: list[bytes] = []  # the first config a twin of this process accepted
-
-
-def pack_config(config: bytes) -> tuple[bytes, bytes]:
-    """(dictionary, `config` deflated against it). Why: each twin keeps its accepted
-    config (~7 KB) and a storm's configs differ in a few fields, so deflated against
-    the first config this process saw (zlib's preset dictionary) each keeps a few
-    hundred bytes; the dictionary is shared, not copied."""
-    if not _CONFIG_SAMPLE:
-        _CONFIG_SAMPLE.append(config[-32768:])  # deflate looks back 32 KB at most
-    sample = _CONFIG_SAMPLE[0]
-    packer = zlib.compressobj(6, zdict=sample)
-    return sample, packer.compress(config) + packer.flush()
-
-
-def unpack_config(packed: tuple[bytes, bytes]) -> bytes:
-    sample, deflated = packed
-    inflater = zlib.decompressobj(zdict=sample)
-    return inflater.decompress(deflated) + inflater.flush()
-
-
-SHARED_BYTES = 256  # distinct values `shared_bytes` keeps
-_shared: dict[bytes, bytes] = {}
-
-
-def shared_bytes(data: bytes) -> bytes:
-    """One copy of a byte string many twins of a process hold alike (the cluster's
-    certificates as servers present them): a 10,000-phone storm otherwise keeps one
-    copy per phone. Bounded: the table starts afresh when `SHARED_BYTES` are kept."""
-    kept = _shared.get(data)
-    if kept is not None:
-        return kept
-    if len(_shared) >= SHARED_BYTES:
-        _shared.clear()
-    return _shared.setdefault(data, data)
-
-
-def shared_count() -> int:
-    """Values `shared_bytes` keeps now (at most `SHARED_BYTES`)."""
-    return len(_shared)
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from firmware_lab import config_xml, phone
 
-from phone_drivers.emulator.trust_state import SHARED_BYTES, shared_bytes, shared_count
+from phone_drivers.emulator.twin_memory import SHARED_BYTES, shared_bytes, shared_count
 
 
 def test_certificates_many_twins_see_are_held_once() -> None:

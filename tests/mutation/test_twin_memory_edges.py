@@ -1,4 +1,4 @@
-"""Edges of the twin's memory savings (trust_state.pack_config, shared_bytes) that the
+"""Edges of the twin's memory savings (twin_memory.pack_config, shared_bytes) that the
 storm tests do not reach: a config packed against the shared sample costs less than
 deflating it alone, and a value already kept is found even when the table is full.
 Found as mutation survivors (docs/mutation-survivors.md); no phone can show them."""
@@ -9,7 +9,7 @@ import zlib
 
 import pytest
 
-from phone_drivers.emulator import trust_state
+from phone_drivers.emulator import twin_memory
 
 
 def config(n: int) -> bytes:
@@ -21,21 +21,21 @@ def config(n: int) -> bytes:
 
 def test_a_config_alike_to_the_first_packs_smaller_than_deflated_alone(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(trust_state, "_CONFIG_SAMPLE", [])
+    monkeypatch.setattr(twin_memory, "_CONFIG_SAMPLE", [])
     first, second = config(1), config(2)
-    sample, _ = trust_state.pack_config(first)
+    sample, _ = twin_memory.pack_config(first)
     assert sample == first  # the first config the process saw, under deflate's 32 KB
-    packed = trust_state.pack_config(second)
-    assert trust_state.unpack_config(packed) == second
+    packed = twin_memory.pack_config(second)
+    assert twin_memory.unpack_config(packed) == second
     alone = len(zlib.compress(second, 6))
     assert len(packed[1]) * 4 < alone, (len(packed[1]), alone)
 
 
 def test_a_kept_value_is_found_in_a_full_table(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(trust_state, "_shared", {})
+    monkeypatch.setattr(twin_memory, "_shared", {})
     kept = bytes(bytearray(b"the TVS certificate"))
-    assert trust_state.shared_bytes(kept) is kept
-    for n in range(trust_state.SHARED_BYTES - 1):
-        trust_state.shared_bytes(b"filler %d" % n)
-    assert trust_state.shared_count() == trust_state.SHARED_BYTES
-    assert trust_state.shared_bytes(bytes(bytearray(kept))) is kept
+    assert twin_memory.shared_bytes(kept) is kept
+    for n in range(twin_memory.SHARED_BYTES - 1):
+        twin_memory.shared_bytes(b"filler %d" % n)
+    assert twin_memory.shared_count() == twin_memory.SHARED_BYTES
+    assert twin_memory.shared_bytes(bytes(bytearray(kept))) is kept
