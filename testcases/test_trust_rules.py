@@ -78,6 +78,16 @@ def place_signed(lab: LabRun, name: str, body: bytes, signer: Identity | None = 
         lab.cluster.place_file(name, sign_file(body, key, filename=name), node)
 
 
+def into_mixed_mode(lab: LabRun, phones: list[str]) -> None:
+    """Mixed mode as the CTL client makes it: the phones install the CTL and keep
+    trusting their ITL."""
+    with step("Run the CTL client (mixed mode), restart TFTP, reset all phones"):
+        lab.cluster.run_ctl_client()
+        lab.cluster.restart_service("tftp")
+        mark = lab.reset_all()
+    trusting(lab, phones, after=mark, itl="unchanged")
+
+
 # --- §7.4 / §7.8: a CTL outranks a rollback ITL --------------------------------------------
 @allure.story("CTL and rollback ITL")
 @allure.title("A phone holding a CTL still demands signed configs after the rollback ITL")
@@ -89,11 +99,7 @@ def test_ctl_keeps_demanding_signed_configs_under_a_rollback_itl(lab: LabRun) ->
     does not verify keeps its last config and never falls back to the plain one."""
     settle(lab)
     phones = lab.plain_phones()
-    with step("Run the CTL client (mixed mode), restart TFTP, reset all phones"):
-        lab.cluster.run_ctl_client()
-        lab.cluster.restart_service("tftp")
-        mark = lab.reset_all()
-    trusting(lab, phones, after=mark, itl="unchanged")
+    into_mixed_mode(lab, phones)
     with step("Set 'Prepare Cluster for Rollback to pre-8.0' = True; restart TVS and TFTP"):
         lab.cluster.set_parameter(Param.PREPARE_ROLLBACK, True)
         lab.cluster.restart_service("tvs")
@@ -366,11 +372,7 @@ def test_new_ctl_signed_by_a_non_sast_ctl_record_is_rejected(lab: LabRun) -> Non
     not, nor does TVS, which knows it only as CAPF. The phone keeps its CTL."""
     settle(lab)
     phones = lab.plain_phones()
-    with step("Run the CTL client (mixed mode), restart TFTP, reset all phones"):
-        lab.cluster.run_ctl_client()
-        lab.cluster.restart_service("tftp")
-        mark = lab.reset_all()
-    trusting(lab, phones, after=mark, itl="unchanged")
+    into_mixed_mode(lab, phones)
     with step("Place a CTL signed with the CAPF key; reset all phones"):
         place_ctl(lab, CertRole.capf)
         mark = lab.reset_all()

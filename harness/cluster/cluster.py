@@ -9,6 +9,7 @@ recorded on the event timeline as `cluster.step` with the documented wording.
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable
 from typing import Any
@@ -246,9 +247,14 @@ class Cluster(ClusterAdmin):
     def _publish(self, node: str) -> None:
         args = (self.state, self.pki, self.state.node(node), self.endpoints_for_phones(),
                 self._next_stamp(), self.device_certificates())
-        samples = dict(fileset.file_set(*args, phones=fileset.alike_phones(self.state)))
+        alike = fileset.alike_phones(self.state)
+        samples = dict(fileset.file_set(*args, phones=alike))  # shared files + one per shape
+        chosen = {phone.name for phone in alike}
+        rest = fileset.file_set(*args, phones=(p for p in self.state.phones.values()
+                                               if p.name not in chosen), shared=False)
         published = self.plane.files[node]  # filled one phone at a time, kept deflated
-        published.replace(fileset.file_set(*args), dictionary=sample_dictionary(samples))
+        published.replace(itertools.chain(samples.items(), rest),
+                          dictionary=sample_dictionary(samples))
         signer = self._signers[node] = self.pki.identity(CertRole.tftp, node)
         self.events.record("tftp.rebuilt", source=f"tftp@{node}", node=node,
                            files=len(published.names()),

@@ -96,18 +96,23 @@ def build_file_set(state: ClusterState, pki: LabPKI, node: Node, where: Endpoint
 
 def file_set(state: ClusterState, pki: LabPKI, node: Node, where: Endpoints, stamp: int,
              device_certs: Mapping[str, x509.Certificate],
-             phones: Iterable[PhoneRecord] | None = None) -> Iterator[tuple[str, bytes]]:
+             phones: Iterable[PhoneRecord] | None = None, *,
+             shared: bool = True) -> Iterator[tuple[str, bytes]]:
     """`build_file_set` one file at a time (10,000 phones' configs need not all be held
-    at once); `phones` limits the per-phone files to those phones."""
+    at once); `phones` limits the per-phone files to those phones, `shared=False` leaves
+    out the files that are not any phone's (CTL, ITL, the default config)."""
     signer = pki.identity(CertRole.tftp, node.name)
-    yield from ctl_file(state, pki, stamp).items()
     sbd = state.release.has_security_by_default
-    if sbd:
-        yield ITL, build_trust_list(itl_records(state, pki, node), signer, filename=ITL,
-                                    timestamp=stamp)
+    if shared:
+        yield from ctl_file(state, pki, stamp).items()
+        if sbd:
+            yield ITL, build_trust_list(itl_records(state, pki, node), signer, filename=ITL,
+                                        timestamp=stamp)
     for phone in state.phones.values() if phones is None else phones:
         yield from phone_files(state, phone, signer, where, device_certs.get(phone.name),
                                stamp).items()
+    if not shared:
+        return
     if state.parameters[Param.AUTO_REGISTRATION] and state.mode is SecurityMode.NON_SECURE:
         default = default_config(where, version_stamp(stamp, DEFAULT), state.firmware)
         yield DEFAULT, default

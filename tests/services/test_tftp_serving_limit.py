@@ -92,12 +92,21 @@ def new_phone(phones: list[Phone]) -> Phone:
     return phones[-1]
 
 
+Held = tuple[int, bytes, tuple[str, int]]  # DATA 1 received, not yet acknowledged
+
+
+def holding(tftp: TftpEndpoint, phones: list[Phone]) -> tuple[Phone, Held]:
+    """A phone whose transfer is under way: it holds the only serving slot."""
+    holder = new_phone(phones)
+    holder.ask(tftp)
+    return holder, holder.data()
+
+
 def test_a_request_beyond_the_limit_waits_until_a_transfer_ends(
         events: EventLog, phones: list[Phone]) -> None:
     with serving(events, limit=1, queue=10) as tftp:
-        first, second = new_phone(phones), new_phone(phones)
-        first.ask(tftp)
-        block, payload, peer = first.data()
+        first, (block, payload, peer) = holding(tftp, phones)
+        second = new_phone(phones)
         second.ask(tftp)
         assert second.silent(), "the second request was served beside the first"
         assert first.finish(block, payload, peer) == ITL
@@ -110,9 +119,8 @@ def test_a_request_beyond_the_limit_waits_until_a_transfer_ends(
 def test_a_retransmitted_request_keeps_its_place_and_starts_one_transfer(
         events: EventLog, phones: list[Phone]) -> None:
     with serving(events, limit=1, queue=10) as tftp:
-        first, second = new_phone(phones), new_phone(phones)
-        first.ask(tftp)
-        block, payload, peer = first.data()
+        first, (block, payload, peer) = holding(tftp, phones)
+        second = new_phone(phones)
         for _ in range(3):  # the waiting phone's RRQ retransmissions
             second.ask(tftp)
         first.finish(block, payload, peer)
@@ -124,9 +132,7 @@ def test_a_retransmitted_request_keeps_its_place_and_starts_one_transfer(
 
 def test_requests_wait_in_arrival_order(events: EventLog, phones: list[Phone]) -> None:
     with serving(events, limit=1, queue=10) as tftp:
-        holder = new_phone(phones)
-        holder.ask(tftp)
-        held = holder.data()
+        holder, held = holding(tftp, phones)
         waiting = [new_phone(phones) for _ in range(3)]
         for phone in waiting:
             phone.ask(tftp)
@@ -142,9 +148,8 @@ def test_requests_wait_in_arrival_order(events: EventLog, phones: list[Phone]) -
 def test_a_full_queue_drops_the_request_unanswered_and_its_retry_is_served(
         events: EventLog, phones: list[Phone]) -> None:
     with serving(events, limit=1, queue=0) as tftp:
-        first, second = new_phone(phones), new_phone(phones)
-        first.ask(tftp)
-        held = first.data()
+        first, held = holding(tftp, phones)
+        second = new_phone(phones)
         second.ask(tftp)
         assert second.silent(), "a request beyond limit and queue was answered"
         busy = events.wait_for(lambda e: e.kind == "tftp.busy", timeout=2, what="tftp.busy")
@@ -158,9 +163,8 @@ def test_a_full_queue_drops_the_request_unanswered_and_its_retry_is_served(
 def test_a_waiting_phone_that_left_does_not_hold_the_queue(
         events: EventLog, phones: list[Phone]) -> None:
     with serving(events, limit=1, queue=10) as tftp:
-        first, gone, third = new_phone(phones), new_phone(phones), new_phone(phones)
-        first.ask(tftp)
-        held = first.data()
+        first, held = holding(tftp, phones)
+        gone, third = new_phone(phones), new_phone(phones)
         gone.ask(tftp)
         third.ask(tftp)
         gone.close()  # gave up: its port is closed when its turn comes
@@ -174,9 +178,7 @@ def test_a_waiting_phone_that_left_does_not_hold_the_queue(
 
 def test_a_queued_download_arrives_whole_for_tftpy(events: EventLog, phones: list[Phone]) -> None:
     with serving(events, limit=1, queue=10) as tftp:
-        holder = new_phone(phones)
-        holder.ask(tftp)
-        held = holder.data()
+        holder, held = holding(tftp, phones)
         out = io.BytesIO()
         client = tftpy.TftpClient(*tftp.address)
         thread = threading.Thread(target=client.download, args=("ITLFile.tlv", out),
